@@ -1,0 +1,188 @@
+use std::ops::RangeBounds;
+
+use super::Slice;
+
+/// A buffer whose initialised bytes the kernel may read (for writes).
+///
+/// # Safety
+///
+/// The memory `stable_ptr()` points to must stay valid, and must not move,
+/// for as long as the value lives, even if the value itself is moved (a heap
+/// allocation or `'static` memory). `bytes_init()` bytes from that pointer
+/// must be initialised, and `bytes_total()` bytes must be allocated.
+pub unsafe trait IoBuf: Unpin + Send + 'static {
+    /// Pointer to the first byte; stable across moves of `self`.
+    fn stable_ptr(&self) -> *const u8;
+
+    /// Number of initialised bytes (what a write sends).
+    fn bytes_init(&self) -> usize;
+
+    /// Number of bytes the buffer can hold (what a read may fill).
+    fn bytes_total(&self) -> usize;
+
+    /// A view of `range` of this buffer, owning it.
+    ///
+    /// # Panics
+    ///
+    /// If the range is out of `0..bytes_total()` or decreasing, like slice
+    /// indexing does.
+    fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        Slice::new(self, range)
+    }
+}
+
+/// A buffer the kernel may write into (for reads).
+///
+/// # Safety
+///
+/// As for [`IoBuf`]; in addition `stable_mut_ptr()` must be valid for writes
+/// of `bytes_total()` bytes, and `set_init` must only record what the caller
+/// guarantees was written.
+pub unsafe trait IoBufMut: IoBuf {
+    /// Writable pointer to the first byte; stable across moves of `self`.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+
+    /// Records that bytes `0..pos` are initialised, if that grows the
+    /// initialised region.
+    ///
+    /// # Safety
+    ///
+    /// Bytes `0..pos` must really be initialised and `pos <= bytes_total()`.
+    unsafe fn set_init(&mut self, pos: usize);
+}
+
+// SAFETY: a Vec's heap buffer does not move when the Vec is moved; len bytes
+// are initialised, capacity bytes allocated.
+unsafe impl IoBuf for Vec<u8> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: as for IoBuf; the spare capacity is writable.
+unsafe impl IoBufMut for Vec<u8> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        if self.len() < pos {
+            // SAFETY: the caller guarantees 0..pos is initialised and within
+            // capacity.
+            unsafe { self.set_len(pos) };
+        }
+    }
+}
+
+// SAFETY: a boxed slice is a fixed heap allocation, fully initialised.
+unsafe impl IoBuf for Box<[u8]> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: as above; every byte is already initialised, so set_init is a no-op.
+unsafe impl IoBufMut for Box<[u8]> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, _pos: usize) {}
+}
+
+// SAFETY: 'static data never moves or goes away.
+unsafe impl IoBuf for &'static [u8] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: 'static data never moves or goes away.
+unsafe impl IoBuf for &'static str {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: a String's heap buffer does not move when the String is moved.
+// String is only an IoBuf: letting the kernel write into it could break UTF-8.
+unsafe impl IoBuf for String {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+cfg_bytes! {
+    // SAFETY: Bytes is an immutable, reference-counted heap (or 'static)
+    // region; moving the handle does not move the data.
+    unsafe impl IoBuf for bytes::Bytes {
+        fn stable_ptr(&self) -> *const u8 {
+            self.as_ptr()
+        }
+        fn bytes_init(&self) -> usize {
+            self.len()
+        }
+        fn bytes_total(&self) -> usize {
+            self.len()
+        }
+    }
+
+    // SAFETY: BytesMut owns its region uniquely; moving the handle does not
+    // move the data.
+    unsafe impl IoBuf for bytes::BytesMut {
+        fn stable_ptr(&self) -> *const u8 {
+            self.as_ptr()
+        }
+        fn bytes_init(&self) -> usize {
+            self.len()
+        }
+        fn bytes_total(&self) -> usize {
+            self.capacity()
+        }
+    }
+
+    // SAFETY: as above; the spare capacity is writable.
+    unsafe impl IoBufMut for bytes::BytesMut {
+        fn stable_mut_ptr(&mut self) -> *mut u8 {
+            self.as_mut_ptr()
+        }
+        unsafe fn set_init(&mut self, pos: usize) {
+            if self.len() < pos {
+                // SAFETY: the caller guarantees 0..pos is initialised and
+                // within capacity.
+                unsafe { self.set_len(pos) };
+            }
+        }
+    }
+}

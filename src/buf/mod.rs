@@ -1,0 +1,39 @@
+//! Owned buffers for completion-based I/O.
+//!
+//! The kernel reads or writes a buffer after the call that submitted the
+//! operation has returned, so every operation takes its buffer by value and
+//! gives it back with the result: a [`BufResult`]. While the operation is in
+//! flight the buffer belongs to the driver; if the future is dropped early, the
+//! driver keeps the buffer alive until the kernel is done with it.
+//!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! use proactor::buf::{IoBuf, IoBufMut};
+//!
+//! let buf = Vec::with_capacity(4096);
+//! assert_eq!(buf.bytes_init(), 0);
+//! assert_eq!(buf.bytes_total(), 4096);
+//! let window = b"hello world".to_vec().slice(6..);
+//! assert_eq!(&window[..], b"world");
+//! # Ok(()) }
+//! ```
+
+mod io_buf;
+mod slice;
+
+pub use io_buf::{IoBuf, IoBufMut};
+pub use slice::Slice;
+
+/// The result of an operation that took a buffer by value: the outcome, and
+/// the buffer handed back whatever happened.
+pub type BufResult<T, B> = (std::io::Result<T>, B);
+
+/// The most one operation transfers. Longer buffers are capped to this
+/// length: the operation reports a short count, exactly as a short `read(2)`
+/// would, and `read_exact_at` / `write_all_at` continue where it stopped.
+pub const MAX_OP_LEN: usize = u32::MAX as usize;
+
+/// Length handed to the kernel for a buffer region of `len` bytes.
+pub(crate) fn capped_len(len: usize) -> u32 {
+    len.min(MAX_OP_LEN) as u32
+}

@@ -1,0 +1,148 @@
+use std::ops::{Bound, Deref, DerefMut, RangeBounds};
+
+use super::{IoBuf, IoBufMut};
+
+/// An owned window `begin..end` of a buffer, itself usable as a buffer.
+///
+/// Reads into a `Slice` fill the window from its start; writes from it send
+/// the initialised part of the window. [`Slice::into_inner`] gives the whole
+/// buffer back.
+///
+/// ```
+/// use proactor::buf::IoBuf;
+///
+/// let s = b"0123456789".to_vec().slice(2..5);
+/// assert_eq!((s.begin(), s.end()), (2, 5));
+/// assert_eq!(&s[..], b"234");
+/// assert_eq!(s.into_inner().len(), 10);
+/// ```
+#[derive(Debug)]
+pub struct Slice<T> {
+    buf: T,
+    begin: usize,
+    end: usize,
+}
+
+impl<T: IoBuf> Slice<T> {
+    pub(crate) fn new(buf: T, range: impl RangeBounds<usize>) -> Self {
+        let begin = match range.start_bound() {
+            Bound::Included(&n) => n,
+            Bound::Excluded(&n) => n.checked_add(1).expect("range start overflows usize"),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&n) => n.checked_add(1).expect("range end overflows usize"),
+            Bound::Excluded(&n) => n,
+            Bound::Unbounded => buf.bytes_total(),
+        };
+        assert!(
+            begin <= end && end <= buf.bytes_total(),
+            "slice {begin}..{end} out of a buffer of {} bytes",
+            buf.bytes_total()
+        );
+        Slice { buf, begin, end }
+    }
+
+    /// Start of the window in the underlying buffer.
+    pub fn begin(&self) -> usize {
+        self.begin
+    }
+
+    /// End of the window in the underlying buffer.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    /// The underlying buffer.
+    pub fn get_ref(&self) -> &T {
+        &self.buf
+    }
+
+    /// The underlying buffer, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.buf
+    }
+
+    /// Gives back the whole underlying buffer.
+    pub fn into_inner(self) -> T {
+        self.buf
+    }
+}
+
+impl<T: IoBuf> Deref for Slice<T> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        let init = self.bytes_init();
+        // SAFETY: `init` bytes from the window start are initialised (IoBuf
+        // contract of the underlying buffer, clamped to the window).
+        unsafe { std::slice::from_raw_parts(self.stable_ptr(), init) }
+    }
+}
+
+impl<T: IoBufMut> DerefMut for Slice<T> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        let init = self.bytes_init();
+        // SAFETY: as for Deref; we own the buffer uniquely through &mut self.
+        unsafe { std::slice::from_raw_parts_mut(self.stable_mut_ptr(), init) }
+    }
+}
+
+// SAFETY: the window lies within the underlying buffer (checked in `new`), so
+// the pointer arithmetic stays inside its stable allocation.
+unsafe impl<T: IoBuf> IoBuf for Slice<T> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.buf.stable_ptr().wrapping_add(self.begin)
+    }
+    fn bytes_init(&self) -> usize {
+        self.buf.bytes_init().clamp(self.begin, self.end) - self.begin
+    }
+    fn bytes_total(&self) -> usize {
+        self.end - self.begin
+    }
+}
+
+// SAFETY: as for IoBuf; set_init translates the window offset to the buffer.
+unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.buf.stable_mut_ptr().wrapping_add(self.begin)
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        // SAFETY: the caller guarantees 0..pos of the window is initialised;
+        // bytes before the window were initialised already if they count.
+        unsafe { self.buf.set_init(self.begin + pos) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_of_partly_initialised_vec() {
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(b"abcdef");
+        let s = v.slice(4..10);
+        assert_eq!(s.bytes_init(), 2);
+        assert_eq!(s.bytes_total(), 6);
+        assert_eq!(&s[..], b"ef");
+    }
+
+    #[test]
+    fn set_init_through_window_grows_vec() {
+        let v: Vec<u8> = Vec::with_capacity(8);
+        let mut s = v.slice(0..8);
+        // SAFETY: write then record the 3 written bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(b"xyz".as_ptr(), s.stable_mut_ptr(), 3);
+            s.set_init(3);
+        }
+        assert_eq!(s.into_inner(), b"xyz");
+    }
+
+    #[test]
+    #[should_panic(expected = "out of a buffer")]
+    fn out_of_range_window_panics() {
+        let _ = vec![0u8; 4].slice(2..9);
+    }
+}

@@ -1,0 +1,85 @@
+use std::io;
+
+use super::select;
+use super::{Backend, Driver};
+
+/// Chooses a driver's back end and sizes.
+///
+/// ```
+/// use proactor::{Backend, Driver};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let driver = Driver::builder()
+///     .force(Backend::Poll)
+///     .blocking_threads(4)
+///     .build()?;
+/// assert_eq!(driver.backend(), Backend::Poll);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub(crate) force: Option<Backend>,
+    pub(crate) entries: u32,
+    pub(crate) blocking_threads: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Default entries: io_uring submission queue size / readiness events per
+    /// wait.
+    pub const DEFAULT_ENTRIES: u32 = 256;
+    /// Default bound of the blocking pool.
+    pub const DEFAULT_BLOCKING_THREADS: usize = 64;
+
+    /// Defaults: automatic back end, [`Builder::DEFAULT_ENTRIES`],
+    /// [`Builder::DEFAULT_BLOCKING_THREADS`].
+    pub fn new() -> Self {
+        Builder {
+            force: None,
+            entries: Self::DEFAULT_ENTRIES,
+            blocking_threads: Self::DEFAULT_BLOCKING_THREADS,
+        }
+    }
+
+    /// Strict choice: [`build`](Builder::build) gives exactly this back end or
+    /// the error that prevents it. Overrides `PROACTOR_BACKEND`.
+    pub fn force(mut self, backend: Backend) -> Self {
+        self.force = Some(backend);
+        self
+    }
+
+    /// io_uring submission queue entries (a power of two is used, at least
+    /// 2), or events gathered per readiness wait. Any number of operations
+    /// may be in flight whatever this is: a full queue is submitted and
+    /// refilled.
+    pub fn entries(mut self, entries: u32) -> Self {
+        self.entries = entries;
+        self
+    }
+
+    /// Bound of the blocking pool that runs regular-file operations on the
+    /// readiness back end (and opcodes the kernel lacks on io_uring). Zero
+    /// disables it: such operations then fail with
+    /// [`io::ErrorKind::Unsupported`].
+    pub fn blocking_threads(mut self, threads: usize) -> Self {
+        self.blocking_threads = threads;
+        self
+    }
+
+    /// Builds the driver:
+    ///
+    /// 1. [`force`](Builder::force)d: exactly that back end, or its error;
+    /// 2. else `PROACTOR_BACKEND=uring|poll`: the same (another value is an
+    ///    [`io::ErrorKind::InvalidInput`] error);
+    /// 3. else io_uring if the process-wide probe succeeds, falling back to
+    ///    the readiness back end on ENOSYS, EPERM, EACCES, EINVAL or ENOMEM
+    ///    (see [`Driver::fallback_reason`]); other errors are returned.
+    pub fn build(&self) -> io::Result<Driver> {
+        select::build(self)
+    }
+}

@@ -1,0 +1,417 @@
+//! The life of one in-flight operation, independent of any back end.
+//!
+//! Each operation a back end holds lives in one slot of an [`OpTable`]. The
+//! slot owns the operation's data (buffers, paths, timespecs) for as long as
+//! the kernel or a pool thread may use it, whatever happens to the future
+//! that started it:
+//!
+//! ```text
+//!             submit                   result arrives
+//!   (none) ──────────► Submitted ─────────────────────► Completed ──► taken by poll
+//!                        │   ▲ poll                         ▲
+//!                        ▼   │ (waker kept)                 │
+//!                       Waiting ────────────────────────────┘
+//!                        │
+//!          future dropped│ (either state)          result arrives
+//!                        ▼
+//!                      Cancelled ────────────────────────────► slot freed, result cleaned up
+//! ```
+//!
+//! A future dropped after its result arrived releases the slot at once. No
+//! waker is woken and nothing is cleaned up here: the table hands wakers and
+//! leftovers back to the caller, who acts on them after releasing its lock.
+//!
+//! This module makes no system calls, so it can be model-checked and run
+//! under Miri.
+
+use std::io;
+use std::task::{Poll, Waker};
+
+use slab::Slab;
+
+/// Identifies one slot across reuse: the slab index plus a generation, so a
+/// late completion or cancel for an old occupant never touches a new one.
+/// Encoded as the `user_data` of io_uring entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct OpKey {
+    index: u32,
+    generation: u32,
+}
+
+impl OpKey {
+    /// Largest encoded value a key can take; values above are free for a back
+    /// end's own markers.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) const MAX_ENCODED: u64 = u64::MAX - 16;
+
+    pub(crate) fn encode(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// Inverse of [`OpKey::encode`]; `None` for values no key can encode to.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn decode(value: u64) -> Option<OpKey> {
+        (value <= Self::MAX_ENCODED).then_some(OpKey {
+            index: value as u32,
+            generation: (value >> 32) as u32,
+        })
+    }
+}
+
+/// Where an operation is in its life. See the module docs for the diagram.
+#[derive(Debug)]
+pub(crate) enum Lifecycle {
+    /// In flight; its future has not asked for the result yet.
+    Submitted,
+    /// In flight; wake this when the result arrives.
+    Waiting(Waker),
+    /// In flight, but its future is gone: the slot keeps the data alive until
+    /// the result arrives, then frees it.
+    Cancelled,
+    /// The result arrived; kept until the future takes it.
+    Completed(io::Result<usize>),
+}
+
+struct Slot<T> {
+    generation: u32,
+    lifecycle: Lifecycle,
+    /// `None` only while a pool thread has borrowed the operation.
+    data: Option<T>,
+}
+
+/// What the caller must do after marking a slot cancelled.
+#[derive(Debug)]
+pub(crate) enum CancelOutcome<T> {
+    /// Still in flight: ask the back end to stop it. The slot stays until the
+    /// result arrives.
+    InFlight,
+    /// The result was already there: the slot is free; clean up the result
+    /// (close an fd it carries) and drop the data, outside any lock.
+    Finished(io::Result<usize>, T),
+    /// No such slot (already released).
+    Unknown,
+}
+
+/// What the caller must do after a result arrived.
+#[derive(Debug)]
+pub(crate) enum CompleteOutcome<T> {
+    /// Stored; wake this (after unlocking) if present.
+    Stored(Option<Waker>),
+    /// The future is gone: the slot is free; clean up the result and the data.
+    Orphaned(io::Result<usize>, T),
+    /// No slot for that key (a stale or foreign value): ignore it.
+    Unknown,
+}
+
+/// The slots of every operation a back end holds.
+pub(crate) struct OpTable<T> {
+    slots: Slab<Slot<T>>,
+    next_generation: u32,
+}
+
+impl<T> std::fmt::Debug for OpTable<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpTable")
+            .field("in_flight", &self.slots.len())
+            .finish()
+    }
+}
+
+impl<T> Default for OpTable<T> {
+    fn default() -> Self {
+        OpTable {
+            slots: Slab::new(),
+            next_generation: 0,
+        }
+    }
+}
+
+impl<T> OpTable<T> {
+    /// Number of slots held: in flight, cancelled or completed-not-taken.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Takes ownership of `data` for a new in-flight operation.
+    pub(crate) fn insert(&mut self, data: T) -> OpKey {
+        let generation = self.next_generation;
+        // Generations stay below 2^31 so an encoded key never reaches the
+        // values back ends reserve for their own markers.
+        self.next_generation = self.next_generation.wrapping_add(1) & 0x7fff_ffff;
+        let index = self.slots.insert(Slot {
+            generation,
+            lifecycle: Lifecycle::Submitted,
+            data: Some(data),
+        });
+        OpKey {
+            index: u32::try_from(index).expect("more than 2^32 operations in flight"),
+            generation,
+        }
+    }
+
+    fn slot_mut(&mut self, key: OpKey) -> Option<&mut Slot<T>> {
+        self.slots
+            .get_mut(key.index as usize)
+            .filter(|slot| slot.generation == key.generation)
+    }
+
+    /// The data of an in-flight operation (to build its request or run it).
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn data_mut(&mut self, key: OpKey) -> Option<&mut T> {
+        self.slot_mut(key).and_then(|slot| slot.data.as_mut())
+    }
+
+    /// Lends the data out (to a pool thread); the slot stays in flight.
+    pub(crate) fn lend(&mut self, key: OpKey) -> Option<T> {
+        self.slot_mut(key).and_then(|slot| slot.data.take())
+    }
+
+    /// Whether the slot's data is lent out to a pool thread.
+    pub(crate) fn is_lent(&mut self, key: OpKey) -> bool {
+        self.slot_mut(key).is_some_and(|slot| slot.data.is_none())
+    }
+
+    /// Removes a slot whose operation never reached the kernel or pool.
+    pub(crate) fn remove_unstarted(&mut self, key: OpKey) -> Option<T> {
+        self.slot_mut(key)?;
+        self.slots.remove(key.index as usize).data
+    }
+
+    /// Returns lent data whose operation must wait again. If the future was
+    /// dropped meanwhile, the slot is freed and the data handed back for
+    /// cleanup.
+    #[cfg_attr(not(feature = "poll"), allow(dead_code))]
+    pub(crate) fn give_back(&mut self, key: OpKey, data: T) -> Option<T> {
+        let Some(slot) = self.slot_mut(key) else {
+            return Some(data);
+        };
+        if matches!(slot.lifecycle, Lifecycle::Cancelled) {
+            self.slots.remove(key.index as usize);
+            return Some(data);
+        }
+        slot.data = Some(data);
+        None
+    }
+
+    /// The lifecycle of a slot, if it exists.
+    #[cfg(test)]
+    pub(crate) fn lifecycle(&mut self, key: OpKey) -> Option<&Lifecycle> {
+        self.slot_mut(key).map(|slot| &slot.lifecycle)
+    }
+
+    /// The future asks for its result. `None` if the slot does not exist.
+    pub(crate) fn poll(
+        &mut self,
+        key: OpKey,
+        waker: &Waker,
+    ) -> Option<Poll<(io::Result<usize>, T)>> {
+        let slot = self.slot_mut(key)?;
+        match &mut slot.lifecycle {
+            Lifecycle::Completed(_) => {
+                let slot = self.slots.remove(key.index as usize);
+                let Lifecycle::Completed(result) = slot.lifecycle else {
+                    unreachable!("checked just above")
+                };
+                let data = slot.data.expect("a completed slot holds its data");
+                Some(Poll::Ready((result, data)))
+            }
+            Lifecycle::Waiting(current) if current.will_wake(waker) => Some(Poll::Pending),
+            Lifecycle::Cancelled => None,
+            lifecycle => {
+                *lifecycle = Lifecycle::Waiting(waker.clone());
+                Some(Poll::Pending)
+            }
+        }
+    }
+
+    /// The future is gone.
+    pub(crate) fn cancel(&mut self, key: OpKey) -> CancelOutcome<T> {
+        let Some(slot) = self.slot_mut(key) else {
+            return CancelOutcome::Unknown;
+        };
+        match slot.lifecycle {
+            Lifecycle::Completed(_) => {
+                let slot = self.slots.remove(key.index as usize);
+                let Lifecycle::Completed(result) = slot.lifecycle else {
+                    unreachable!("checked just above")
+                };
+                CancelOutcome::Finished(result, slot.data.expect("a completed slot holds its data"))
+            }
+            Lifecycle::Cancelled => CancelOutcome::InFlight,
+            _ => {
+                slot.lifecycle = Lifecycle::Cancelled;
+                CancelOutcome::InFlight
+            }
+        }
+    }
+
+    /// The result of an operation arrived. `returned` gives back data lent
+    /// to a pool thread.
+    pub(crate) fn complete(
+        &mut self,
+        key: OpKey,
+        result: io::Result<usize>,
+        returned: Option<T>,
+    ) -> CompleteOutcome<T> {
+        let Some(slot) = self.slot_mut(key) else {
+            return CompleteOutcome::Unknown;
+        };
+        if let Some(data) = returned {
+            slot.data = Some(data);
+        }
+        match std::mem::replace(&mut slot.lifecycle, Lifecycle::Submitted) {
+            Lifecycle::Cancelled => {
+                let slot = self.slots.remove(key.index as usize);
+                match slot.data {
+                    Some(data) => CompleteOutcome::Orphaned(result, data),
+                    None => CompleteOutcome::Unknown,
+                }
+            }
+            Lifecycle::Waiting(waker) => {
+                slot.lifecycle = Lifecycle::Completed(result);
+                CompleteOutcome::Stored(Some(waker))
+            }
+            Lifecycle::Submitted => {
+                slot.lifecycle = Lifecycle::Completed(result);
+                CompleteOutcome::Stored(None)
+            }
+            previous @ Lifecycle::Completed(_) => {
+                // A second result for one operation: keep the first.
+                slot.lifecycle = previous;
+                CompleteOutcome::Unknown
+            }
+        }
+    }
+
+    /// Keys of every slot still waiting for a result.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn in_flight_keys(&self) -> Vec<OpKey> {
+        self.slots
+            .iter()
+            .filter(|(_, slot)| !matches!(slot.lifecycle, Lifecycle::Completed(_)))
+            .map(|(index, slot)| OpKey {
+                index: index as u32,
+                generation: slot.generation,
+            })
+            .collect()
+    }
+
+    /// Empties the table, handing every slot's data back, for a teardown
+    /// that has confirmed nothing uses it any more.
+    pub(crate) fn drain(&mut self) -> Vec<T> {
+        self.slots.drain().filter_map(|slot| slot.data).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+
+    struct CountingWaker(AtomicUsize);
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<CountingWaker>, Waker) {
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        (counter.clone(), Waker::from(counter))
+    }
+
+    #[test]
+    fn complete_then_poll_returns_result_and_frees() {
+        let mut table = OpTable::default();
+        let key = table.insert("data");
+        let (_, w) = waker();
+        assert!(matches!(table.poll(key, &w), Some(Poll::Pending)));
+        let CompleteOutcome::Stored(Some(to_wake)) = table.complete(key, Ok(7), None) else {
+            panic!("waiting slot must hand back its waker")
+        };
+        to_wake.wake();
+        let Some(Poll::Ready((Ok(7), "data"))) = table.poll(key, &w) else {
+            panic!("result not delivered")
+        };
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn cancel_in_flight_keeps_data_until_result() {
+        let mut table = OpTable::default();
+        let key = table.insert(String::from("buffer"));
+        assert!(matches!(table.cancel(key), CancelOutcome::InFlight));
+        assert_eq!(table.len(), 1, "a cancelled op keeps its slot");
+        match table.complete(key, Ok(3), None) {
+            CompleteOutcome::Orphaned(Ok(3), data) => assert_eq!(data, "buffer"),
+            other => panic!("expected orphaned result, got {other:?}"),
+        }
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn completed_then_dropped_releases_at_once() {
+        let mut table = OpTable::default();
+        let key = table.insert(1u8);
+        table.complete(key, Ok(0), None);
+        assert!(matches!(table.cancel(key), CancelOutcome::Finished(Ok(0), 1)));
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn stale_key_is_ignored_after_reuse() {
+        let mut table = OpTable::default();
+        let old = table.insert(1u8);
+        table.complete(old, Ok(0), None);
+        let (_, w) = waker();
+        let _ = table.poll(old, &w);
+        let new = table.insert(2u8);
+        assert_eq!(old.index, new.index, "slab reuses the index");
+        assert!(matches!(table.complete(old, Ok(9), None), CompleteOutcome::Unknown));
+        assert!(matches!(table.cancel(old), CancelOutcome::Unknown));
+        assert!(matches!(table.lifecycle(new), Some(Lifecycle::Submitted)));
+    }
+
+    #[test]
+    fn lent_data_comes_back_with_the_result() {
+        let mut table = OpTable::default();
+        let key = table.insert(vec![1u8]);
+        let lent = table.lend(key).unwrap();
+        assert!(table.data_mut(key).is_none());
+        assert!(matches!(table.cancel(key), CancelOutcome::InFlight));
+        match table.complete(key, Ok(1), Some(lent)) {
+            CompleteOutcome::Orphaned(_, data) => assert_eq!(data, vec![1u8]),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn repoll_with_same_waker_keeps_it() {
+        let mut table = OpTable::default();
+        let key = table.insert(());
+        let (count, w) = waker();
+        let _ = table.poll(key, &w);
+        let _ = table.poll(key, &w);
+        if let CompleteOutcome::Stored(Some(w)) = table.complete(key, Ok(0), None) {
+            w.wake();
+        }
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn key_encoding_round_trips_and_reserves_markers() {
+        let key = OpKey {
+            index: 5,
+            generation: 9,
+        };
+        assert_eq!(OpKey::decode(key.encode()), Some(key));
+        assert_eq!(OpKey::decode(u64::MAX), None);
+    }
+}

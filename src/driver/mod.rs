@@ -1,0 +1,411 @@
+//! Drivers: the [`CompletionDriver`] contract, the back ends that meet it,
+//! and [`Driver`], the handle that picks one at run time.
+//!
+//! # The back-end contract
+//!
+//! Every back end ([`UringDriver`], [`PollDriver`]) and [`Driver`] itself
+//! implement [`CompletionDriver`] and promise:
+//!
+//! 1. **Ownership.** `submit` takes the operation by `Box`. From then on the
+//!    driver owns it until the future takes the result back through
+//!    `poll_op`, or — if the future is dropped — until the kernel or pool has
+//!    let go of it. Memory the kernel may touch is never freed or moved
+//!    before the completion is reaped; a teardown that cannot confirm
+//!    completion leaks it instead.
+//! 2. **No lost operations.** Once `submit` returned `InFlight`, exactly one
+//!    result arrives for it, whatever happens to the submission queue.
+//! 3. **Cancellation.** `cancel_op` stops the operation in the kernel
+//!    (`IORING_OP_ASYNC_CANCEL`, or removal of the readiness interest); a
+//!    result that still arrives is cleaned up (an fd it carries is closed).
+//! 4. **Wake-ups.** Wakers are woken with no driver lock held; `unpark`
+//!    works from any thread and costs no system call if no thread is blocked
+//!    in the kernel; no lock is held while a thread is blocked there.
+//! 5. **Teardown.** Dropping the last handle cancels everything in flight
+//!    and waits until each slot resolves, within a bound.
+
+mod builder;
+pub(crate) mod lifecycle;
+pub(crate) mod parker;
+pub(crate) mod pool;
+mod shared;
+mod select;
+
+cfg_uring! {
+    mod uring;
+    pub use uring::UringDriver;
+}
+cfg_poll! {
+    mod poll;
+    pub use poll::PollDriver;
+}
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+pub use builder::Builder;
+pub use select::FallbackReason;
+
+use crate::op::{OpCode, OpId, Submission};
+
+/// Which back end a driver runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Linux io_uring.
+    IoUring,
+    /// Readiness emulation: epoll / kqueue / event ports / IOCP through the
+    /// `polling` crate, plus a blocking pool for regular files.
+    Poll,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::IoUring => "io_uring",
+            Backend::Poll => "poll",
+        })
+    }
+}
+
+pub(crate) mod sealed {
+    use std::sync::atomic::AtomicBool;
+
+    /// Internal half of [`CompletionDriver`](super::CompletionDriver).
+    pub trait Sealed {
+        /// Identity of the shared driver state (for per-thread batching).
+        fn identity(&self) -> usize;
+        /// Parks unless `woken` is set (checked without losing a race).
+        fn park_until(&self, woken: &AtomicBool) -> std::io::Result<()>;
+        /// Submits what this thread batched.
+        fn flush(&self);
+    }
+}
+
+/// The contract every back end meets; see the [module docs](self) for the
+/// guarantees. Sealed: implemented by [`Driver`] and the back ends only.
+pub trait CompletionDriver:
+    sealed::Sealed + Clone + Send + Sync + Unpin + fmt::Debug + 'static
+{
+    /// The back end this driver runs on.
+    fn backend(&self) -> Backend;
+
+    /// Hands `op` to the driver. Errors come back as
+    /// `Submission::Done(Err(..), op)` so buffers are never lost.
+    fn submit<O: OpCode>(&self, op: Box<O>) -> Submission<O>;
+
+    /// Asks for the result of an in-flight operation, registering `cx`'s
+    /// waker if it is not there yet.
+    fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)>;
+
+    /// The future of `id` is gone: stop the operation and clean up its result.
+    fn cancel_op(&self, id: OpId);
+
+    /// Blocks this thread until completions arrive, `unpark` is called, or
+    /// `timeout` passes; then dispatches what arrived. `Some(ZERO)` only
+    /// dispatches.
+    fn park(&self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// Wakes a thread parked on this driver, from any thread.
+    fn unpark(&self);
+
+    /// Operations the back end still holds, cancelled ones included.
+    fn in_flight(&self) -> usize;
+}
+
+#[derive(Clone)]
+enum Inner {
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    Uring(UringDriver),
+    #[cfg(feature = "poll")]
+    Poll(PollDriver),
+}
+
+/// The run-time chosen driver: a cheap, cloneable handle (`Send + Sync`).
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// let driver = proactor::Driver::new()?;
+/// println!("running on {}", driver.backend());
+/// if let Some(reason) = driver.fallback_reason() {
+///     println!("not io_uring because: {reason}");
+/// }
+/// let answer = driver.block_on(async { 42 });
+/// assert_eq!(answer, 42);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Driver {
+    inner: Inner,
+    fallback: Option<Arc<FallbackReason>>,
+}
+
+static_assertions::assert_impl_all!(Driver: Send, Sync, Clone);
+
+macro_rules! dispatch {
+    ($self:expr, $d:ident => $body:expr) => {
+        match &$self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            Inner::Uring($d) => $body,
+            #[cfg(feature = "poll")]
+            Inner::Poll($d) => $body,
+        }
+    };
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver")
+            .field("backend", &self.backend())
+            .field("fallback_reason", &self.fallback)
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+impl Driver {
+    /// A driver on the best back end available: see [`Builder::build`].
+    pub fn new() -> io::Result<Driver> {
+        Builder::new().build()
+    }
+
+    /// A builder to choose the back end and sizes.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Why this driver is not on io_uring, if it is not.
+    pub fn fallback_reason(&self) -> Option<&FallbackReason> {
+        self.fallback.as_deref()
+    }
+
+    /// Runs `fut` to completion on this thread, parking on the driver between
+    /// polls. The driver is [current](Driver::current) meanwhile, and
+    /// operations submitted from this thread are batched into one system
+    /// call per park.
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        let _current = self.enter();
+        block_on_with(self, fut)
+    }
+
+    /// Makes this driver the thread's current one until the guard drops.
+    pub fn enter(&self) -> EnterGuard {
+        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        EnterGuard {
+            previous,
+            _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// The thread's current driver; else the process-wide driver, started on
+    /// first use with its own thread (`proactor-driver`) parked on it.
+    ///
+    /// # Panics
+    ///
+    /// If there is no current driver and the process-wide one cannot be
+    /// built; [`Driver::try_current`] returns that error instead.
+    pub fn current() -> Driver {
+        Driver::try_current().unwrap_or_else(|e| panic!("proactor: no driver could be started: {e}"))
+    }
+
+    /// Like [`Driver::current`], returning the error if the process-wide
+    /// driver cannot be built (for example an invalid `PROACTOR_BACKEND`).
+    pub fn try_current() -> io::Result<Driver> {
+        if let Some(driver) = CURRENT.with(|current| current.borrow().clone()) {
+            return Ok(driver);
+        }
+        global_driver()
+    }
+
+    fn from_inner(inner: Inner, fallback: Option<FallbackReason>) -> Driver {
+        Driver {
+            inner,
+            fallback: fallback.map(Arc::new),
+        }
+    }
+}
+
+impl sealed::Sealed for Driver {
+    fn identity(&self) -> usize {
+        dispatch!(self, d => d.identity())
+    }
+    fn park_until(&self, woken: &AtomicBool) -> io::Result<()> {
+        dispatch!(self, d => d.park_until(woken))
+    }
+    fn flush(&self) {
+        dispatch!(self, d => d.flush())
+    }
+}
+
+impl CompletionDriver for Driver {
+    fn backend(&self) -> Backend {
+        dispatch!(self, d => d.backend())
+    }
+    fn submit<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
+        dispatch!(self, d => d.submit(op))
+    }
+    fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {
+        dispatch!(self, d => d.poll_op(id, cx))
+    }
+    fn cancel_op(&self, id: OpId) {
+        dispatch!(self, d => d.cancel_op(id))
+    }
+    fn park(&self, timeout: Option<Duration>) -> io::Result<()> {
+        dispatch!(self, d => d.park(timeout))
+    }
+    fn unpark(&self) {
+        dispatch!(self, d => d.unpark())
+    }
+    fn in_flight(&self) -> usize {
+        dispatch!(self, d => d.in_flight())
+    }
+}
+
+impl Driver {
+    /// The back end this driver runs on.
+    pub fn backend(&self) -> Backend {
+        CompletionDriver::backend(self)
+    }
+    /// Blocks until completions arrive, [`Driver::unpark`] is called, or
+    /// `timeout` passes; then dispatches what arrived.
+    pub fn park(&self, timeout: Option<Duration>) -> io::Result<()> {
+        CompletionDriver::park(self, timeout)
+    }
+    /// Wakes a thread parked on this driver, from any thread.
+    pub fn unpark(&self) {
+        CompletionDriver::unpark(self)
+    }
+    /// Operations the back end still holds, cancelled ones included.
+    pub fn in_flight(&self) -> usize {
+        CompletionDriver::in_flight(self)
+    }
+}
+
+/// Restores the previous current driver when dropped. See [`Driver::enter`].
+#[derive(Debug)]
+pub struct EnterGuard {
+    previous: Option<Driver>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Driver>> = const { RefCell::new(None) };
+    /// Identity of the driver whose `block_on` runs on this thread: its
+    /// submissions wait for the next park instead of entering the kernel.
+    static BATCHING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether submissions to the driver with `identity` may wait for this
+/// thread's next park.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) fn is_batching(identity: usize) -> bool {
+    BATCHING.with(|batching| batching.get() == identity)
+}
+
+struct BatchScope<'a, D: CompletionDriver> {
+    driver: &'a D,
+    previous: usize,
+}
+
+impl<'a, D: CompletionDriver> BatchScope<'a, D> {
+    fn enter(driver: &'a D) -> Self {
+        let previous = BATCHING.with(|batching| batching.replace(driver.identity()));
+        BatchScope { driver, previous }
+    }
+}
+
+impl<D: CompletionDriver> Drop for BatchScope<'_, D> {
+    fn drop(&mut self) {
+        BATCHING.with(|batching| batching.set(self.previous));
+        // Cancellations queued while the future was dropped must not wait
+        // for a park that may never come.
+        self.driver.flush();
+    }
+}
+
+struct BlockOnWaker<D: CompletionDriver> {
+    woken: AtomicBool,
+    driver: D,
+}
+
+impl<D: CompletionDriver> Wake for BlockOnWaker<D> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.woken.swap(true, Ordering::SeqCst) {
+            self.driver.unpark();
+        }
+    }
+}
+
+/// Runs `fut` on this thread, parking on `driver` between polls.
+pub(crate) fn block_on_with<D: CompletionDriver, F: Future>(driver: &D, fut: F) -> F::Output {
+    let state = Arc::new(BlockOnWaker {
+        woken: AtomicBool::new(true),
+        driver: driver.clone(),
+    });
+    let waker = Waker::from(state.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    let _batch = BatchScope::enter(driver);
+    loop {
+        if state.woken.swap(false, Ordering::SeqCst) {
+            if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
+                return output;
+            }
+        }
+        if let Err(e) = driver.park_until(&state.woken) {
+            // A broken kernel interface: back off instead of spinning; the
+            // future sees the errors through its own operations.
+            std::thread::sleep(Duration::from_millis(1));
+            let _ = e;
+        }
+    }
+}
+
+/// Runs `fut` to completion on this thread, on [`Driver::current`].
+///
+/// ```
+/// let n = proactor::block_on(async { 1 + 1 });
+/// assert_eq!(n, 2);
+/// ```
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    Driver::current().block_on(fut)
+}
+
+fn global_driver() -> io::Result<Driver> {
+    static GLOBAL: OnceLock<Driver> = OnceLock::new();
+    if let Some(driver) = GLOBAL.get() {
+        return Ok(driver.clone());
+    }
+    let driver = Driver::new()?;
+    let mut started = false;
+    let global = GLOBAL.get_or_init(|| {
+        started = true;
+        driver
+    });
+    if started {
+        let parked = global.clone();
+        std::thread::Builder::new()
+            .name("proactor-driver".into())
+            .spawn(move || loop {
+                if parked.park(None).is_err() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })?;
+    }
+    Ok(global.clone())
+}

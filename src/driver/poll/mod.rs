@@ -1,0 +1,337 @@
+//! The readiness back end (feature `poll`): epoll, kqueue, event ports or
+//! IOCP through the `polling` crate.
+//!
+//! Each operation says how to run it ([`Readiness`]):
+//! - fds with readiness (pipes, sockets): the non-blocking system call runs
+//!   at once; on `WouldBlock` the operation waits for a oneshot readiness
+//!   event on its fd and runs again. Any number of operations may wait on one
+//!   fd, in either direction: the fd is registered once with the union of
+//!   their interests.
+//! - operations that may block (regular files, `open`, `fsync`, `statx`,
+//!   `close`): the bounded blocking pool, whose results come back through
+//!   `Poller::notify`.
+//! - timers: a deadline queue that bounds how long a park may block.
+//!
+//! Lock order: `waits`, then the op table. No lock is held while a thread is
+//! blocked in the poller, and wakers are woken after every lock is released.
+
+mod waits;
+
+use std::fmt;
+use std::io;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use polling::{Events, Poller};
+
+use super::lifecycle::{CancelOutcome, OpKey, OpTable};
+use super::parker::{ParkTurn, Parker};
+use super::pool::{BlockingPool, PoolCompletions, Unpark};
+use super::shared::{complete_all, lock, poll_slot, submit_to_pool, SharedTable};
+use super::{sealed, Backend, Builder, CompletionDriver};
+use crate::op::{downcast, BoxedOp, OpCode, OpId, Readiness, Submission};
+use waits::Waits;
+
+/// A driver on the readiness back end. Cheap to clone; clones share one
+/// poller.
+#[derive(Clone)]
+pub struct PollDriver {
+    shared: Arc<Shared>,
+}
+
+static_assertions::assert_impl_all!(PollDriver: Send, Sync, Clone);
+
+struct PollerWakeup {
+    parker: Parker,
+    poller: Arc<Poller>,
+}
+
+impl Unpark for PollerWakeup {
+    fn unpark(&self) {
+        if self.parker.unpark() {
+            // A failed notify leaves the waiter to its timeout; nothing
+            // better can be done from here.
+            let _ = self.poller.notify();
+        }
+    }
+}
+
+struct Shared {
+    poller: Arc<Poller>,
+    waits: Mutex<Waits>,
+    table: SharedTable,
+    wakeup: Arc<PollerWakeup>,
+    events: Mutex<Events>,
+    pool: BlockingPool,
+    pool_done: Arc<PoolCompletions>,
+}
+
+impl fmt::Debug for PollDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PollDriver")
+            .field("in_flight", &self.in_flight())
+            .field("pool", &self.shared.pool)
+            .finish()
+    }
+}
+
+impl PollDriver {
+    /// A driver with its own poller, sized by `builder` (the back-end choice
+    /// in `builder` is ignored).
+    pub fn new(builder: &Builder) -> io::Result<PollDriver> {
+        let poller = Arc::new(Poller::new()?);
+        let wakeup = Arc::new(PollerWakeup {
+            parker: Parker::default(),
+            poller: poller.clone(),
+        });
+        let capacity = NonZeroUsize::new(builder.entries as usize).unwrap_or(NonZeroUsize::MIN);
+        Ok(PollDriver {
+            shared: Arc::new(Shared {
+                poller,
+                waits: Mutex::new(Waits::default()),
+                table: Mutex::new(OpTable::default()),
+                pool_done: PoolCompletions::new(wakeup.clone()),
+                wakeup,
+                events: Mutex::new(Events::with_capacity(capacity)),
+                pool: BlockingPool::new(builder.blocking_threads),
+            }),
+        })
+    }
+
+    /// Runs `fut` to completion on this thread; see [`Driver::block_on`](crate::Driver::block_on).
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        super::block_on_with(self, fut)
+    }
+}
+
+fn would_block(result: &io::Result<usize>) -> bool {
+    matches!(result, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+fn cancelled() -> io::Result<usize> {
+    Err(io::Error::from_raw_os_error(libc::ECANCELED))
+}
+
+impl Shared {
+    fn submit_op<O: OpCode>(&self, mut op: Box<O>) -> Submission<O> {
+        match op.readiness() {
+            Readiness::Now => Submission::Done(op.perform(), op),
+            Readiness::Blocking => submit_to_pool(&self.table, &self.pool, &self.pool_done, op),
+            Readiness::Fd { fd, interest } => {
+                let result = op.perform();
+                if !would_block(&result) {
+                    return Submission::Done(result, op);
+                }
+                let mut waits = lock(&self.waits);
+                let key = lock(&self.table).insert(op);
+                match waits.wait_fd(&self.poller, key, fd, interest) {
+                    Ok(()) => Submission::InFlight(OpId(key)),
+                    Err(error) => {
+                        let op = lock(&self.table).remove_unstarted(key).expect("slot inserted just above");
+                        Submission::Done(Err(error), downcast(op))
+                    }
+                }
+            }
+            Readiness::Timer(duration) => {
+                let Some(deadline) = Instant::now().checked_add(duration) else {
+                    // Beyond the clock's range: it never fires.
+                    return self.hold_forever(op);
+                };
+                if duration.is_zero() {
+                    return Submission::Done(Ok(0), op);
+                }
+                let mut waits = lock(&self.waits);
+                let key = lock(&self.table).insert(op);
+                let earliest = waits.add_timer(key, deadline);
+                drop(waits);
+                if earliest {
+                    // A parked thread may be waiting past this deadline.
+                    self.wakeup.unpark();
+                }
+                Submission::InFlight(OpId(key))
+            }
+        }
+    }
+
+    /// An operation that only ends when cancelled.
+    fn hold_forever<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
+        let mut waits = lock(&self.waits);
+        let key = lock(&self.table).insert(op);
+        waits.add_forever(key);
+        Submission::InFlight(OpId(key))
+    }
+
+    fn cancel(&self, id: OpId) {
+        let mut cleanup: Option<(io::Result<usize>, BoxedOp)> = None;
+        {
+            let mut waits = lock(&self.waits);
+            let mut table = lock(&self.table);
+            let lent = table.is_lent(id.0);
+            match table.cancel(id.0) {
+                CancelOutcome::Finished(result, op) => cleanup = Some((result, op)),
+                CancelOutcome::InFlight if !lent => {
+                    // Removed from its wait: no result will ever come, so
+                    // resolve it now. Not found: an event already took it
+                    // and will complete it.
+                    if waits.remove(&self.poller, id.0) {
+                        if let super::lifecycle::CompleteOutcome::Orphaned(result, op) =
+                            table.complete(id.0, cancelled(), None)
+                        {
+                            cleanup = Some((result, op));
+                        }
+                    }
+                }
+                // On the pool: cleaned up when it comes back.
+                CancelOutcome::InFlight | CancelOutcome::Unknown => {}
+            }
+        }
+        if let Some((result, op)) = cleanup {
+            op.cleanup_erased(result);
+        }
+    }
+
+    /// Runs again an operation whose fd became ready.
+    fn retry(&self, key: OpKey) {
+        let Some(mut op) = lock(&self.table).lend(key) else {
+            return;
+        };
+        let result = op.perform();
+        if would_block(&result) {
+            let Readiness::Fd { fd, interest } = op.readiness() else {
+                unreachable!("only fd operations wait for readiness")
+            };
+            let mut waits = lock(&self.waits);
+            let mut table = lock(&self.table);
+            match table.give_back(key, op) {
+                // The future is gone: nothing waits for this any more.
+                Some(op) => {
+                    drop((table, waits));
+                    op.cleanup_erased(cancelled());
+                }
+                None => {
+                    if let Err(error) = waits.wait_fd(&self.poller, key, fd, interest) {
+                        let op = table.lend(key).expect("given back just above");
+                        drop((table, waits));
+                        complete_all(&self.table, [(key, Err(error), Some(op))]);
+                    }
+                }
+            }
+            return;
+        }
+        complete_all(&self.table, [(key, result, Some(op))]);
+    }
+
+    fn fire_timers(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let (expired, next) = lock(&self.waits).expired_timers(now);
+        if !expired.is_empty() {
+            complete_all(&self.table, expired.into_iter().map(|key| (key, Ok(0), None)));
+        }
+        next
+    }
+
+    fn collect_pool(&self) {
+        let done = self.pool_done.take();
+        if !done.is_empty() {
+            complete_all(&self.table, done.into_iter().map(|(key, result, op)| (key, result, Some(op))));
+        }
+    }
+
+    fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
+        self.collect_pool();
+        let next_timer = self.fire_timers();
+        let timeout = match next_timer {
+            Some(deadline) => {
+                let until_timer = deadline.saturating_duration_since(Instant::now());
+                Some(timeout.map_or(until_timer, |t| t.min(until_timer)))
+            }
+            None => timeout,
+        };
+        let mut result = Ok(());
+        if let ParkTurn::Kernel(timeout) = self.wakeup.parker.park(timeout, still_idle) {
+            let mut ready = Vec::new();
+            {
+                let mut events = lock(&self.events);
+                events.clear();
+                result = self.poller.wait(&mut events, timeout).map(drop);
+                self.wakeup.parker.leave_kernel();
+                ready.extend(events.iter().map(|ev| (ev.key, ev.readable, ev.writable)));
+            }
+            for (key, readable, writable) in ready {
+                let keys = lock(&self.waits).ready(&self.poller, key, readable, writable);
+                for key in keys {
+                    self.retry(key);
+                }
+            }
+        }
+        self.collect_pool();
+        self.fire_timers();
+        result
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Every slot left is cancelled (its future is gone). Fd waits and
+        // timers end here; pool jobs are waited for, since a pool thread
+        // may still be using their buffers.
+        let waiting = lock(&self.waits).drain(&self.poller);
+        complete_all(&self.table, waiting.into_iter().map(|key| (key, cancelled(), None)));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.collect_pool();
+            if lock(&self.table).is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                std::mem::forget(lock(&self.table).drain());
+                return;
+            }
+            let mut events = lock(&self.events);
+            let _ = self.poller.wait(&mut events, Some(Duration::from_millis(10)));
+        }
+    }
+}
+
+impl sealed::Sealed for PollDriver {
+    fn identity(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+    fn park_until(&self, woken: &AtomicBool) -> io::Result<()> {
+        self.shared.park(None, &|| !woken.load(Ordering::SeqCst))
+    }
+    fn flush(&self) {}
+}
+
+impl CompletionDriver for PollDriver {
+    fn backend(&self) -> Backend {
+        Backend::Poll
+    }
+
+    fn submit<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
+        self.shared.submit_op(op)
+    }
+
+    fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {
+        poll_slot(&self.shared.table, id, cx)
+    }
+
+    fn cancel_op(&self, id: OpId) {
+        self.shared.cancel(id)
+    }
+
+    fn park(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.shared.park(timeout, &|| true)
+    }
+
+    fn unpark(&self) {
+        self.shared.wakeup.unpark()
+    }
+
+    fn in_flight(&self) -> usize {
+        lock(&self.shared.table).len()
+    }
+}

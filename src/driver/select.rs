@@ -1,0 +1,211 @@
+//! The run-time choice of back end.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+
+use super::{Backend, Builder, Driver, Inner};
+
+/// Environment variable that overrides the automatic choice: `uring` or
+/// `poll`.
+pub(crate) const BACKEND_ENV: &str = "PROACTOR_BACKEND";
+
+/// Why a driver is not on io_uring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FallbackReason {
+    /// The io_uring probe failed with an errno that means "not here".
+    Unsupported {
+        /// The `errno` the kernel returned.
+        errno: i32,
+        /// What the probe was doing: `io_uring_setup`, the NOP round trip,
+        /// or `IORING_REGISTER_PROBE`.
+        stage: &'static str,
+    },
+    /// The readiness back end was asked for (by `PROACTOR_BACKEND=poll` or
+    /// [`Builder::force`]).
+    Requested(&'static str),
+    /// This build has no io_uring back end (not Linux, or no `uring`
+    /// feature).
+    NotBuilt,
+}
+
+impl FallbackReason {
+    /// The errno behind the fallback, if the kernel gave one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            FallbackReason::Unsupported { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+
+    /// Whether a probe failing with `errno` means "use the readiness back
+    /// end" rather than a real error.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    pub(crate) fn is_fallback_errno(errno: i32) -> bool {
+        matches!(errno, libc::ENOSYS | libc::EPERM | libc::EACCES | libc::EINVAL | libc::ENOMEM)
+    }
+
+    /// The error to return when io_uring was demanded but is unavailable.
+    pub(crate) fn into_error(self) -> io::Error {
+        let kind = match self.errno() {
+            Some(errno) => io::Error::from_raw_os_error(errno).kind(),
+            None => io::ErrorKind::Unsupported,
+        };
+        io::Error::new(kind, self)
+    }
+}
+
+fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::ENOSYS => "ENOSYS",
+        libc::EPERM => "EPERM",
+        libc::EACCES => "EACCES",
+        libc::EINVAL => "EINVAL",
+        libc::ENOMEM => "ENOMEM",
+        _ => "errno",
+    }
+}
+
+fn errno_meaning(errno: i32) -> &'static str {
+    match errno {
+        libc::ENOSYS => "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING)",
+        libc::EPERM => {
+            "io_uring is blocked: a seccomp filter (such as Docker's default profile) \
+             or kernel.io_uring_disabled"
+        }
+        libc::EACCES => "io_uring is denied by a security module or kernel.io_uring_disabled",
+        libc::EINVAL => "this kernel is too old for the ring parameters or the opcode probe",
+        libc::ENOMEM => "the locked-memory limit (RLIMIT_MEMLOCK) is too low for a ring on this kernel",
+        _ => "unexpected error",
+    }
+}
+
+impl fmt::Display for FallbackReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FallbackReason::Unsupported { errno, stage } => write!(
+                f,
+                "{stage} failed with {} (os error {errno}): {}",
+                errno_name(*errno),
+                errno_meaning(*errno)
+            ),
+            FallbackReason::Requested(by) => write!(f, "the readiness back end was requested by {by}"),
+            FallbackReason::NotBuilt => f.write_str(
+                "this build has no io_uring back end (enable the `uring` feature, on Linux)",
+            ),
+        }
+    }
+}
+
+impl Error for FallbackReason {}
+
+/// The back end named by `PROACTOR_BACKEND`, if set.
+pub(crate) fn backend_from_env() -> io::Result<Option<Backend>> {
+    match std::env::var_os(BACKEND_ENV) {
+        None => Ok(None),
+        Some(value) => parse_backend(&value.to_string_lossy()).map(Some),
+    }
+}
+
+fn parse_backend(value: &str) -> io::Result<Backend> {
+    match value.trim() {
+        "uring" | "io_uring" | "io-uring" => Ok(Backend::IoUring),
+        "poll" => Ok(Backend::Poll),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{BACKEND_ENV}={other:?} is not a back end: use `uring` or `poll`"),
+        )),
+    }
+}
+
+pub(crate) fn build(builder: &Builder) -> io::Result<Driver> {
+    let (wanted, by) = match builder.force {
+        Some(backend) => (Some(backend), "Builder::force"),
+        None => (backend_from_env()?, "PROACTOR_BACKEND"),
+    };
+    match wanted {
+        Some(Backend::IoUring) => build_uring(builder),
+        Some(Backend::Poll) => build_poll(builder, FallbackReason::Requested(by)),
+        None => build_auto(builder),
+    }
+}
+
+#[cfg(all(target_os = "linux", feature = "uring"))]
+fn build_uring(builder: &Builder) -> io::Result<Driver> {
+    super::uring::probe::probe().map_err(|reason| reason.into_error())?;
+    let driver = super::UringDriver::new(builder)?;
+    Ok(Driver::from_inner(Inner::Uring(driver), None))
+}
+
+#[cfg(not(all(target_os = "linux", feature = "uring")))]
+fn build_uring(_builder: &Builder) -> io::Result<Driver> {
+    Err(FallbackReason::NotBuilt.into_error())
+}
+
+#[cfg(feature = "poll")]
+fn build_poll(builder: &Builder, reason: FallbackReason) -> io::Result<Driver> {
+    let driver = super::PollDriver::new(builder)?;
+    Ok(Driver::from_inner(Inner::Poll(driver), Some(reason)))
+}
+
+#[cfg(not(feature = "poll"))]
+fn build_poll(_builder: &Builder, reason: FallbackReason) -> io::Result<Driver> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("the readiness back end is needed ({reason}) but this build has no `poll` feature"),
+    ))
+}
+
+#[cfg(all(target_os = "linux", feature = "uring"))]
+fn build_auto(builder: &Builder) -> io::Result<Driver> {
+    match super::uring::probe::probe() {
+        Ok(_) => match super::UringDriver::new(builder) {
+            Ok(driver) => Ok(Driver::from_inner(Inner::Uring(driver), None)),
+            // The probe passed but this ring's size did not: fall back.
+            Err(e) if e.raw_os_error().is_some_and(FallbackReason::is_fallback_errno) => build_poll(
+                builder,
+                FallbackReason::Unsupported {
+                    errno: e.raw_os_error().unwrap_or_default(),
+                    stage: "io_uring_setup",
+                },
+            ),
+            Err(e) => Err(e),
+        },
+        Err(reason) if reason.errno().is_some_and(FallbackReason::is_fallback_errno) => {
+            build_poll(builder, reason)
+        }
+        Err(reason) => Err(reason.into_error()),
+    }
+}
+
+#[cfg(not(all(target_os = "linux", feature = "uring")))]
+fn build_auto(builder: &Builder) -> io::Result<Driver> {
+    build_poll(builder, FallbackReason::NotBuilt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_parse() {
+        assert_eq!(parse_backend("uring").unwrap(), Backend::IoUring);
+        assert_eq!(parse_backend(" poll ").unwrap(), Backend::Poll);
+        let err = parse_backend("epoll").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("PROACTOR_BACKEND"), "{err}");
+    }
+
+    #[test]
+    fn fallback_reason_names_errno_and_meaning() {
+        let reason = FallbackReason::Unsupported {
+            errno: libc::EPERM,
+            stage: "io_uring_setup",
+        };
+        let text = reason.to_string();
+        assert!(text.contains("EPERM") && text.contains("seccomp"), "{text}");
+        let err = reason.into_error();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+    }
+}

@@ -1,0 +1,444 @@
+//! The io_uring back end (Linux, feature `uring`).
+//!
+//! One ring per driver. The submission queue and the completion queue each
+//! have their own lock, held only while entries are copied in or out; the
+//! op table has a third. A thread blocked in `io_uring_enter` holds none of
+//! them. Cross-thread wake-ups arrive as the completion of a read on an
+//! eventfd, armed in the ring at all times.
+
+pub(crate) mod probe;
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use io_uring::{opcode, squeue, types, IoUring};
+
+use super::lifecycle::{OpKey, OpTable};
+use super::parker::{ParkTurn, Parker};
+use super::pool::{BlockingPool, PoolCompletions, Unpark};
+use super::shared::{cancel_slot, complete_all, lock, poll_slot, submit_to_pool, SharedTable};
+use super::{is_batching, sealed, Backend, Builder, CompletionDriver};
+use crate::op::{from_cqe_result, OpCode, OpId, Submission, Timeout};
+
+/// `user_data` of the eventfd read that carries wake-ups.
+const WAKE_DATA: u64 = u64::MAX;
+/// `user_data` of cancel requests, whose own results are not needed.
+const CANCEL_DATA: u64 = u64::MAX - 1;
+/// How long a dropped driver waits for the kernel to let go of cancelled
+/// operations before it leaks their memory instead of freeing it.
+const TEARDOWN_LIMIT: Duration = Duration::from_secs(10);
+/// Largest submission queue the kernel accepts.
+const MAX_ENTRIES: u32 = 32768;
+
+/// The ring setup every driver and the probe use.
+pub(crate) fn ring_builder() -> io_uring::Builder {
+    IoUring::builder()
+}
+
+/// A driver on io_uring. Cheap to clone; all clones share one ring.
+#[derive(Clone)]
+pub struct UringDriver {
+    shared: Arc<Shared>,
+}
+
+static_assertions::assert_impl_all!(UringDriver: Send, Sync, Clone);
+
+struct EventfdWakeup {
+    parker: Parker,
+    eventfd: OwnedFd,
+}
+
+impl Unpark for EventfdWakeup {
+    fn unpark(&self) {
+        if self.parker.unpark() {
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: writes 8 bytes from a live stack buffer to our eventfd.
+            // A failure (counter saturated) means a wake-up is pending anyway.
+            let _ = unsafe { libc::write(self.eventfd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+        }
+    }
+}
+
+/// The 8-byte buffer the eventfd read fills. Only the kernel writes it and
+/// nobody reads it; it is freed only once the read has resolved.
+struct WakeBuf(*mut u64);
+
+// SAFETY: the pointer is never dereferenced by Rust code, only handed to the
+// kernel, so sharing it between threads cannot race.
+unsafe impl Send for WakeBuf {}
+// SAFETY: as above.
+unsafe impl Sync for WakeBuf {}
+
+struct Shared {
+    ring: IoUring,
+    sq_lock: Mutex<()>,
+    cq_lock: Mutex<()>,
+    table: SharedTable,
+    support: &'static probe::Support,
+    wakeup: Arc<EventfdWakeup>,
+    wake_buf: WakeBuf,
+    wake_armed: AtomicBool,
+    closing: AtomicBool,
+    pool: BlockingPool,
+    pool_done: Arc<PoolCompletions>,
+}
+
+impl fmt::Debug for UringDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UringDriver")
+            .field("sq_entries", &self.shared.ring.params().sq_entries())
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+impl UringDriver {
+    /// A driver with its own ring, sized by `builder` (the back-end choice in
+    /// `builder` is ignored: this is io_uring or an error).
+    pub fn new(builder: &Builder) -> io::Result<UringDriver> {
+        let support = probe::probe().map_err(|reason| reason.into_error())?;
+        let entries = builder.entries.clamp(2, MAX_ENTRIES);
+        let ring = ring_builder().build(entries)?;
+        // SAFETY: plain syscall; the result is checked before use.
+        let eventfd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if eventfd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: eventfd returned a new fd that nobody else owns.
+        let eventfd = unsafe { OwnedFd::from_raw_fd(eventfd) };
+        let wakeup = Arc::new(EventfdWakeup {
+            parker: Parker::default(),
+            eventfd,
+        });
+        let shared = Arc::new(Shared {
+            ring,
+            sq_lock: Mutex::new(()),
+            cq_lock: Mutex::new(()),
+            table: Mutex::new(OpTable::default()),
+            support,
+            pool_done: PoolCompletions::new(wakeup.clone()),
+            wakeup,
+            wake_buf: WakeBuf(Box::into_raw(Box::new(0u64))),
+            wake_armed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            pool: BlockingPool::new(builder.blocking_threads),
+        });
+        shared.arm_wake()?;
+        shared.submit_pending()?;
+        Ok(UringDriver { shared })
+    }
+
+    /// Runs `fut` to completion on this thread; see [`Driver::block_on`](crate::Driver::block_on).
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        super::block_on_with(self, fut)
+    }
+}
+
+impl Shared {
+    fn identity(&self) -> usize {
+        self as *const Shared as usize
+    }
+
+    /// Copies `entry` into the submission queue, making room as needed.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entry` must stay valid until its completion is
+    /// reaped.
+    unsafe fn push(&self, entry: &squeue::Entry) -> io::Result<()> {
+        loop {
+            {
+                let _sq = lock(&self.sq_lock);
+                // SAFETY: sq_lock serialises every use of the submission queue.
+                let mut sq = unsafe { self.ring.submission_shared() };
+                // SAFETY: the caller guarantees the entry's pointers outlive
+                // its completion.
+                if unsafe { sq.push(entry) }.is_ok() {
+                    return Ok(());
+                }
+            }
+            // Full: hand what is queued to the kernel, then try again.
+            self.submit_pending()?;
+        }
+    }
+
+    /// Submits queued entries unless this thread batches them until its park.
+    fn submit_unless_batching(&self) {
+        if !is_batching(self.identity()) {
+            // The entries are queued and count as in flight whatever this
+            // returns: a failed submit is retried at the next park.
+            let _ = self.submit_pending();
+        }
+    }
+
+    /// Hands every queued entry to the kernel. EINTR is retried; EBUSY and
+    /// EAGAIN (completion queue or kernel memory full) reap completions,
+    /// which also flushes an overflowed completion queue, and retry.
+    fn submit_pending(&self) -> io::Result<()> {
+        let mut attempts = 0u32;
+        loop {
+            match self.ring.submitter().submit() {
+                Ok(_) => return Ok(()),
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::EBUSY) | Some(libc::EAGAIN) => {
+                        self.reap();
+                        attempts += 1;
+                        if attempts > 64 {
+                            std::thread::sleep(Duration::from_millis(1));
+                        } else {
+                            std::thread::yield_now();
+                        }
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
+    }
+
+    /// Makes sure the eventfd read that carries wake-ups is in the ring.
+    fn arm_wake(&self) -> io::Result<()> {
+        if self.closing.load(Ordering::Acquire) || self.wake_armed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let entry = opcode::Read::new(
+            types::Fd(self.wakeup.eventfd.as_raw_fd()),
+            self.wake_buf.0.cast::<u8>(),
+            8,
+        )
+        .offset(u64::MAX)
+        .build()
+        .user_data(WAKE_DATA);
+        // SAFETY: wake_buf lives until the read resolves (see Drop).
+        let pushed = unsafe { self.push(&entry) };
+        if pushed.is_err() {
+            self.wake_armed.store(false, Ordering::Release);
+        }
+        pushed
+    }
+
+    /// Moves every available completion into the op table.
+    fn reap(&self) {
+        const BATCH: usize = 256;
+        loop {
+            let mut batch: Vec<(u64, i32)> = Vec::with_capacity(BATCH);
+            {
+                let _cq = lock(&self.cq_lock);
+                // SAFETY: cq_lock serialises every use of the completion queue.
+                let mut cq = unsafe { self.ring.completion_shared() };
+                batch.extend((&mut cq).take(BATCH).map(|cqe| (cqe.user_data(), cqe.result())));
+            }
+            if batch.is_empty() {
+                return;
+            }
+            let mut rearm = false;
+            let results = batch.iter().filter_map(|&(user_data, result)| match user_data {
+                WAKE_DATA => {
+                    self.wake_armed.store(false, Ordering::Release);
+                    // A failed read (other than an interruption) would fail
+                    // again at once; parks then rely on their own timeouts.
+                    rearm = result >= 0 || result == -libc::EINTR || result == -libc::EAGAIN;
+                    None
+                }
+                CANCEL_DATA => None,
+                _ => OpKey::decode(user_data).map(|key| (key, from_cqe_result(result), None)),
+            });
+            complete_all(&self.table, results);
+            if rearm {
+                let _ = self.arm_wake();
+            }
+            if batch.len() < BATCH {
+                return;
+            }
+        }
+    }
+
+    /// Moves results that came back from the blocking pool into the table.
+    fn collect_pool(&self) {
+        let done = self.pool_done.take();
+        if !done.is_empty() {
+            complete_all(&self.table, done.into_iter().map(|(key, result, op)| (key, result, Some(op))));
+        }
+    }
+
+    fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
+        self.collect_pool();
+        let waited = match self.wakeup.parker.park(timeout, still_idle) {
+            ParkTurn::Return => self.submit_pending(),
+            ParkTurn::Kernel(timeout) => {
+                let waited = self.arm_wake().and_then(|()| self.enter_and_wait(timeout));
+                self.wakeup.parker.leave_kernel();
+                waited
+            }
+        };
+        self.reap();
+        self.collect_pool();
+        waited
+    }
+
+    /// Submits queued entries and blocks until a completion arrives or
+    /// `timeout` passes. No lock is held meanwhile.
+    fn enter_and_wait(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let submitter = self.ring.submitter();
+        let result = match timeout {
+            None => submitter.submit_and_wait(1),
+            Some(timeout) if self.ring.params().is_feature_ext_arg() => {
+                let timespec = types::Timespec::from(timeout);
+                let args = types::SubmitArgs::new().timespec(&timespec);
+                submitter.submit_with_args(1, &args)
+            }
+            Some(timeout) => {
+                // Kernels before 5.11 cannot time out the wait itself: a
+                // timeout operation, abandoned at once, ends it instead.
+                let timer = self.submit_op(Box::new(Timeout::new(timeout)));
+                if let Submission::InFlight(id) = timer {
+                    cancel_slot(&self.table, id);
+                }
+                submitter.submit_and_wait(1)
+            }
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn submit_op<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
+        if !self.support.has(O::URING_OPCODE) {
+            return submit_to_pool(&self.table, &self.pool, &self.pool_done, op);
+        }
+        let (key, entry) = {
+            let mut table = lock(&self.table);
+            let key = table.insert(op);
+            let op = table.data_mut(key).expect("a new slot holds its data");
+            (key, op.uring_entry().user_data(key.encode()))
+        };
+        // SAFETY: the entry points into the op, which its slot keeps boxed
+        // and unmoved until the completion is reaped (OpCode contract).
+        match unsafe { self.push(&entry) } {
+            Ok(()) => {
+                self.submit_unless_batching();
+                Submission::InFlight(OpId(key))
+            }
+            Err(error) => {
+                // Never pushed: the kernel has not seen it, so it can go.
+                let op = lock(&self.table)
+                    .remove_unstarted(key)
+                    .expect("an unpushed slot is still there");
+                Submission::Done(Err(error), crate::op::downcast(op))
+            }
+        }
+    }
+
+    fn cancel(&self, id: OpId) {
+        if cancel_slot(&self.table, id) {
+            let entry = opcode::AsyncCancel::new(id.0.encode()).build().user_data(CANCEL_DATA);
+            // SAFETY: a cancel entry carries no pointers.
+            if unsafe { self.push(&entry) }.is_ok() {
+                self.submit_unless_batching();
+            }
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.closing.store(true, Ordering::Release);
+        let to_cancel: Vec<OpKey> = {
+            let mut table = lock(&self.table);
+            table
+                .in_flight_keys()
+                .into_iter()
+                .filter(|&key| !table.is_lent(key))
+                .collect()
+        };
+        let mut cancels: Vec<u64> = to_cancel.iter().map(|key| key.encode()).collect();
+        if self.wake_armed.load(Ordering::Acquire) {
+            cancels.push(WAKE_DATA);
+        }
+        for user_data in cancels {
+            let entry = opcode::AsyncCancel::new(user_data).build().user_data(CANCEL_DATA);
+            // SAFETY: a cancel entry carries no pointers.
+            let _ = unsafe { self.push(&entry) };
+        }
+        let deadline = Instant::now() + TEARDOWN_LIMIT;
+        loop {
+            self.reap();
+            self.collect_pool();
+            let settled = lock(&self.table).is_empty() && !self.wake_armed.load(Ordering::Acquire);
+            if settled {
+                // SAFETY: the eventfd read resolved, so the kernel no longer
+                // refers to the buffer; it came from Box::into_raw.
+                drop(unsafe { Box::from_raw(self.wake_buf.0) });
+                return;
+            }
+            if Instant::now() >= deadline {
+                // The kernel may still write into what these slots own:
+                // leak it rather than free it.
+                std::mem::forget(lock(&self.table).drain());
+                return;
+            }
+            let timespec = types::Timespec::from(Duration::from_millis(10));
+            let waited = if self.ring.params().is_feature_ext_arg() {
+                let args = types::SubmitArgs::new().timespec(&timespec);
+                self.ring.submitter().submit_with_args(1, &args).map(drop)
+            } else {
+                let submitted = self.ring.submitter().submit().map(drop);
+                std::thread::sleep(Duration::from_millis(1));
+                submitted
+            };
+            if waited.is_err_and(|e| !matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN))) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+impl sealed::Sealed for UringDriver {
+    fn identity(&self) -> usize {
+        self.shared.identity()
+    }
+    fn park_until(&self, woken: &AtomicBool) -> io::Result<()> {
+        self.shared.park(None, &|| !woken.load(Ordering::SeqCst))
+    }
+    fn flush(&self) {
+        let _ = self.shared.submit_pending();
+    }
+}
+
+impl CompletionDriver for UringDriver {
+    fn backend(&self) -> Backend {
+        Backend::IoUring
+    }
+
+    fn submit<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
+        self.shared.submit_op(op)
+    }
+
+    fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {
+        poll_slot(&self.shared.table, id, cx)
+    }
+
+    fn cancel_op(&self, id: OpId) {
+        self.shared.cancel(id)
+    }
+
+    fn park(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.shared.park(timeout, &|| true)
+    }
+
+    fn unpark(&self) {
+        self.shared.wakeup.unpark()
+    }
+
+    fn in_flight(&self) -> usize {
+        lock(&self.shared.table).len()
+    }
+}
+

@@ -1,0 +1,164 @@
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Metadata, OpenOptions};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::op::{Close, Fsync, Op, ReadAt, Statx, WriteAt};
+use crate::Driver;
+
+/// An open file whose operations run on a driver.
+///
+/// Every operation is positional (`read_at`, `write_at`): there is no
+/// cursor, so any number of operations may be in flight on one file at once.
+/// The fd stays open until [`close`](File::close) or drop, and for as long
+/// as an operation on it is still in flight, even a cancelled one.
+pub struct File {
+    fd: Arc<OwnedFd>,
+    driver: Driver,
+}
+
+impl fmt::Debug for File {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("File").field("fd", &self.fd.as_raw_fd()).finish()
+    }
+}
+
+fn offset_after(offset: u64, done: usize) -> io::Result<u64> {
+    offset
+        .checked_add(done as u64)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file offset overflows u64"))
+}
+
+impl File {
+    /// Opens `path` read-only.
+    pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new().read(true).open(path).await
+    }
+
+    /// Opens `path` for writing, creating it or truncating it.
+    pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new().write(true).create(true).truncate(true).open(path).await
+    }
+
+    /// Wraps a standard file; its operations run on the current driver.
+    pub fn from_std(file: std::fs::File) -> io::Result<File> {
+        Ok(File::from_owned_fd(file.into(), Driver::try_current()?))
+    }
+
+    pub(crate) fn from_owned_fd(fd: OwnedFd, driver: Driver) -> File {
+        File {
+            fd: Arc::new(fd),
+            driver,
+        }
+    }
+
+    fn op<O: crate::op::OpCode>(&self, op: O) -> Op<O> {
+        Op::with_driver(op, self.driver.clone())
+    }
+
+    /// Reads up to `buf.bytes_total()` bytes at `offset`. `Ok(0)` means end
+    /// of file (or an empty buffer). At most
+    /// [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes per call.
+    pub async fn read_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
+        self.op(ReadAt::new(self.fd.clone(), buf, offset)).await
+    }
+
+    /// Writes `buf`'s initialised bytes at `offset`; may write fewer. At most
+    /// [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes per call.
+    pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
+        self.op(WriteAt::new(self.fd.clone(), buf, offset)).await
+    }
+
+    /// Fills all of `buf.bytes_total()` from `offset`, or fails with
+    /// `UnexpectedEof` (the bytes read so far are in the buffer).
+    pub async fn read_exact_at<B: IoBufMut>(&self, mut buf: B, offset: u64) -> BufResult<(), B> {
+        let total = buf.bytes_total();
+        let mut filled = 0;
+        while filled < total {
+            let at = match offset_after(offset, filled) {
+                Ok(at) => at,
+                Err(e) => return (Err(e), buf),
+            };
+            let (result, slice) = self.read_at(buf.slice(filled..total), at).await;
+            buf = slice.into_inner();
+            match result {
+                Ok(0) => {
+                    let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "end of file before the buffer was full");
+                    return (Err(eof), buf);
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Writes all of `buf`'s initialised bytes from `offset`.
+    pub async fn write_all_at<B: IoBuf>(&self, mut buf: B, offset: u64) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut written = 0;
+        while written < total {
+            let at = match offset_after(offset, written) {
+                Ok(at) => at,
+                Err(e) => return (Err(e), buf),
+            };
+            let (result, slice) = self.write_at(buf.slice(written..total), at).await;
+            buf = slice.into_inner();
+            match result {
+                Ok(0) => {
+                    let zero = io::Error::new(io::ErrorKind::WriteZero, "the file accepted no more bytes");
+                    return (Err(zero), buf);
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Flushes data and metadata to storage (`fsync`).
+    pub async fn sync_all(&self) -> io::Result<()> {
+        self.op(Fsync::new(self.fd.clone(), false)).await
+    }
+
+    /// Flushes data, and only the metadata needed to read it (`fdatasync`).
+    pub async fn sync_data(&self) -> io::Result<()> {
+        self.op(Fsync::new(self.fd.clone(), true)).await
+    }
+
+    /// The file's metadata.
+    pub async fn metadata(&self) -> io::Result<Metadata> {
+        self.op(Statx::new(self.fd.clone())).await.map(Metadata::new)
+    }
+
+    /// The file's size in bytes.
+    pub async fn len(&self) -> io::Result<u64> {
+        Ok(self.metadata().await?.len())
+    }
+
+    /// Closes the file through the driver and reports `close(2)`'s error.
+    /// If a cancelled operation still holds the fd, it closes when that
+    /// operation ends, and this returns `Ok`.
+    pub async fn close(self) -> io::Result<()> {
+        match Arc::try_unwrap(self.fd) {
+            Ok(fd) => Op::with_driver(Close::new(fd), self.driver).await,
+            Err(_still_used) => Ok(()),
+        }
+    }
+
+    /// The driver this file's operations run on.
+    pub fn driver(&self) -> &Driver {
+        &self.driver
+    }
+}
+
+impl AsRawFd for File {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}

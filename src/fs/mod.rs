@@ -1,0 +1,30 @@
+//! Files, through the driver: io_uring operations, or the blocking pool on
+//! the readiness back end (a regular file never blocks its event loop).
+//!
+//! ```
+//! use proactor::fs::File;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! # let dir = std::env::temp_dir().join(format!("proactor-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let path = dir.join("hello.txt");
+//! proactor::block_on(async {
+//!     let file = File::create(&path).await?;
+//!     let (written, _) = file.write_all_at(b"hello, world", 0).await;
+//!     written?;
+//!     file.sync_all().await?;
+//!     let (read, buf) = file.read_at(Vec::with_capacity(5), 7).await;
+//!     assert_eq!(&buf[..read?], b"world");
+//!     file.close().await
+//! })?;
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(()) }
+//! ```
+
+mod file;
+mod metadata;
+mod open_options;
+
+pub use file::File;
+pub use metadata::Metadata;
+pub use open_options::OpenOptions;

@@ -1,0 +1,74 @@
+//! # proactor
+//!
+//! Completion-based I/O that runs everywhere: io_uring on Linux where the
+//! kernel allows it, and a readiness emulation (epoll, kqueue, event ports,
+//! IOCP through the `polling` crate, plus a bounded blocking pool for regular
+//! files) everywhere else. One API, one set of futures, and no tie to an
+//! async runtime: the futures work under proactor's own [`block_on`], tokio,
+//! smol or `futures::executor`.
+//!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! let driver = proactor::Driver::new()?;
+//! println!("back end: {}", driver.backend());
+//! let path = std::env::temp_dir().join(format!("proactor-lib-doc-{}", std::process::id()));
+//! driver.block_on(async {
+//!     let file = proactor::fs::File::create(&path).await?;
+//!     let (result, _buf) = file.write_all_at(b"completion-based".to_vec(), 0).await;
+//!     result?;
+//!     let (result, buf) = file.read_at(Vec::with_capacity(10), 0).await;
+//!     assert_eq!(&buf[..result?], b"completion");
+//!     file.close().await
+//! })?;
+//! # std::fs::remove_file(&path)?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `poll` | yes | the readiness back end, on every OS `polling` supports |
+//! | `uring` | no | the io_uring back end (Linux; compiles to nothing elsewhere) |
+//! | `bytes` | no | [`IoBuf`](buf::IoBuf) / [`IoBufMut`](buf::IoBufMut) for `bytes::Bytes` and `BytesMut` |
+//!
+//! With both back ends the choice is made at run time; with one, that one.
+//!
+//! ## Choosing the back end
+//!
+//! 1. [`Builder::force`] gives exactly that back end, or the error that
+//!    prevents it.
+//! 2. Else `PROACTOR_BACKEND=uring|poll` does the same; another value is an
+//!    error, never a silent default.
+//! 3. Else io_uring is probed once per process (ring setup, a NOP round trip,
+//!    `IORING_REGISTER_PROBE`). ENOSYS, EPERM, EACCES, EINVAL and ENOMEM mean
+//!    "not here": the readiness back end is used and
+//!    [`Driver::fallback_reason`] says why. Other errors are returned.
+//! 4. An opcode the running kernel lacks runs on the blocking pool.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+cfg_if::cfg_if! {
+    if #[cfg(any(feature = "poll", all(target_os = "linux", feature = "uring")))] {
+        #[macro_use]
+        mod macros;
+
+        pub mod buf;
+        pub mod driver;
+        pub mod fs;
+        pub mod op;
+        pub mod time;
+
+        pub use driver::{block_on, Backend, Builder, CompletionDriver, Driver, EnterGuard, FallbackReason};
+    } else if #[cfg(feature = "uring")] {
+        compile_error!(
+            "proactor: the `uring` feature only works on Linux; enable the `poll` feature \
+             for a back end on this OS"
+        );
+    } else {
+        compile_error!(
+            "proactor needs a back end: enable the `poll` feature (every OS) and/or \
+             `uring` (Linux io_uring)"
+        );
+    }
+}

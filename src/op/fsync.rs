@@ -1,0 +1,57 @@
+use std::io;
+use std::os::fd::AsRawFd;
+
+use super::{cvt, OpCode, Readiness};
+
+/// Flushes a file's data (and, unless `data_only`, its metadata) to storage.
+#[derive(Debug)]
+pub struct Fsync<F> {
+    fd: F,
+    data_only: bool,
+}
+
+impl<F: AsRawFd + Send + 'static> Fsync<F> {
+    /// `fsync(2)`, or `fdatasync(2)` when `data_only`.
+    pub fn new(fd: F, data_only: bool) -> Self {
+        Fsync { fd, data_only }
+    }
+}
+
+// SAFETY: the entry carries no pointers.
+unsafe impl<F: AsRawFd + Send + 'static> OpCode for Fsync<F> {
+    type Output = io::Result<()>;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::Fsync::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let flags = if self.data_only {
+            io_uring::types::FsyncFlags::DATASYNC
+        } else {
+            io_uring::types::FsyncFlags::empty()
+        };
+        io_uring::opcode::Fsync::new(io_uring::types::Fd(self.fd.as_raw_fd()))
+            .flags(flags)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Blocking
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let fd = self.fd.as_raw_fd();
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+        if self.data_only {
+            // SAFETY: plain syscall on an fd; no memory involved.
+            return cvt(unsafe { libc::fdatasync(fd) } as isize);
+        }
+        // SAFETY: plain syscall on an fd; no memory involved.
+        cvt(unsafe { libc::fsync(fd) } as isize)
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {
+        result.map(drop)
+    }
+}

@@ -1,0 +1,110 @@
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::OpCode;
+use crate::driver::lifecycle::OpKey;
+use crate::{CompletionDriver, Driver};
+
+/// Names one operation a driver holds. Only drivers make these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpId(pub(crate) OpKey);
+
+/// What a driver did with a submitted operation.
+#[derive(Debug)]
+pub enum Submission<O> {
+    /// Finished at once (or failed to start): here are the result and the
+    /// operation.
+    Done(io::Result<usize>, Box<O>),
+    /// In flight; poll it with this id.
+    InFlight(OpId),
+}
+
+enum OpState<O> {
+    Unsubmitted(Box<O>),
+    InFlight(OpId),
+    Finished,
+}
+
+/// The future of one operation.
+///
+/// Submits on first poll. Dropping it while the operation is in flight
+/// cancels the operation; its buffers stay with the driver until the kernel
+/// has let go of them.
+#[must_use = "an Op does nothing until polled"]
+pub struct Op<O: OpCode, D: CompletionDriver = Driver> {
+    driver: D,
+    state: OpState<O>,
+}
+
+impl<O: OpCode> Op<O, Driver> {
+    /// An operation on the current driver ([`Driver::try_current`]).
+    pub fn new(op: O) -> io::Result<Self> {
+        Ok(Op::with_driver(op, Driver::try_current()?))
+    }
+}
+
+impl<O: OpCode, D: CompletionDriver> Op<O, D> {
+    /// An operation on `driver`.
+    pub fn with_driver(op: O, driver: D) -> Self {
+        Op {
+            driver,
+            state: OpState::Unsubmitted(Box::new(op)),
+        }
+    }
+
+    /// The driver this operation runs on.
+    pub fn driver(&self) -> &D {
+        &self.driver
+    }
+}
+
+impl<O: OpCode, D: CompletionDriver> Future for Op<O, D> {
+    type Output = O::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
+        let this = self.get_mut();
+        loop {
+            match std::mem::replace(&mut this.state, OpState::Finished) {
+                OpState::Unsubmitted(op) => match this.driver.submit(op) {
+                    Submission::Done(result, op) => return Poll::Ready(op.complete(result)),
+                    Submission::InFlight(id) => this.state = OpState::InFlight(id),
+                },
+                OpState::InFlight(id) => {
+                    return match this.driver.poll_op::<O>(id, cx) {
+                        Poll::Ready((result, op)) => Poll::Ready(op.complete(result)),
+                        Poll::Pending => {
+                            this.state = OpState::InFlight(id);
+                            Poll::Pending
+                        }
+                    };
+                }
+                OpState::Finished => panic!("Op polled after completion"),
+            }
+        }
+    }
+}
+
+impl<O: OpCode, D: CompletionDriver> Drop for Op<O, D> {
+    fn drop(&mut self) {
+        if let OpState::InFlight(id) = self.state {
+            self.driver.cancel_op(id);
+        }
+    }
+}
+
+impl<O: OpCode, D: CompletionDriver> fmt::Debug for Op<O, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            OpState::Unsubmitted(_) => "unsubmitted",
+            OpState::InFlight(_) => "in flight",
+            OpState::Finished => "finished",
+        };
+        f.debug_struct("Op")
+            .field("op", &std::any::type_name::<O>())
+            .field("state", &state)
+            .finish()
+    }
+}

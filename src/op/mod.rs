@@ -1,0 +1,183 @@
+//! Operations: each one described once for both back ends, and the [`Op`]
+//! future that runs one.
+//!
+//! An operation is a value implementing [`OpCode`]: it owns everything the
+//! kernel will touch (buffers, paths, timespecs) and says, side by side, how
+//! it becomes an io_uring submission entry and how the readiness back end
+//! performs it. [`Op`] hands it to a driver and yields its output; dropping an
+//! [`Op`] early cancels the operation while the driver keeps its data alive
+//! until the kernel is done with it.
+//!
+//! ```
+//! use proactor::op::{Nop, Op};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let driver = proactor::Driver::new()?;
+//! driver.block_on(async {
+//!     let nop = Op::with_driver(Nop::new(), driver.clone());
+//!     nop.await
+//! })?;
+//! # Ok(()) }
+//! ```
+
+mod close;
+mod fsync;
+mod future;
+mod nop;
+mod open;
+mod read;
+mod statx;
+mod timeout;
+mod write;
+
+use std::any::Any;
+use std::io;
+use std::time::Duration;
+
+pub use close::Close;
+pub use fsync::Fsync;
+pub use future::{Op, OpId, Submission};
+pub use nop::Nop;
+pub use open::OpenAt;
+pub use read::{Read, ReadAt};
+pub use statx::{FileStat, Statx};
+pub use timeout::Timeout;
+pub use write::{Write, WriteAt};
+
+#[cfg(unix)]
+use std::os::fd::RawFd;
+
+/// How the readiness back end performs an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// Perform it at once on the submitting thread; it never blocks.
+    Now,
+    /// Try the non-blocking system call at once; on `WouldBlock`, wait until
+    /// `fd` is ready for `interest`, then try again.
+    Fd {
+        /// The descriptor to wait on. It must be in non-blocking mode.
+        fd: RawFd,
+        /// The direction to wait for.
+        interest: Interest,
+    },
+    /// Run it on the bounded blocking pool (regular files, `open`, `fsync`,
+    /// `statx`, `close`): it may block, so it never runs on the event loop.
+    Blocking,
+    /// Complete with `Ok(0)` once this much time has passed.
+    Timer(Duration),
+}
+
+/// A direction of readiness to wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Data can be read (or a connection accepted).
+    Readable,
+    /// Data can be written (or a connection completed).
+    Writable,
+}
+
+/// One operation, described for both back ends.
+///
+/// # Safety
+///
+/// Implementors promise that:
+/// - every pointer placed in the entry returned by `uring_entry` points into
+///   memory owned by `self` (or `'static`) that stays valid and unmoved while
+///   `self` is alive behind the driver's `Box` — the driver never moves the
+///   value between building the entry and reaping its completion;
+/// - `perform` only touches memory owned by `self`;
+/// - `complete` and `cleanup` interpret a successful result exactly as the
+///   kernel produced it (for example as an fd to own).
+pub unsafe trait OpCode: Send + 'static {
+    /// What the operation's future yields.
+    type Output;
+
+    /// The io_uring opcode (`io_uring::opcode::X::CODE`), used to check that
+    /// the running kernel supports it; if not, the operation runs on the
+    /// blocking pool through [`OpCode::perform`].
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    #[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "uring"))))]
+    const URING_OPCODE: u8;
+
+    /// Builds the submission entry (its `user_data` is set by the driver).
+    /// Called once, with `self` at its final address.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    #[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "uring"))))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry;
+
+    /// How the readiness back end (and io_uring's per-op fallback) runs it.
+    fn readiness(&self) -> Readiness;
+
+    /// Performs the operation as a system call: non-blocking for
+    /// [`Readiness::Fd`], blocking for [`Readiness::Blocking`]. Returns what
+    /// the io_uring completion would: a count, an fd, or zero.
+    fn perform(&mut self) -> io::Result<usize>;
+
+    /// Turns the raw result into the output, giving buffers back.
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output;
+
+    /// Releases what a result carries when nobody will take it (the future
+    /// was dropped): an opened fd is closed. The default drops the data.
+    fn cleanup(self: Box<Self>, result: io::Result<usize>) {
+        let _ = result;
+    }
+}
+
+/// An operation with its type erased, as the op table stores it.
+pub(crate) trait ErasedOp: Send {
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+    fn cleanup_erased(self: Box<Self>, result: io::Result<usize>);
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry;
+    #[cfg_attr(not(feature = "poll"), allow(dead_code))]
+    fn readiness(&self) -> Readiness;
+    fn perform(&mut self) -> io::Result<usize>;
+}
+
+impl<O: OpCode> ErasedOp for O {
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+    fn cleanup_erased(self: Box<Self>, result: io::Result<usize>) {
+        self.cleanup(result)
+    }
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        OpCode::uring_entry(self)
+    }
+    fn readiness(&self) -> Readiness {
+        OpCode::readiness(self)
+    }
+    fn perform(&mut self) -> io::Result<usize> {
+        OpCode::perform(self)
+    }
+}
+
+/// A type-erased operation owned by a driver.
+pub(crate) type BoxedOp = Box<dyn ErasedOp>;
+
+/// Gets the concrete operation back out of a driver slot.
+pub(crate) fn downcast<O: OpCode>(op: BoxedOp) -> Box<O> {
+    op.into_any()
+        .downcast::<O>()
+        .expect("an op slot always holds the type its key was issued for")
+}
+
+/// Maps the return value of a libc call that returns -1 on error.
+pub(crate) fn cvt(ret: isize) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Maps an io_uring completion result (`-errno` on error).
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) fn from_cqe_result(res: i32) -> io::Result<usize> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as usize)
+    }
+}

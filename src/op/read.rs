@@ -1,0 +1,130 @@
+use std::io;
+use std::os::fd::AsRawFd;
+
+use super::{cvt, Interest, OpCode, Readiness};
+use crate::buf::{capped_len, BufResult, IoBufMut};
+
+/// Reads from `fd` at its current position into `buf` (pipes, sockets,
+/// terminals). The fd must be in non-blocking mode for the readiness back
+/// end, which waits for readability and retries on `WouldBlock`.
+///
+/// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are read at once.
+#[derive(Debug)]
+pub struct Read<F, B> {
+    fd: F,
+    buf: B,
+}
+
+impl<F: AsRawFd + Send + 'static, B: IoBufMut> Read<F, B> {
+    /// A read of up to `buf.bytes_total()` bytes from `fd`, which the
+    /// operation owns (or borrows, for a `RawFd`) until it completes.
+    pub fn new(fd: F, buf: B) -> Self {
+        Read { fd, buf }
+    }
+}
+
+fn finish_read<B: IoBufMut>(mut buf: B, result: io::Result<usize>) -> BufResult<usize, B> {
+    if let Ok(n) = result {
+        // SAFETY: the kernel reports `n` bytes written from the buffer start,
+        // within the length we passed (bytes_total, capped).
+        unsafe { buf.set_init(n) };
+    }
+    (result, buf)
+}
+
+// SAFETY: the entry points into `buf`, owned by self; IoBufMut guarantees
+// the pointer is stable while self lives.
+unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Read<F, B> {
+    type Output = BufResult<usize, B>;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::Read::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let len = capped_len(self.buf.bytes_total());
+        io_uring::opcode::Read::new(
+            io_uring::types::Fd(self.fd.as_raw_fd()),
+            self.buf.stable_mut_ptr(),
+            len,
+        )
+        // -1: the file's current position, like read(2).
+        .offset(u64::MAX)
+        .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::Readable,
+        }
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let len = capped_len(self.buf.bytes_total()) as usize;
+        // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut).
+        cvt(unsafe { libc::read(self.fd.as_raw_fd(), self.buf.stable_mut_ptr().cast(), len) })
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        finish_read(self.buf, result)
+    }
+}
+
+/// Reads from `fd` at `offset` into `buf` without moving the file position
+/// (regular files). The readiness back end runs it on the blocking pool.
+///
+/// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are read at once.
+#[derive(Debug)]
+pub struct ReadAt<F, B> {
+    fd: F,
+    buf: B,
+    offset: u64,
+}
+
+impl<F: AsRawFd + Send + 'static, B: IoBufMut> ReadAt<F, B> {
+    /// A positional read of up to `buf.bytes_total()` bytes.
+    pub fn new(fd: F, buf: B, offset: u64) -> Self {
+        ReadAt { fd, buf, offset }
+    }
+}
+
+// SAFETY: as for Read.
+unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
+    type Output = BufResult<usize, B>;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::Read::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let len = capped_len(self.buf.bytes_total());
+        io_uring::opcode::Read::new(
+            io_uring::types::Fd(self.fd.as_raw_fd()),
+            self.buf.stable_mut_ptr(),
+            len,
+        )
+        .offset(self.offset)
+        .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Blocking
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let len = capped_len(self.buf.bytes_total()) as usize;
+        let offset = offset_arg(self.offset)?;
+        // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut).
+        cvt(unsafe { libc::pread(self.fd.as_raw_fd(), self.buf.stable_mut_ptr().cast(), len, offset) })
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        finish_read(self.buf, result)
+    }
+}
+
+/// An offset as `off_t`, or the EINVAL the kernel would give for it.
+pub(super) fn offset_arg(offset: u64) -> io::Result<libc::off_t> {
+    libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}

@@ -1,0 +1,105 @@
+use std::io;
+use std::os::fd::AsRawFd;
+
+use super::read::offset_arg;
+use super::{cvt, Interest, OpCode, Readiness};
+use crate::buf::{capped_len, BufResult, IoBuf};
+
+/// Writes `buf`'s initialised bytes to `fd` at its current position (pipes,
+/// sockets). The fd must be in non-blocking mode for the readiness back end.
+///
+/// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are written at once.
+#[derive(Debug)]
+pub struct Write<F, B> {
+    fd: F,
+    buf: B,
+}
+
+impl<F: AsRawFd + Send + 'static, B: IoBuf> Write<F, B> {
+    /// A write of `buf.bytes_init()` bytes to `fd`.
+    pub fn new(fd: F, buf: B) -> Self {
+        Write { fd, buf }
+    }
+}
+
+// SAFETY: the entry points into `buf`, owned by self and stable (IoBuf).
+unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for Write<F, B> {
+    type Output = BufResult<usize, B>;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::Write::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let len = capped_len(self.buf.bytes_init());
+        io_uring::opcode::Write::new(io_uring::types::Fd(self.fd.as_raw_fd()), self.buf.stable_ptr(), len)
+            .offset(u64::MAX)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::Writable,
+        }
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let len = capped_len(self.buf.bytes_init()) as usize;
+        // SAFETY: the pointer is valid for `len` initialised bytes (IoBuf).
+        cvt(unsafe { libc::write(self.fd.as_raw_fd(), self.buf.stable_ptr().cast(), len) })
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        (result, self.buf)
+    }
+}
+
+/// Writes `buf`'s initialised bytes to `fd` at `offset` (regular files). The
+/// readiness back end runs it on the blocking pool.
+///
+/// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are written at once.
+#[derive(Debug)]
+pub struct WriteAt<F, B> {
+    fd: F,
+    buf: B,
+    offset: u64,
+}
+
+impl<F: AsRawFd + Send + 'static, B: IoBuf> WriteAt<F, B> {
+    /// A positional write of `buf.bytes_init()` bytes.
+    pub fn new(fd: F, buf: B, offset: u64) -> Self {
+        WriteAt { fd, buf, offset }
+    }
+}
+
+// SAFETY: as for Write.
+unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
+    type Output = BufResult<usize, B>;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::Write::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let len = capped_len(self.buf.bytes_init());
+        io_uring::opcode::Write::new(io_uring::types::Fd(self.fd.as_raw_fd()), self.buf.stable_ptr(), len)
+            .offset(self.offset)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Blocking
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let len = capped_len(self.buf.bytes_init()) as usize;
+        let offset = offset_arg(self.offset)?;
+        // SAFETY: the pointer is valid for `len` initialised bytes (IoBuf).
+        cvt(unsafe { libc::pwrite(self.fd.as_raw_fd(), self.buf.stable_ptr().cast(), len, offset) })
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        (result, self.buf)
+    }
+}
