@@ -117,6 +117,19 @@ unsafe impl IoBuf for &'static [u8] {
 }
 
 // SAFETY: 'static data never moves or goes away.
+unsafe impl<const N: usize> IoBuf for &'static [u8; N] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        N
+    }
+    fn bytes_total(&self) -> usize {
+        N
+    }
+}
+
+// SAFETY: 'static data never moves or goes away.
 unsafe impl IoBuf for &'static str {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()

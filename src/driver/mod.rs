@@ -354,7 +354,7 @@ impl<D: CompletionDriver> Wake for BlockOnWaker<D> {
 /// Runs `fut` on this thread, parking on `driver` between polls.
 pub(crate) fn block_on_with<D: CompletionDriver, F: Future>(driver: &D, fut: F) -> F::Output {
     let state = Arc::new(BlockOnWaker {
-        woken: AtomicBool::new(true),
+        woken: AtomicBool::new(false),
         driver: driver.clone(),
     });
     let waker = Waker::from(state.clone());
@@ -362,16 +362,16 @@ pub(crate) fn block_on_with<D: CompletionDriver, F: Future>(driver: &D, fut: F) 
     let mut fut = pin!(fut);
     let _batch = BatchScope::enter(driver);
     loop {
-        if state.woken.swap(false, Ordering::SeqCst) {
-            if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
-                return output;
-            }
+        // Polled after every park, not only on a wake: an `unpark` from
+        // another thread is a request to look again.
+        state.woken.store(false, Ordering::SeqCst);
+        if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
+            return output;
         }
-        if let Err(e) = driver.park_until(&state.woken) {
+        if driver.park_until(&state.woken).is_err() {
             // A broken kernel interface: back off instead of spinning; the
             // future sees the errors through its own operations.
             std::thread::sleep(Duration::from_millis(1));
-            let _ = e;
         }
     }
 }

@@ -1,0 +1,181 @@
+//! Helpers shared by every integration test: one test per back end, pipes,
+//! fd counting, buffers that report their drop, child processes.
+#![allow(dead_code)]
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use proactor::buf::{IoBuf, IoBufMut};
+use proactor::{Backend, Driver};
+
+/// Makes one `#[test]` per back end compiled in, each handed a driver forced
+/// onto that back end: `both_backends! { fn name(driver) { ... } }`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($(#[$meta:meta])* fn $name:ident($driver:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[allow(dead_code)]
+                fn run($driver: proactor::Driver) $body
+
+                #[cfg(all(target_os = "linux", feature = "uring"))]
+                #[test]
+                $(#[$meta])*
+                fn uring() {
+                    run($crate::common::driver(proactor::Backend::IoUring));
+                }
+
+                #[cfg(feature = "poll")]
+                #[test]
+                $(#[$meta])*
+                fn poll() {
+                    run($crate::common::driver(proactor::Backend::Poll));
+                }
+            }
+        )*
+    };
+}
+
+/// A driver forced onto `backend`.
+pub fn driver(backend: Backend) -> Driver {
+    Driver::builder()
+        .force(backend)
+        .build()
+        .unwrap_or_else(|e| panic!("cannot build a {backend} driver: {e}"))
+}
+
+/// A driver forced onto `backend` with `entries` ring entries.
+pub fn small_driver(backend: Backend, entries: u32) -> Driver {
+    Driver::builder().force(backend).entries(entries).build().unwrap()
+}
+
+/// A non-blocking pipe: (read end, write end).
+pub fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two fds pipe2 writes.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: pipe2 returned two new fds that we now own.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Number of fds this process has open.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|dir| dir.count()).unwrap_or(0)
+}
+
+/// Waits (parking on `driver`) until `done()` or `limit` passes.
+pub fn park_until(driver: &Driver, limit: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        driver.park(Some(Duration::from_millis(10))).unwrap();
+    }
+    true
+}
+
+/// Waits until the fd count settles at or below `expected` (threads of a
+/// dropped pool exit asynchronously but hold no fds, so this is immediate in
+/// practice; the bound is for the kernel's deferred closes).
+pub fn fd_count_settles(expected: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = fd_count();
+        if now <= expected || Instant::now() >= deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A buffer that records when it is dropped.
+pub struct TrackedBuf {
+    data: Vec<u8>,
+    dropped: Arc<AtomicBool>,
+}
+
+impl TrackedBuf {
+    pub fn new(capacity: usize) -> (TrackedBuf, Arc<AtomicBool>) {
+        let dropped = Arc::new(AtomicBool::new(false));
+        (
+            TrackedBuf {
+                data: Vec::with_capacity(capacity),
+                dropped: dropped.clone(),
+            },
+            dropped,
+        )
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl Drop for TrackedBuf {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: delegates to Vec<u8>, whose heap buffer is stable across moves.
+unsafe impl IoBuf for TrackedBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.data.stable_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.data.bytes_init()
+    }
+    fn bytes_total(&self) -> usize {
+        self.data.bytes_total()
+    }
+}
+
+// SAFETY: delegates to Vec<u8>.
+unsafe impl IoBufMut for TrackedBuf {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.data.stable_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        // SAFETY: forwarded caller guarantee.
+        unsafe { self.data.set_init(pos) }
+    }
+}
+
+/// Polls `fut` exactly once with a no-op waker context of `driver`'s
+/// block_on, returning it if still pending.
+pub fn poll_once<F: std::future::Future + Unpin>(driver: &Driver, fut: &mut F) -> std::task::Poll<F::Output> {
+    driver.block_on(futures::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))))
+}
+
+/// Runs this test binary again as a child, running only `test` (exact
+/// name), with `env` set. Returns (success, stdout + stderr).
+pub fn run_child(test: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("spawn child test process");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A temporary file holding `len` bytes of a known pattern.
+pub fn pattern_file(len: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, &data).unwrap();
+    (file, data)
+}

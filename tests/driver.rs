@@ -1,0 +1,216 @@
+//! The driver core on both back ends: submission under pressure, parking,
+//! unparking, the same behaviour everywhere.
+
+mod common;
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures::future::join_all;
+use proactor::op::{Nop, Op, Read, ReadAt, Write};
+use proactor::{Backend, CompletionDriver, Driver};
+
+both_backends! {
+    fn reports_its_backend(driver) {
+        let expected = if cfg!(all(target_os = "linux", feature = "uring")) && driver.fallback_reason().is_none() {
+            Backend::IoUring
+        } else {
+            Backend::Poll
+        };
+        assert_eq!(driver.backend(), expected);
+        if driver.backend() == Backend::Poll {
+            let reason = driver.fallback_reason().expect("a poll driver says why");
+            assert!(reason.to_string().contains("Builder::force"), "{reason}");
+        }
+    }
+
+    fn nop_round_trip(driver) {
+        let nop = Op::with_driver(Nop::new(), driver.clone());
+        driver.block_on(nop).unwrap();
+        assert_eq!(driver.in_flight(), 0);
+    }
+
+    fn ten_thousand_ops_through_a_tiny_ring(driver) {
+        let backend = driver.backend();
+        drop(driver);
+        for entries in [2, 4] {
+            let driver = common::small_driver(backend, entries);
+            let (file, data) = common::pattern_file(64 * 1024);
+            let fd = Arc::new(std::fs::File::open(file.path()).unwrap());
+            let futures = (0..10_000usize).map(|i| {
+                let driver = driver.clone();
+                let fd = fd.clone();
+                let data = &data;
+                async move {
+                    if i % 2 == 0 {
+                        Op::with_driver(Nop::new(), driver).await.unwrap();
+                    } else {
+                        let offset = (i * 7) % (data.len() - 16);
+                        let (n, buf) = Op::with_driver(ReadAt::new(fd, Vec::with_capacity(16), offset as u64), driver).await;
+                        assert_eq!(n.unwrap(), 16);
+                        assert_eq!(&buf[..], &data[offset..offset + 16], "read {i} at {offset}");
+                    }
+                }
+            });
+            driver.block_on(join_all(futures));
+            assert_eq!(driver.in_flight(), 0, "entries={entries}");
+        }
+    }
+
+    fn read_and_write_in_flight_on_one_socket(driver) {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        let a = Arc::new(a);
+        let b = Arc::new(b);
+        driver.block_on(async {
+            // a: a read that must wait, and a write, at once.
+            let read = Op::with_driver(Read::new(a.clone(), Vec::with_capacity(5)), driver.clone());
+            let write = Op::with_driver(Write::new(a.clone(), b"ping!".to_vec()), driver.clone());
+            let echo = async {
+                let (n, buf) = Op::with_driver(Read::new(b.clone(), Vec::with_capacity(5)), driver.clone()).await;
+                assert_eq!(n.unwrap(), 5);
+                let (n, _) = Op::with_driver(Write::new(b.clone(), buf), driver.clone()).await;
+                n.unwrap()
+            };
+            let ((read, buf), (written, _), echoed) = futures::join!(read, write, echo);
+            assert_eq!(written.unwrap(), 5);
+            assert_eq!(echoed, 5);
+            assert_eq!(read.unwrap(), 5);
+            assert_eq!(&buf[..], b"ping!");
+        });
+    }
+
+    fn two_reads_waiting_on_one_pipe(driver) {
+        let (rx, tx) = common::pipe();
+        let rx = Arc::new(rx);
+        driver.block_on(async {
+            let first = Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(3)), driver.clone());
+            let second = Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(3)), driver.clone());
+            let feed = async {
+                proactor::time::sleep(Duration::from_millis(20)).await.unwrap();
+                let (n, _) = Op::with_driver(Write::new(tx.as_raw_fd(), b"abcdef"), driver.clone()).await;
+                n.unwrap()
+            };
+            let ((n1, b1), (n2, b2), fed) = futures::join!(first, second, feed);
+            assert_eq!(fed, 6);
+            let (n1, n2) = (n1.unwrap(), n2.unwrap());
+            assert_eq!(n1 + n2, 6, "both reads complete and share the data");
+            let mut all = [&b1[..], &b2[..]].concat();
+            all.sort_unstable();
+            assert_eq!(all, b"abcdef");
+        });
+    }
+
+    fn unpark_from_another_thread_wakes_block_on(driver) {
+        let flag = Arc::new(AtomicBool::new(false));
+        let setter = {
+            let flag = flag.clone();
+            let driver = driver.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                flag.store(true, Ordering::SeqCst);
+                driver.unpark();
+            })
+        };
+        // A future that registers no waker: only unpark can end the park.
+        driver.block_on(futures::future::poll_fn(|_| {
+            if flag.load(Ordering::SeqCst) { Poll::Ready(()) } else { Poll::Pending }
+        }));
+        setter.join().unwrap();
+    }
+
+    fn park_with_timeout_returns(driver) {
+        let start = std::time::Instant::now();
+        driver.park(Some(Duration::from_millis(20))).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(15), "{:?}", start.elapsed());
+        driver.park(Some(Duration::ZERO)).unwrap();
+    }
+
+    fn unpark_before_park_is_not_lost(driver) {
+        driver.unpark();
+        // Must return at once, not block forever.
+        driver.park(None).unwrap();
+    }
+
+    fn futures_polled_on_another_thread_complete(driver) {
+        // The op is polled by futures::executor on this thread while a
+        // second thread parks on the driver.
+        let parker = {
+            let driver = driver.clone();
+            let stop = Arc::new(AtomicBool::new(false));
+            let stop2 = stop.clone();
+            (std::thread::spawn(move || {
+                while !stop2.load(Ordering::SeqCst) {
+                    driver.park(Some(Duration::from_millis(5))).unwrap();
+                }
+            }), stop)
+        };
+        let (rx, tx) = common::pipe();
+        let rx = Arc::new(rx);
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            nix_write(tx.as_raw_fd(), b"xyz");
+            tx
+        });
+        let (n, buf) = futures::executor::block_on(Op::with_driver(Read::new(rx, Vec::with_capacity(8)), driver.clone()));
+        assert_eq!(n.unwrap(), 3);
+        assert_eq!(&buf[..], b"xyz");
+        drop(writer.join().unwrap());
+        parker.1.store(true, Ordering::SeqCst);
+        parker.0.join().unwrap();
+    }
+
+    fn sleep_waits_at_least_its_duration(driver) {
+        let start = std::time::Instant::now();
+        driver.block_on(async { proactor::time::sleep(Duration::from_millis(30)).await }).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(30), "{:?}", start.elapsed());
+        driver.block_on(proactor::time::sleep(Duration::ZERO)).unwrap();
+    }
+
+    fn current_is_the_block_on_driver(driver) {
+        let inside = driver.block_on(async { Driver::current().backend() });
+        assert_eq!(inside, driver.backend());
+        let _guard = driver.enter();
+        assert_eq!(Driver::current().backend(), driver.backend());
+    }
+
+    fn generic_over_completion_driver(driver) {
+        fn run_nop<D: CompletionDriver>(driver: D) -> std::io::Result<()> {
+            futures::executor::block_on(async {
+                let op = Op::with_driver(Nop::new(), driver.clone());
+                let mut op = std::pin::pin!(op);
+                loop {
+                    match futures::poll!(op.as_mut()) {
+                        Poll::Ready(result) => return result,
+                        Poll::Pending => driver.park(Some(Duration::from_millis(5)))?,
+                    }
+                }
+            })
+        }
+        run_nop(driver).unwrap();
+    }
+}
+
+fn nix_write(fd: i32, data: &[u8]) {
+    // SAFETY: writes from a live slice to an fd we own.
+    let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+    assert_eq!(n, data.len() as isize);
+}
+
+#[cfg(all(target_os = "linux", feature = "uring", feature = "poll"))]
+#[test]
+fn back_ends_are_distinct_drivers() {
+    let uring = common::driver(Backend::IoUring);
+    let poll = common::driver(Backend::Poll);
+    assert_eq!(uring.backend(), Backend::IoUring);
+    assert!(uring.fallback_reason().is_none());
+    assert_eq!(poll.backend(), Backend::Poll);
+}
+
+static_assertions::assert_impl_all!(Driver: Send, Sync, Clone);
+static_assertions::assert_impl_all!(Op<ReadAt<Arc<std::fs::File>, Vec<u8>>>: Send);
+static_assertions::assert_impl_all!(Op<Nop>: Send, Unpin);
