@@ -11,7 +11,8 @@ use proactor::buf::{IoBuf, IoBufMut};
 use proactor::{Backend, Driver};
 
 /// Makes one `#[test]` per back end compiled in, each handed a driver forced
-/// onto that back end: `both_backends! { fn name(driver) { ... } }`.
+/// onto that back end: `both_backends! { fn name(driver) { ... } }`. The
+/// tests of one binary run one at a time, so fd counts are exact.
 #[macro_export]
 macro_rules! both_backends {
     ($($(#[$meta:meta])* fn $name:ident($driver:ident) $body:block)*) => {
@@ -27,6 +28,7 @@ macro_rules! both_backends {
                 #[test]
                 $(#[$meta])*
                 fn uring() {
+                    let _serial = $crate::common::serial();
                     run($crate::common::driver(proactor::Backend::IoUring));
                 }
 
@@ -34,6 +36,7 @@ macro_rules! both_backends {
                 #[test]
                 $(#[$meta])*
                 fn poll() {
+                    let _serial = $crate::common::serial();
                     run($crate::common::driver(proactor::Backend::Poll));
                 }
             }
@@ -62,6 +65,13 @@ pub fn pipe() -> (OwnedFd, OwnedFd) {
     assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
     // SAFETY: pipe2 returned two new fds that we now own.
     unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Serialises the tests of one binary that count fds, so another test's
+/// fds do not show up in their counts. Hold the guard for the whole test.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 /// Number of fds this process has open.
