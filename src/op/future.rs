@@ -68,10 +68,15 @@ impl<O: OpCode, D: CompletionDriver> Future for Op<O, D> {
         let this = self.get_mut();
         loop {
             match std::mem::replace(&mut this.state, OpState::Finished) {
-                OpState::Unsubmitted(op) => match this.driver.submit(op) {
-                    Submission::Done(result, op) => return Poll::Ready(op.complete(result)),
-                    Submission::InFlight(id) => this.state = OpState::InFlight(id),
-                },
+                OpState::Unsubmitted(op) => {
+                    if let Err(error) = op.validate() {
+                        return Poll::Ready(op.complete(Err(error)));
+                    }
+                    match this.driver.submit(op) {
+                        Submission::Done(result, op) => return Poll::Ready(op.complete(result)),
+                        Submission::InFlight(id) => this.state = OpState::InFlight(id),
+                    }
+                }
                 OpState::InFlight(id) => {
                     return match this.driver.poll_op::<O>(id, cx) {
                         Poll::Ready((result, op)) => Poll::Ready(op.complete(result)),

@@ -105,6 +105,13 @@ pub unsafe trait OpCode: Send + 'static {
     #[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "uring"))))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry;
 
+    /// Rejects arguments no back end can run, before anything is
+    /// submitted, so both back ends give the same clear error. The default
+    /// accepts everything.
+    fn validate(&self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// How the readiness back end (and io_uring's per-op fallback) runs it.
     fn readiness(&self) -> Readiness;
 

@@ -108,6 +108,12 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
         .build()
     }
 
+    fn validate(&self) -> io::Result<()> {
+        // io_uring reads -1 as "the current position": refuse it, and
+        // everything else off_t cannot hold, on both back ends alike.
+        offset_arg(self.offset).map(drop)
+    }
+
     fn readiness(&self) -> Readiness {
         Readiness::Blocking
     }

@@ -88,6 +88,12 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
             .build()
     }
 
+    fn validate(&self) -> io::Result<()> {
+        // io_uring reads -1 as "the current position": refuse it, and
+        // everything else off_t cannot hold, on both back ends alike.
+        offset_arg(self.offset).map(drop)
+    }
+
     fn readiness(&self) -> Readiness {
         Readiness::Blocking
     }

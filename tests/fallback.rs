@@ -1,0 +1,110 @@
+//! Run-time fallback: a seccomp filter makes io_uring_setup fail in a child
+//! process, as Docker's default profile or an old kernel would.
+#![cfg(all(target_os = "linux", feature = "uring", feature = "poll"))]
+
+mod common;
+
+use proactor::fs::OpenOptions;
+use proactor::{Backend, Driver};
+
+const CHILD_ERRNO: &str = "PROACTOR_TEST_SECCOMP_ERRNO";
+
+/// Makes every later io_uring_setup of this thread (and threads it starts)
+/// fail with `errno`.
+fn block_io_uring_setup(errno: u32) {
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xC000_003E;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xC000_00B7;
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_ERRNO: u32 = 0x0005_0000;
+    let stmt = |code, k| libc::sock_filter { code, jt: 0, jf: 0, k };
+    let jump = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
+    let filter = [
+        stmt(LD_W_ABS, 4), // seccomp_data.arch
+        jump(JEQ_K, AUDIT_ARCH, 1, 0),
+        stmt(RET_K, RET_ALLOW),
+        stmt(LD_W_ABS, 0), // seccomp_data.nr
+        jump(JEQ_K, libc::SYS_io_uring_setup as u32, 0, 1),
+        stmt(RET_K, RET_ERRNO | (errno & 0xffff)),
+        stmt(RET_K, RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: plain prctl calls; `prog` points at a filter that outlives them.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog as *const libc::sock_fprog),
+            0,
+            "seccomp: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Runs only as a child of `falls_back_when_io_uring_is_blocked`.
+#[test]
+fn child_with_io_uring_blocked() {
+    let Some(errno) = std::env::var(CHILD_ERRNO).ok().and_then(|v| v.parse::<i32>().ok()) else {
+        return;
+    };
+    block_io_uring_setup(errno as u32);
+
+    let driver = Driver::new().expect("auto choice falls back instead of failing");
+    assert_eq!(driver.backend(), Backend::Poll);
+    let reason = driver.fallback_reason().expect("the fallback says why");
+    assert_eq!(reason.errno(), Some(errno));
+    println!("fallback reason: {reason}");
+
+    let err = Driver::builder().force(Backend::IoUring).build().unwrap_err();
+    assert_eq!(err.raw_os_error(), None, "the error carries the reason: {err}");
+    let expected_kind = std::io::Error::from_raw_os_error(errno).kind();
+    assert_eq!(err.kind(), expected_kind, "{err}");
+    assert!(err.to_string().contains("io_uring_setup"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    driver.block_on(async {
+        let f = OpenOptions::new().read(true).write(true).create(true).open(&path).await.unwrap();
+        let (r, _) = f.write_all_at(b"works without io_uring", 0).await;
+        r.unwrap();
+        let (n, buf) = f.read_at(Vec::with_capacity(5), 0).await;
+        assert_eq!(n.unwrap(), 5);
+        assert_eq!(&buf[..], b"works");
+        f.close().await.unwrap();
+    });
+    println!("CHILD-OK");
+}
+
+#[test]
+fn falls_back_when_io_uring_is_blocked() {
+    for (errno, meaning) in [(libc::ENOSYS, "no io_uring"), (libc::EPERM, "seccomp")] {
+        let errno_text = errno.to_string();
+        let (ok, out) = common::run_child("child_with_io_uring_blocked", &[(CHILD_ERRNO, &errno_text)]);
+        assert!(ok && out.contains("CHILD-OK"), "child with errno {errno} failed:\n{out}");
+        assert!(out.contains(meaning), "reason should mention {meaning:?}:\n{out}");
+    }
+}
+
+#[test]
+fn auto_choice_here_is_io_uring() {
+    // This machine allows io_uring (checked by the probe), unless the
+    // environment asks otherwise.
+    if std::env::var_os("PROACTOR_BACKEND").is_some() {
+        return;
+    }
+    let driver = Driver::new().unwrap();
+    match driver.backend() {
+        Backend::IoUring => assert!(driver.fallback_reason().is_none()),
+        Backend::Poll => {
+            let reason = driver.fallback_reason().unwrap();
+            assert!(reason.errno().is_some(), "an automatic fallback names its errno: {reason}");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! `fs::File` on both back ends.
+
+mod common;
+
+use std::io::ErrorKind;
+
+use proactor::buf::IoBuf;
+use proactor::fs::{File, OpenOptions};
+
+both_backends! {
+    fn write_then_read_back(driver) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        driver.block_on(async {
+            let file = File::create(&path).await.unwrap();
+            let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+            let (result, payload) = file.write_all_at(payload, 10).await;
+            result.unwrap();
+            file.sync_all().await.unwrap();
+            file.sync_data().await.unwrap();
+            let meta = file.metadata().await.unwrap();
+            assert_eq!(meta.len(), 100_010);
+            assert!(meta.is_file() && !meta.is_dir());
+            assert_eq!(file.len().await.unwrap(), 100_010);
+            file.close().await.unwrap();
+
+            let file = File::open(&path).await.unwrap();
+            let (result, buf) = file.read_exact_at(Vec::with_capacity(100_000), 10).await;
+            result.unwrap();
+            assert_eq!(buf, payload);
+            let (n, head) = file.read_at(vec![0xff; 10], 0).await;
+            assert_eq!(n.unwrap(), 10);
+            assert_eq!(head, vec![0; 10], "the hole before offset 10 reads as zeros");
+            file.close().await.unwrap();
+        });
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 100_010);
+    }
+
+    fn read_into_a_window_of_a_buffer(driver) {
+        let (file, data) = common::pattern_file(100);
+        driver.block_on(async {
+            let f = File::open(file.path()).await.unwrap();
+            let mut buf = Vec::with_capacity(20);
+            buf.extend_from_slice(b"0123456789");
+            let (n, slice) = f.read_at(buf.slice(10..20), 0).await;
+            assert_eq!(n.unwrap(), 10);
+            let buf = slice.into_inner();
+            assert_eq!(&buf[..10], b"0123456789");
+            assert_eq!(&buf[10..], &data[..10]);
+        });
+    }
+
+    fn many_reads_in_flight_on_one_file(driver) {
+        let (file, data) = common::pattern_file(1 << 20);
+        driver.block_on(async {
+            let f = File::open(file.path()).await.unwrap();
+            let reads = (0..64u64).map(|i| {
+                let f = &f;
+                async move {
+                    let offset = i * 16 * 1024;
+                    let (result, buf) = f.read_exact_at(vec![0u8; 4096], offset).await;
+                    result.unwrap();
+                    (offset as usize, buf)
+                }
+            });
+            for (offset, buf) in futures::future::join_all(reads).await {
+                assert_eq!(&buf[..], &data[offset..offset + 4096]);
+            }
+        });
+    }
+
+    fn open_options_follow_std_rules(driver) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new");
+        driver.block_on(async {
+            let err = OpenOptions::new().open(&path).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            let err = OpenOptions::new().read(true).create(true).open(&path).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            let err = File::open(&path).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::NotFound);
+            let f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).await.unwrap();
+            assert_eq!(f.metadata().await.unwrap().permissions_mode(), 0o600);
+            f.close().await.unwrap();
+            let err = OpenOptions::new().write(true).create_new(true).open(&path).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+            let f = OpenOptions::new().append(true).open(&path).await.unwrap();
+            let (r, _) = f.write_at(b"tail", 0).await;
+            assert_eq!(r.unwrap(), 4);
+        });
+        assert_eq!(std::fs::read(&path).unwrap(), b"tail");
+    }
+
+    fn file_ops_run_on_the_driver_of_the_file(driver) {
+        let (file, data) = common::pattern_file(32);
+        let f = driver.block_on(File::open(file.path())).unwrap();
+        // Polled by another executor, completed by a thread parked on the
+        // file's driver.
+        let parker = {
+            let driver = driver.clone();
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    driver.park(Some(std::time::Duration::from_millis(5))).unwrap();
+                }
+            })
+        };
+        let (n, buf) = futures::executor::block_on(f.read_at(Vec::with_capacity(32), 0));
+        assert_eq!(n.unwrap(), 32);
+        assert_eq!(buf, data);
+        parker.join().unwrap();
+    }
+}
