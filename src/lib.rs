@@ -13,7 +13,12 @@
 //! println!("back end: {}", driver.backend());
 //! let path = std::env::temp_dir().join(format!("proactor-lib-doc-{}", std::process::id()));
 //! driver.block_on(async {
-//!     let file = proactor::fs::File::create(&path).await?;
+//!     let file = proactor::fs::OpenOptions::new()
+//!         .read(true)
+//!         .write(true)
+//!         .create(true)
+//!         .open(&path)
+//!         .await?;
 //!     let (result, _buf) = file.write_all_at(b"completion-based".to_vec(), 0).await;
 //!     result?;
 //!     let (result, buf) = file.read_at(Vec::with_capacity(10), 0).await;

@@ -95,7 +95,10 @@ fn disabled_blocking_pool_is_a_clear_error() {
     let (rx, tx) = common::pipe();
     let (n, _) = driver.block_on(Op::with_driver(Write::new(tx, b"ok"), driver.clone()));
     assert_eq!(n.unwrap(), 2);
-    let (n, _) = driver.block_on(Op::with_driver(Read::new(rx, Vec::with_capacity(2)), driver.clone()));
+    let (n, _) = driver.block_on(Op::with_driver(
+        Read::new(rx, Vec::with_capacity(2)),
+        driver.clone(),
+    ));
     assert_eq!(n.unwrap(), 2);
 }
 
@@ -114,12 +117,16 @@ fn child_with_unknown_backend_env() {
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     // force() overrides the variable.
     #[cfg(feature = "poll")]
-    proactor::Driver::builder().force(proactor::Backend::Poll).build().unwrap();
+    proactor::Driver::builder()
+        .force(proactor::Backend::Poll)
+        .build()
+        .unwrap();
     println!("CHILD-OK");
 }
 
 #[test]
 fn unknown_backend_env_is_an_error() {
+    let _serial = common::serial();
     let (ok, out) = common::run_child(
         "child_with_unknown_backend_env",
         &[("PROACTOR_TEST_CHILD", "1"), ("PROACTOR_BACKEND", "epoll")],

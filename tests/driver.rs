@@ -164,6 +164,28 @@ both_backends! {
         parker.0.join().unwrap();
     }
 
+    fn block_on_while_another_thread_parks_without_timeout(driver) {
+        // The other thread holds the kernel wait with no timeout; block_on's
+        // batched submissions must still reach the kernel.
+        let stop = Arc::new(AtomicBool::new(false));
+        let parker = {
+            let (driver, stop) = (driver.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    driver.park(None).unwrap();
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..100 {
+            driver.block_on(Op::with_driver(Nop::new(), driver.clone())).unwrap();
+            driver.block_on(proactor::time::sleep(Duration::from_millis(1))).unwrap();
+        }
+        stop.store(true, Ordering::SeqCst);
+        driver.unpark();
+        parker.join().unwrap();
+    }
+
     fn sleep_waits_at_least_its_duration(driver) {
         let start = std::time::Instant::now();
         driver.block_on(async { proactor::time::sleep(Duration::from_millis(30)).await }).unwrap();

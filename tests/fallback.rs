@@ -21,7 +21,12 @@ fn block_io_uring_setup(errno: u32) {
     const RET_K: u16 = 0x06;
     const RET_ALLOW: u32 = 0x7fff_0000;
     const RET_ERRNO: u32 = 0x0005_0000;
-    let stmt = |code, k| libc::sock_filter { code, jt: 0, jf: 0, k };
+    let stmt = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
     let jump = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
     let filter = [
         stmt(LD_W_ABS, 4), // seccomp_data.arch
@@ -40,7 +45,11 @@ fn block_io_uring_setup(errno: u32) {
     unsafe {
         assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
         assert_eq!(
-            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog as *const libc::sock_fprog),
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog
+            ),
             0,
             "seccomp: {}",
             std::io::Error::last_os_error()
@@ -51,7 +60,10 @@ fn block_io_uring_setup(errno: u32) {
 /// Runs only as a child of `falls_back_when_io_uring_is_blocked`.
 #[test]
 fn child_with_io_uring_blocked() {
-    let Some(errno) = std::env::var(CHILD_ERRNO).ok().and_then(|v| v.parse::<i32>().ok()) else {
+    let Some(errno) = std::env::var(CHILD_ERRNO)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    else {
         return;
     };
     block_io_uring_setup(errno as u32);
@@ -62,8 +74,15 @@ fn child_with_io_uring_blocked() {
     assert_eq!(reason.errno(), Some(errno));
     println!("fallback reason: {reason}");
 
-    let err = Driver::builder().force(Backend::IoUring).build().unwrap_err();
-    assert_eq!(err.raw_os_error(), None, "the error carries the reason: {err}");
+    let err = Driver::builder()
+        .force(Backend::IoUring)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.raw_os_error(),
+        None,
+        "the error carries the reason: {err}"
+    );
     let expected_kind = std::io::Error::from_raw_os_error(errno).kind();
     assert_eq!(err.kind(), expected_kind, "{err}");
     assert!(err.to_string().contains("io_uring_setup"), "{err}");
@@ -71,7 +90,13 @@ fn child_with_io_uring_blocked() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f");
     driver.block_on(async {
-        let f = OpenOptions::new().read(true).write(true).create(true).open(&path).await.unwrap();
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .open(&path)
+            .await
+            .unwrap();
         let (r, _) = f.write_all_at(b"works without io_uring", 0).await;
         r.unwrap();
         let (n, buf) = f.read_at(Vec::with_capacity(5), 0).await;
@@ -86,9 +111,16 @@ fn child_with_io_uring_blocked() {
 fn falls_back_when_io_uring_is_blocked() {
     for (errno, meaning) in [(libc::ENOSYS, "no io_uring"), (libc::EPERM, "seccomp")] {
         let errno_text = errno.to_string();
-        let (ok, out) = common::run_child("child_with_io_uring_blocked", &[(CHILD_ERRNO, &errno_text)]);
-        assert!(ok && out.contains("CHILD-OK"), "child with errno {errno} failed:\n{out}");
-        assert!(out.contains(meaning), "reason should mention {meaning:?}:\n{out}");
+        let (ok, out) =
+            common::run_child("child_with_io_uring_blocked", &[(CHILD_ERRNO, &errno_text)]);
+        assert!(
+            ok && out.contains("CHILD-OK"),
+            "child with errno {errno} failed:\n{out}"
+        );
+        assert!(
+            out.contains(meaning),
+            "reason should mention {meaning:?}:\n{out}"
+        );
     }
 }
 
@@ -104,7 +136,10 @@ fn auto_choice_here_is_io_uring() {
         Backend::IoUring => assert!(driver.fallback_reason().is_none()),
         Backend::Poll => {
             let reason = driver.fallback_reason().unwrap();
-            assert!(reason.errno().is_some(), "an automatic fallback names its errno: {reason}");
+            assert!(
+                reason.errno().is_some(),
+                "an automatic fallback names its errno: {reason}"
+            );
         }
     }
 }

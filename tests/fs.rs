@@ -110,3 +110,23 @@ both_backends! {
         parker.join().unwrap();
     }
 }
+
+#[cfg(feature = "bytes")]
+mod bytes_buffers {
+    use super::*;
+
+    both_backends! {
+        fn bytes_and_bytes_mut_round_trip(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("b");
+            driver.block_on(async {
+                let f = OpenOptions::new().read(true).write(true).create(true).open(&path).await.unwrap();
+                let (r, _) = f.write_all_at(bytes::Bytes::from_static(b"bytes crate"), 0).await;
+                r.unwrap();
+                let (n, buf) = f.read_at(bytes::BytesMut::with_capacity(5), 6).await;
+                assert_eq!(n.unwrap(), 5);
+                assert_eq!(&buf[..], b"crate");
+            });
+        }
+    }
+}

@@ -361,7 +361,10 @@ mod tests {
         let mut table = OpTable::default();
         let key = table.insert(1u8);
         table.complete(key, Ok(0), None);
-        assert!(matches!(table.cancel(key), CancelOutcome::Finished(Ok(0), 1)));
+        assert!(matches!(
+            table.cancel(key),
+            CancelOutcome::Finished(Ok(0), 1)
+        ));
         assert!(table.is_empty());
     }
 
@@ -374,7 +377,10 @@ mod tests {
         let _ = table.poll(old, &w);
         let new = table.insert(2u8);
         assert_eq!(old.index, new.index, "slab reuses the index");
-        assert!(matches!(table.complete(old, Ok(9), None), CompleteOutcome::Unknown));
+        assert!(matches!(
+            table.complete(old, Ok(9), None),
+            CompleteOutcome::Unknown
+        ));
         assert!(matches!(table.cancel(old), CancelOutcome::Unknown));
         assert!(matches!(table.lifecycle(new), Some(Lifecycle::Submitted)));
     }

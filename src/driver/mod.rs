@@ -27,8 +27,8 @@ mod builder;
 pub(crate) mod lifecycle;
 pub(crate) mod parker;
 pub(crate) mod pool;
-mod shared;
 mod select;
+mod shared;
 
 cfg_uring! {
     mod uring;
@@ -101,7 +101,11 @@ pub trait CompletionDriver:
 
     /// Asks for the result of an in-flight operation, registering `cx`'s
     /// waker if it is not there yet.
-    fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)>;
+    fn poll_op<O: OpCode>(
+        &self,
+        id: OpId,
+        cx: &mut Context<'_>,
+    ) -> Poll<(io::Result<usize>, Box<O>)>;
 
     /// The future of `id` is gone: stop the operation and clean up its result.
     fn cancel_op(&self, id: OpId);
@@ -210,7 +214,8 @@ impl Driver {
     /// If there is no current driver and the process-wide one cannot be
     /// built; [`Driver::try_current`] returns that error instead.
     pub fn current() -> Driver {
-        Driver::try_current().unwrap_or_else(|e| panic!("proactor: no driver could be started: {e}"))
+        Driver::try_current()
+            .unwrap_or_else(|e| panic!("proactor: no driver could be started: {e}"))
     }
 
     /// Like [`Driver::current`], returning the error if the process-wide
@@ -249,7 +254,11 @@ impl CompletionDriver for Driver {
     fn submit<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
         dispatch!(self, d => d.submit(op))
     }
-    fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {
+    fn poll_op<O: OpCode>(
+        &self,
+        id: OpId,
+        cx: &mut Context<'_>,
+    ) -> Poll<(io::Result<usize>, Box<O>)> {
         dispatch!(self, d => d.poll_op(id, cx))
     }
     fn cancel_op(&self, id: OpId) {

@@ -39,13 +39,23 @@ pub(crate) enum ParkTurn {
 
 impl Parker {
     fn gate(&self) -> MutexGuard<'_, bool> {
-        self.gate.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.gate
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Decides how this thread parks. `still_idle` is checked after the
     /// thread is visible to `unpark`, so a wake-up racing with the decision
-    /// is never lost.
-    pub(crate) fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> ParkTurn {
+    /// is never lost. `before_waiting` runs when another thread holds the
+    /// kernel wait and this one is about to wait for it: work this thread
+    /// deferred to its own kernel entry (batched submissions) must go out
+    /// now, or the other thread may wait for it forever.
+    pub(crate) fn park(
+        &self,
+        timeout: Option<Duration>,
+        still_idle: &dyn Fn() -> bool,
+        before_waiting: &dyn Fn(),
+    ) -> ParkTurn {
         if timeout == Some(Duration::ZERO) {
             return ParkTurn::Return;
         }
@@ -61,6 +71,9 @@ impl Parker {
             return ParkTurn::Kernel(timeout);
         }
         // Another thread is in the kernel: wait for it to come back.
+        drop(in_kernel);
+        before_waiting();
+        let mut in_kernel = self.gate();
         self.gate_waiters.fetch_add(1, SeqCst);
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         while *in_kernel && !self.token.load(SeqCst) && still_idle() {
@@ -113,9 +126,15 @@ mod tests {
     fn unpark_before_park_makes_park_return() {
         let parker = Parker::default();
         assert!(!parker.unpark(), "nobody in the kernel: no poke needed");
-        assert!(matches!(parker.park(None, &|| true), ParkTurn::Return));
+        assert!(matches!(
+            parker.park(None, &|| true, &|| {}),
+            ParkTurn::Return
+        ));
         // The token was consumed.
-        assert!(matches!(parker.park(None, &|| true), ParkTurn::Kernel(None)));
+        assert!(matches!(
+            parker.park(None, &|| true, &|| {}),
+            ParkTurn::Kernel(None)
+        ));
         assert!(parker.unpark(), "a kernel sleeper must be poked");
         parker.leave_kernel();
     }
@@ -123,9 +142,13 @@ mod tests {
     #[test]
     fn second_parker_returns_when_first_leaves() {
         let parker = std::sync::Arc::new(Parker::default());
-        assert!(matches!(parker.park(None, &|| true), ParkTurn::Kernel(None)));
+        assert!(matches!(
+            parker.park(None, &|| true, &|| {}),
+            ParkTurn::Kernel(None)
+        ));
         let p = parker.clone();
-        let second = std::thread::spawn(move || matches!(p.park(None, &|| true), ParkTurn::Return));
+        let second =
+            std::thread::spawn(move || matches!(p.park(None, &|| true, &|| {}), ParkTurn::Return));
         std::thread::sleep(Duration::from_millis(20));
         parker.leave_kernel();
         assert!(second.join().unwrap());
@@ -134,7 +157,10 @@ mod tests {
     #[test]
     fn not_idle_means_no_kernel_wait() {
         let parker = Parker::default();
-        assert!(matches!(parker.park(None, &|| false), ParkTurn::Return));
+        assert!(matches!(
+            parker.park(None, &|| false, &|| {}),
+            ParkTurn::Return
+        ));
         assert!(!parker.kernel_sleeper.load(SeqCst));
     }
 }

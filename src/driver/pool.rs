@@ -51,7 +51,9 @@ struct PoolShared {
 
 impl PoolShared {
     fn state(&self) -> MutexGuard<'_, PoolState> {
-        self.state.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
@@ -174,7 +176,12 @@ impl PoolCompletions {
 
     /// Takes every result that came back since the last call.
     pub(crate) fn take(&self) -> Vec<(OpKey, io::Result<usize>, BoxedOp)> {
-        std::mem::take(&mut *self.done.lock().unwrap_or_else(|poison| poison.into_inner()))
+        std::mem::take(
+            &mut *self
+                .done
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        )
     }
 }
 

@@ -43,7 +43,10 @@ impl FallbackReason {
     /// end" rather than a real error.
     #[cfg(all(target_os = "linux", feature = "uring"))]
     pub(crate) fn is_fallback_errno(errno: i32) -> bool {
-        matches!(errno, libc::ENOSYS | libc::EPERM | libc::EACCES | libc::EINVAL | libc::ENOMEM)
+        matches!(
+            errno,
+            libc::ENOSYS | libc::EPERM | libc::EACCES | libc::EINVAL | libc::ENOMEM
+        )
     }
 
     /// The error to return when io_uring was demanded but is unavailable.
@@ -69,14 +72,18 @@ fn errno_name(errno: i32) -> &'static str {
 
 fn errno_meaning(errno: i32) -> &'static str {
     match errno {
-        libc::ENOSYS => "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING)",
+        libc::ENOSYS => {
+            "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING)"
+        }
         libc::EPERM => {
             "io_uring is blocked: a seccomp filter (such as Docker's default profile) \
              or kernel.io_uring_disabled"
         }
         libc::EACCES => "io_uring is denied by a security module or kernel.io_uring_disabled",
         libc::EINVAL => "this kernel is too old for the ring parameters or the opcode probe",
-        libc::ENOMEM => "the locked-memory limit (RLIMIT_MEMLOCK) is too low for a ring on this kernel",
+        libc::ENOMEM => {
+            "the locked-memory limit (RLIMIT_MEMLOCK) is too low for a ring on this kernel"
+        }
         _ => "unexpected error",
     }
 }
@@ -90,7 +97,9 @@ impl fmt::Display for FallbackReason {
                 errno_name(*errno),
                 errno_meaning(*errno)
             ),
-            FallbackReason::Requested(by) => write!(f, "the readiness back end was requested by {by}"),
+            FallbackReason::Requested(by) => {
+                write!(f, "the readiness back end was requested by {by}")
+            }
             FallbackReason::NotBuilt => f.write_str(
                 "this build has no io_uring back end (enable the `uring` feature, on Linux)",
             ),
@@ -163,16 +172,25 @@ fn build_auto(builder: &Builder) -> io::Result<Driver> {
         Ok(_) => match super::UringDriver::new(builder) {
             Ok(driver) => Ok(Driver::from_inner(Inner::Uring(driver), None)),
             // The probe passed but this ring's size did not: fall back.
-            Err(e) if e.raw_os_error().is_some_and(FallbackReason::is_fallback_errno) => build_poll(
-                builder,
-                FallbackReason::Unsupported {
-                    errno: e.raw_os_error().unwrap_or_default(),
-                    stage: "io_uring_setup",
-                },
-            ),
+            Err(e)
+                if e.raw_os_error()
+                    .is_some_and(FallbackReason::is_fallback_errno) =>
+            {
+                build_poll(
+                    builder,
+                    FallbackReason::Unsupported {
+                        errno: e.raw_os_error().unwrap_or_default(),
+                        stage: "io_uring_setup",
+                    },
+                )
+            }
             Err(e) => Err(e),
         },
-        Err(reason) if reason.errno().is_some_and(FallbackReason::is_fallback_errno) => {
+        Err(reason)
+            if reason
+                .errno()
+                .is_some_and(FallbackReason::is_fallback_errno) =>
+        {
             build_poll(builder, reason)
         }
         Err(reason) => Err(reason.into_error()),

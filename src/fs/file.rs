@@ -22,7 +22,9 @@ pub struct File {
 
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("File").field("fd", &self.fd.as_raw_fd()).finish()
+        f.debug_struct("File")
+            .field("fd", &self.fd.as_raw_fd())
+            .finish()
     }
 }
 
@@ -40,7 +42,12 @@ impl File {
 
     /// Opens `path` for writing, creating it or truncating it.
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
-        OpenOptions::new().write(true).create(true).truncate(true).open(path).await
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .await
     }
 
     /// Wraps a standard file; its operations run on the current driver.
@@ -86,7 +93,10 @@ impl File {
             buf = slice.into_inner();
             match result {
                 Ok(0) => {
-                    let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "end of file before the buffer was full");
+                    let eof = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "end of file before the buffer was full",
+                    );
                     return (Err(eof), buf);
                 }
                 Ok(n) => filled += n,
@@ -110,7 +120,8 @@ impl File {
             buf = slice.into_inner();
             match result {
                 Ok(0) => {
-                    let zero = io::Error::new(io::ErrorKind::WriteZero, "the file accepted no more bytes");
+                    let zero =
+                        io::Error::new(io::ErrorKind::WriteZero, "the file accepted no more bytes");
                     return (Err(zero), buf);
                 }
                 Ok(n) => written += n,
@@ -133,7 +144,9 @@ impl File {
 
     /// The file's metadata.
     pub async fn metadata(&self) -> io::Result<Metadata> {
-        self.op(Statx::new(self.fd.clone())).await.map(Metadata::new)
+        self.op(Statx::new(self.fd.clone()))
+            .await
+            .map(Metadata::new)
     }
 
     /// The file's size in bytes.

@@ -2,6 +2,14 @@ use std::time::{Duration, SystemTime};
 
 use crate::op::FileStat;
 
+// `mode_t` is u32 on Linux and u16 on macOS and the BSDs.
+#[allow(clippy::unnecessary_cast)]
+const S_IFMT: u32 = libc::S_IFMT as u32;
+#[allow(clippy::unnecessary_cast)]
+const S_IFREG: u32 = libc::S_IFREG as u32;
+#[allow(clippy::unnecessary_cast)]
+const S_IFDIR: u32 = libc::S_IFDIR as u32;
+
 /// Metadata of an open file (see [`File::metadata`](super::File::metadata)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Metadata {
@@ -25,12 +33,12 @@ impl Metadata {
 
     /// Whether this is a regular file.
     pub fn is_file(&self) -> bool {
-        self.file_type() == libc::S_IFREG as u32
+        self.file_type() == S_IFREG
     }
 
     /// Whether this is a directory.
     pub fn is_dir(&self) -> bool {
-        self.file_type() == libc::S_IFDIR as u32
+        self.file_type() == S_IFDIR
     }
 
     /// Permission bits (`mode & 0o7777`).
@@ -40,7 +48,10 @@ impl Metadata {
 
     /// Last modification time.
     pub fn modified(&self) -> SystemTime {
-        let since_epoch = Duration::new(self.stat.modified_sec.unsigned_abs(), self.stat.modified_nsec);
+        let since_epoch = Duration::new(
+            self.stat.modified_sec.unsigned_abs(),
+            self.stat.modified_nsec,
+        );
         if self.stat.modified_sec >= 0 {
             SystemTime::UNIX_EPOCH + since_epoch
         } else {
@@ -49,6 +60,6 @@ impl Metadata {
     }
 
     fn file_type(&self) -> u32 {
-        self.stat.mode & libc::S_IFMT as u32
+        self.stat.mode & S_IFMT
     }
 }

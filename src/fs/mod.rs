@@ -2,14 +2,14 @@
 //! the readiness back end (a regular file never blocks its event loop).
 //!
 //! ```
-//! use proactor::fs::File;
+//! use proactor::fs::OpenOptions;
 //!
 //! # fn main() -> std::io::Result<()> {
 //! # let dir = std::env::temp_dir().join(format!("proactor-doc-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("hello.txt");
 //! proactor::block_on(async {
-//!     let file = File::create(&path).await?;
+//!     let file = OpenOptions::new().read(true).write(true).create(true).open(&path).await?;
 //!     let (written, _) = file.write_all_at(b"hello, world", 0).await;
 //!     written?;
 //!     file.sync_all().await?;

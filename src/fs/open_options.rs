@@ -113,7 +113,9 @@ impl OpenOptions {
         };
         let writing = self.write || self.append;
         if !writing && (self.truncate || self.create || self.create_new) {
-            return Err(invalid("truncate, create and create_new need write or append"));
+            return Err(invalid(
+                "truncate, create and create_new need write or append",
+            ));
         }
         if self.truncate && self.append && !self.create_new {
             return Err(invalid("truncate and append exclude each other"));

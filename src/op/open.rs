@@ -65,7 +65,13 @@ unsafe impl OpCode for OpenAt {
 
     fn perform(&mut self) -> io::Result<usize> {
         // SAFETY: `path` is a valid NUL-terminated string owned by self.
-        cvt(unsafe { libc::open(self.path.as_ptr(), self.flags, libc::c_uint::from(self.mode)) } as isize)
+        cvt(unsafe {
+            libc::open(
+                self.path.as_ptr(),
+                self.flags,
+                libc::c_uint::from(self.mode),
+            )
+        } as isize)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<OwnedFd> {

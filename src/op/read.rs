@@ -122,7 +122,14 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
         let len = capped_len(self.buf.bytes_total()) as usize;
         let offset = offset_arg(self.offset)?;
         // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut).
-        cvt(unsafe { libc::pread(self.fd.as_raw_fd(), self.buf.stable_mut_ptr().cast(), len, offset) })
+        cvt(unsafe {
+            libc::pread(
+                self.fd.as_raw_fd(),
+                self.buf.stable_mut_ptr().cast(),
+                len,
+                offset,
+            )
+        })
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {

@@ -27,7 +27,9 @@ pub struct Statx<F> {
 
 impl<F> std::fmt::Debug for Statx<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Statx").field("stat", &self.stat).finish_non_exhaustive()
+        f.debug_struct("Statx")
+            .field("stat", &self.stat)
+            .finish_non_exhaustive()
     }
 }
 
@@ -101,6 +103,8 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Statx<F> {
             })
         }
         #[cfg(not(all(target_os = "linux", feature = "uring")))]
-        Err(io::Error::other("statx completed without filling its buffer"))
+        Err(io::Error::other(
+            "statx completed without filling its buffer",
+        ))
     }
 }

@@ -32,9 +32,13 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for Write<F, B> {
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_init());
-        io_uring::opcode::Write::new(io_uring::types::Fd(self.fd.as_raw_fd()), self.buf.stable_ptr(), len)
-            .offset(u64::MAX)
-            .build()
+        io_uring::opcode::Write::new(
+            io_uring::types::Fd(self.fd.as_raw_fd()),
+            self.buf.stable_ptr(),
+            len,
+        )
+        .offset(u64::MAX)
+        .build()
     }
 
     fn readiness(&self) -> Readiness {
@@ -83,9 +87,13 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_init());
-        io_uring::opcode::Write::new(io_uring::types::Fd(self.fd.as_raw_fd()), self.buf.stable_ptr(), len)
-            .offset(self.offset)
-            .build()
+        io_uring::opcode::Write::new(
+            io_uring::types::Fd(self.fd.as_raw_fd()),
+            self.buf.stable_ptr(),
+            len,
+        )
+        .offset(self.offset)
+        .build()
     }
 
     fn validate(&self) -> io::Result<()> {
@@ -102,7 +110,14 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
         let len = capped_len(self.buf.bytes_init()) as usize;
         let offset = offset_arg(self.offset)?;
         // SAFETY: the pointer is valid for `len` initialised bytes (IoBuf).
-        cvt(unsafe { libc::pwrite(self.fd.as_raw_fd(), self.buf.stable_ptr().cast(), len, offset) })
+        cvt(unsafe {
+            libc::pwrite(
+                self.fd.as_raw_fd(),
+                self.buf.stable_ptr().cast(),
+                len,
+                offset,
+            )
+        })
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {

@@ -54,7 +54,11 @@ pub fn driver(backend: Backend) -> Driver {
 
 /// A driver forced onto `backend` with `entries` ring entries.
 pub fn small_driver(backend: Backend, entries: u32) -> Driver {
-    Driver::builder().force(backend).entries(entries).build().unwrap()
+    Driver::builder()
+        .force(backend)
+        .entries(entries)
+        .build()
+        .unwrap()
 }
 
 /// A non-blocking pipe: (read end, write end).
@@ -76,7 +80,9 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// Number of fds this process has open.
 pub fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|dir| dir.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| dir.count())
+        .unwrap_or(0)
 }
 
 /// Waits (parking on `driver`) until `done()` or `limit` passes.
@@ -160,8 +166,13 @@ unsafe impl IoBufMut for TrackedBuf {
 
 /// Polls `fut` exactly once with a no-op waker context of `driver`'s
 /// block_on, returning it if still pending.
-pub fn poll_once<F: std::future::Future + Unpin>(driver: &Driver, fut: &mut F) -> std::task::Poll<F::Output> {
-    driver.block_on(futures::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))))
+pub fn poll_once<F: std::future::Future + Unpin>(
+    driver: &Driver,
+    fut: &mut F,
+) -> std::task::Poll<F::Output> {
+    driver.block_on(futures::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))
+    }))
 }
 
 /// Runs this test binary again as a child, running only `test` (exact

@@ -251,7 +251,7 @@ impl Shared {
             None => timeout,
         };
         let mut result = Ok(());
-        if let ParkTurn::Kernel(timeout) = self.wakeup.parker.park(timeout, still_idle) {
+        if let ParkTurn::Kernel(timeout) = self.wakeup.parker.park(timeout, still_idle, &|| {}) {
             let mut ready = Vec::new();
             {
                 let mut events = lock(&self.events);

@@ -268,7 +268,10 @@ impl Shared {
 
     fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
         self.collect_pool();
-        let waited = match self.wakeup.parker.park(timeout, still_idle) {
+        let flush = || {
+            let _ = self.submit_pending();
+        };
+        let waited = match self.wakeup.parker.park(timeout, still_idle, &flush) {
             ParkTurn::Return => self.submit_pending(),
             ParkTurn::Kernel(timeout) => {
                 let waited = self.arm_wake().and_then(|()| self.enter_and_wait(timeout));

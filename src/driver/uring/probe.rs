@@ -43,7 +43,7 @@ fn run_probe() -> Result<Support, FallbackReason> {
         .build(PROBE_ENTRIES)
         .map_err(|e| failure("io_uring_setup", e))?;
 
-    const NOP_DATA: u64 = 0x5052_4f42_45; // "PROBE"
+    const NOP_DATA: u64 = 0x0050_524f_4245; // "PROBE"
     let nop = opcode::Nop::new().build().user_data(NOP_DATA);
     // SAFETY: a NOP entry carries no pointers.
     unsafe { ring.submission().push(&nop) }.map_err(|_| FallbackReason::Unsupported {
