@@ -113,3 +113,9 @@ impl<O: OpCode, D: CompletionDriver> fmt::Debug for Op<O, D> {
             .finish()
     }
 }
+
+// Op futures are Send when their operation (and so their buffers) is: they
+// can be handed to `tokio::spawn` and other multi-threaded executors.
+static_assertions::assert_impl_all!(Op<super::Nop>: Send, Unpin);
+static_assertions::assert_impl_all!(Op<super::ReadAt<std::sync::Arc<std::os::fd::OwnedFd>, Vec<u8>>>: Send);
+static_assertions::assert_impl_all!(Op<super::Write<std::os::fd::RawFd, &'static [u8]>>: Send);

@@ -181,6 +181,8 @@ pub fn run_child(test: &str, env: &[(&str, &str)]) -> (bool, String) {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = std::process::Command::new(exe);
     cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    // The child chooses its back end itself unless told otherwise.
+    cmd.env_remove("PROACTOR_BACKEND");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# proactor's test command: CI runs exactly this, and so can you.
+#
+#   ci/test.sh
+#
+# Formatting, clippy and the test suite on every feature set, the suite again
+# with each back end forced through PROACTOR_BACKEND, the tour example on
+# both back ends, and the docs with warnings denied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n=== %s\n' "$*"; }
+
+# Components this script uses; present on a standard rustup install.
+for component in rustfmt clippy; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^${component}"; then
+        rustup component add "$component"
+    fi
+done
+
+FEATURE_SETS=(
+    "poll"
+    "uring"
+    "poll,uring"
+    "poll,uring,bytes"
+)
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+for features in "${FEATURE_SETS[@]}"; do
+    step "clippy, features {$features}"
+    cargo clippy --all-targets --no-default-features --features "$features" -- -D warnings
+done
+
+for features in "${FEATURE_SETS[@]}"; do
+    step "tests, features {$features}"
+    cargo test --no-default-features --features "$features"
+done
+
+for backend in poll uring; do
+    step "tests, all features, PROACTOR_BACKEND=$backend"
+    PROACTOR_BACKEND=$backend cargo test --all-features
+done
+
+step "examples build"
+cargo build --release --features uring --examples
+
+check_tour() {
+    local want_backend=$1 out
+    out=$(cargo run --quiet --release --features uring --example tour)
+    printf '%s\n' "$out"
+    grep -Eq "^back end: ($want_backend)\$" <<<"$out"
+    if grep -q "^back end: poll" <<<"$out"; then
+        grep -q "^why not io_uring: " <<<"$out"
+    fi
+    grep -q "all verified" <<<"$out"
+    grep -q "^slept 100 ms" <<<"$out"
+    grep -q "^done: 0 ops still held" <<<"$out"
+}
+step "tour example, automatic back end (io_uring unless this kernel forbids it)"
+check_tour "io_uring|poll"
+step "tour example, PROACTOR_BACKEND=poll"
+(export PROACTOR_BACKEND=poll; check_tour poll)
+step "tour example, PROACTOR_BACKEND=uring"
+if (export PROACTOR_BACKEND=uring; cargo run --quiet --release --features uring --example tour >/dev/null 2>&1); then
+    (export PROACTOR_BACKEND=uring; check_tour io_uring)
+else
+    echo "io_uring is not usable here: PROACTOR_BACKEND=uring must fail, and did"
+fi
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
+
+step "all checks passed"
