@@ -236,3 +236,45 @@ fn back_ends_are_distinct_drivers() {
 static_assertions::assert_impl_all!(Driver: Send, Sync, Clone);
 static_assertions::assert_impl_all!(Op<ReadAt<Arc<std::fs::File>, Vec<u8>>>: Send);
 static_assertions::assert_impl_all!(Op<Nop>: Send, Unpin);
+
+mod wakers_run_unlocked {
+    use super::*;
+    use std::task::{Context, Wake, Waker};
+
+    /// A waker that calls back into the driver: if the driver woke it while
+    /// holding one of its locks, this would deadlock.
+    struct ReentrantWaker {
+        driver: Driver,
+        woken: AtomicBool,
+    }
+
+    impl Wake for ReentrantWaker {
+        fn wake(self: Arc<Self>) {
+            let _ = self.driver.in_flight();
+            let _ = Op::with_driver(Nop::new(), self.driver.clone());
+            self.woken.store(true, Ordering::SeqCst);
+        }
+    }
+
+    both_backends! {
+        fn waker_may_call_into_the_driver(driver) {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let worker = std::thread::spawn(move || {
+                let (pipe_rx, pipe_tx) = common::pipe();
+                let state = Arc::new(ReentrantWaker { driver: driver.clone(), woken: AtomicBool::new(false) });
+                let waker = Waker::from(state.clone());
+                let mut read = Op::with_driver(Read::new(pipe_rx.as_raw_fd(), Vec::with_capacity(4)), driver.clone());
+                assert!(std::pin::Pin::new(&mut read).poll(&mut Context::from_waker(&waker)).is_pending());
+                nix_write(pipe_tx.as_raw_fd(), b"wake");
+                common::park_until(&driver, Duration::from_secs(10), || state.woken.load(Ordering::SeqCst));
+                let _ = tx.send(state.woken.load(Ordering::SeqCst));
+                drop(read);
+            });
+            let woken = rx.recv_timeout(Duration::from_secs(20)).expect("the driver deadlocked waking a waker");
+            assert!(woken, "the waker was never woken");
+            worker.join().unwrap();
+        }
+    }
+
+    use std::future::Future;
+}

@@ -130,3 +130,54 @@ mod bytes_buffers {
         }
     }
 }
+
+mod blocking_file_ops {
+    use super::*;
+    use proactor::op::{Nop, Op, OpenAt};
+    use std::time::Duration;
+
+    both_backends! {
+        fn a_blocked_open_does_not_stall_other_ops(driver) {
+            // open(2) of a FIFO blocks until a writer appears: the event loop
+            // (or ring) must keep serving other operations meanwhile.
+            let dir = tempfile::tempdir().unwrap();
+            let fifo = dir.path().join("fifo");
+            let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+            // SAFETY: mkfifo with a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+            let opened = driver.block_on(async {
+                let open = Op::with_driver(OpenAt::new(&fifo, libc::O_RDONLY, 0).unwrap(), driver.clone());
+                let others = async {
+                    for _ in 0..10 {
+                        Op::with_driver(Nop::new(), driver.clone()).await.unwrap();
+                        proactor::time::sleep(Duration::from_millis(5)).await.unwrap();
+                    }
+                    // Only now let the open finish. ENXIO: the reader's
+                    // open has not reached the FIFO yet.
+                    loop {
+                        match std::fs::OpenOptions::new().write(true).custom_flags_nonblock().open(&fifo) {
+                            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                                proactor::time::sleep(Duration::from_millis(5)).await.unwrap();
+                            }
+                            other => break other.unwrap(),
+                        }
+                    }
+                };
+                let (fd, writer) = futures::join!(open, others);
+                drop(writer);
+                fd
+            });
+            drop(opened.unwrap());
+        }
+    }
+
+    trait NonBlock {
+        fn custom_flags_nonblock(&mut self) -> &mut Self;
+    }
+    impl NonBlock for std::fs::OpenOptions {
+        fn custom_flags_nonblock(&mut self) -> &mut Self {
+            use std::os::unix::fs::OpenOptionsExt;
+            self.custom_flags(libc::O_NONBLOCK)
+        }
+    }
+}

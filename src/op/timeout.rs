@@ -15,6 +15,9 @@ pub struct Timeout {
 impl Timeout {
     /// A timer of `duration`.
     pub fn new(duration: Duration) -> Self {
+        // The kernel's timespec holds signed seconds: longer is forever
+        // enough, and must not wrap into a negative (invalid) time.
+        let duration = duration.min(Duration::from_secs(i64::MAX as u64));
         Timeout {
             duration,
             #[cfg(all(target_os = "linux", feature = "uring"))]
