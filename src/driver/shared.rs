@@ -43,6 +43,18 @@ pub(crate) fn complete_all(
     }
 }
 
+/// Moves results that came back from the blocking pool into the table.
+pub(crate) fn collect_pool(table: &SharedTable, completions: &PoolCompletions) {
+    let done = completions.take();
+    if !done.is_empty() {
+        complete_all(
+            table,
+            done.into_iter()
+                .map(|(key, result, op)| (key, result, Some(op))),
+        );
+    }
+}
+
 /// `poll_op` for a table of boxed ops.
 pub(crate) fn poll_slot<O: OpCode>(
     table: &SharedTable,

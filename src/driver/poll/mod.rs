@@ -30,7 +30,7 @@ use polling::{Events, Poller};
 use super::lifecycle::{CancelOutcome, OpKey, OpTable};
 use super::parker::{ParkTurn, Parker};
 use super::pool::{BlockingPool, PoolCompletions, Unpark};
-use super::shared::{complete_all, lock, poll_slot, submit_to_pool, SharedTable};
+use super::shared::{collect_pool, complete_all, lock, poll_slot, submit_to_pool, SharedTable};
 use super::{sealed, Backend, Builder, CompletionDriver};
 use crate::op::{downcast, BoxedOp, OpCode, OpId, Readiness, Submission};
 use waits::Waits;
@@ -233,15 +233,8 @@ impl Shared {
         next
     }
 
-    fn collect_pool(&self) {
-        let done = self.pool_done.take();
-        if !done.is_empty() {
-            complete_all(&self.table, done.into_iter().map(|(key, result, op)| (key, result, Some(op))));
-        }
-    }
-
     fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
-        self.collect_pool();
+        collect_pool(&self.table, &self.pool_done);
         let next_timer = self.fire_timers();
         let timeout = match next_timer {
             Some(deadline) => {
@@ -267,7 +260,7 @@ impl Shared {
                 }
             }
         }
-        self.collect_pool();
+        collect_pool(&self.table, &self.pool_done);
         self.fire_timers();
         result
     }
@@ -282,7 +275,7 @@ impl Drop for Shared {
         complete_all(&self.table, waiting.into_iter().map(|key| (key, cancelled(), None)));
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            self.collect_pool();
+            collect_pool(&self.table, &self.pool_done);
             if lock(&self.table).is_empty() {
                 return;
             }

@@ -21,7 +21,7 @@ use io_uring::{opcode, squeue, types, IoUring};
 use super::lifecycle::{OpKey, OpTable};
 use super::parker::{ParkTurn, Parker};
 use super::pool::{BlockingPool, PoolCompletions, Unpark};
-use super::shared::{cancel_slot, complete_all, lock, poll_slot, submit_to_pool, SharedTable};
+use super::shared::{collect_pool, cancel_slot, complete_all, lock, poll_slot, submit_to_pool, SharedTable};
 use super::{is_batching, sealed, Backend, Builder, CompletionDriver};
 use crate::op::{from_cqe_result, OpCode, OpId, Submission, Timeout};
 
@@ -259,15 +259,8 @@ impl Shared {
     }
 
     /// Moves results that came back from the blocking pool into the table.
-    fn collect_pool(&self) {
-        let done = self.pool_done.take();
-        if !done.is_empty() {
-            complete_all(&self.table, done.into_iter().map(|(key, result, op)| (key, result, Some(op))));
-        }
-    }
-
     fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
-        self.collect_pool();
+        collect_pool(&self.table, &self.pool_done);
         let flush = || {
             let _ = self.submit_pending();
         };
@@ -280,7 +273,7 @@ impl Shared {
             }
         };
         self.reap();
-        self.collect_pool();
+        collect_pool(&self.table, &self.pool_done);
         waited
     }
 
@@ -373,7 +366,7 @@ impl Drop for Shared {
         let deadline = Instant::now() + TEARDOWN_LIMIT;
         loop {
             self.reap();
-            self.collect_pool();
+            collect_pool(&self.table, &self.pool_done);
             let settled = lock(&self.table).is_empty() && !self.wake_armed.load(Ordering::Acquire);
             if settled {
                 // SAFETY: the eventfd read resolved, so the kernel no longer
