@@ -59,8 +59,10 @@ cfg_if::cfg_if! {
         mod macros;
 
         pub mod buf;
+        pub mod compat;
         pub mod driver;
         pub mod fs;
+        pub mod net;
         pub mod op;
         pub mod time;
 

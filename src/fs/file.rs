@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::{Close, Fsync, Op, ReadAt, Statx, WriteAt};
+use crate::op::{Close, Fsync, Ftruncate, Op, ReadAt, Statx, WriteAt};
 use crate::Driver;
 
 /// An open file whose operations run on a driver.
@@ -149,6 +149,11 @@ impl File {
             .map(Metadata::new)
     }
 
+    /// Truncates or extends the file to `len` bytes.
+    pub async fn set_len(&self, len: u64) -> io::Result<()> {
+        self.op(Ftruncate::new(self.fd.clone(), len)).await
+    }
+
     /// The file's size in bytes.
     pub async fn len(&self) -> io::Result<u64> {
         Ok(self.metadata().await?.len())
@@ -162,6 +167,10 @@ impl File {
             Ok(fd) => Op::with_driver(Close::new(fd), self.driver).await,
             Err(_still_used) => Ok(()),
         }
+    }
+
+    pub(crate) fn shared_fd(&self) -> &Arc<OwnedFd> {
+        &self.fd
     }
 
     /// The driver this file's operations run on.

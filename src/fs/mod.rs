@@ -24,7 +24,9 @@
 mod file;
 mod metadata;
 mod open_options;
+mod paths;
 
 pub use file::File;
 pub use metadata::Metadata;
 pub use open_options::OpenOptions;
+pub use paths::{create_dir, metadata, read, remove_dir, remove_file, rename, write};

@@ -20,28 +20,44 @@
 //! # Ok(()) }
 //! ```
 
+mod accept;
+mod blocking;
 mod close;
+mod connect;
 mod fsync;
 mod future;
 mod nop;
 mod open;
+mod path;
 mod read;
+mod recv;
+mod send;
+mod shutdown;
 mod statx;
 mod timeout;
+mod truncate;
 mod write;
 
 use std::any::Any;
 use std::io;
 use std::time::Duration;
 
+pub use accept::Accept;
+pub use blocking::{Blocking, POOL_ONLY};
 pub use close::Close;
+pub use connect::Connect;
 pub use fsync::Fsync;
 pub use future::{Op, OpId, Submission};
 pub use nop::Nop;
 pub use open::OpenAt;
+pub use path::{MkDirAt, RenameAt, UnlinkAt};
 pub use read::{Read, ReadAt};
-pub use statx::{FileStat, Statx};
+pub use recv::{Recv, RecvFrom};
+pub use send::{Send, SendTo};
+pub use shutdown::Shutdown;
+pub use statx::{FileStat, Statx, StatxPath};
 pub use timeout::Timeout;
+pub use truncate::Ftruncate;
 pub use write::{Write, WriteAt};
 
 #[cfg(unix)]
@@ -88,7 +104,7 @@ pub enum Interest {
 /// - `perform` only touches memory owned by `self`;
 /// - `complete` and `cleanup` interpret a successful result exactly as the
 ///   kernel produced it (for example as an fd to own).
-pub unsafe trait OpCode: Send + 'static {
+pub unsafe trait OpCode: std::marker::Send + 'static {
     /// What the operation's future yields.
     type Output;
 
@@ -131,8 +147,8 @@ pub unsafe trait OpCode: Send + 'static {
 }
 
 /// An operation with its type erased, as the op table stores it.
-pub(crate) trait ErasedOp: Send {
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+pub(crate) trait ErasedOp: std::marker::Send {
+    fn into_any(self: Box<Self>) -> Box<dyn Any + std::marker::Send>;
     fn cleanup_erased(self: Box<Self>, result: io::Result<usize>);
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry;
@@ -142,7 +158,7 @@ pub(crate) trait ErasedOp: Send {
 }
 
 impl<O: OpCode> ErasedOp for O {
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+    fn into_any(self: Box<Self>) -> Box<dyn Any + std::marker::Send> {
         self
     }
     fn cleanup_erased(self: Box<Self>, result: io::Result<usize>) {

@@ -1,0 +1,143 @@
+//! The socket all the public types wrap: an fd shared with in-flight
+//! operations, and the driver they run on.
+
+use std::io;
+use std::net::Shutdown as How;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+use socket2::{Domain, Protocol, SockAddr, SockRef, Type};
+
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::op::{Accept, Connect, Op, OpCode, Recv, RecvFrom, Send, SendTo, Shutdown};
+use crate::Driver;
+
+#[derive(Debug)]
+pub(crate) struct Socket {
+    /// Shared with in-flight operations, so the fd outlives every operation
+    /// that may still use it, even a cancelled one.
+    fd: Arc<OwnedFd>,
+    driver: Driver,
+}
+
+impl Socket {
+    pub(crate) fn new(domain: Domain, ty: Type, protocol: Option<Protocol>) -> io::Result<Socket> {
+        let driver = Driver::try_current()?;
+        let socket = socket2::Socket::new(domain, ty.nonblocking().cloexec(), protocol)?;
+        Ok(Socket::from_owned(socket.into(), driver))
+    }
+
+    pub(crate) fn from_owned(fd: OwnedFd, driver: Driver) -> Socket {
+        Socket {
+            fd: Arc::new(fd),
+            driver,
+        }
+    }
+
+    /// Adopts a socket made elsewhere, switching it to non-blocking mode.
+    pub(crate) fn from_std(fd: OwnedFd) -> io::Result<Socket> {
+        SockRef::from(&fd).set_nonblocking(true)?;
+        Ok(Socket::from_owned(fd, Driver::try_current()?))
+    }
+
+    pub(crate) fn fd(&self) -> &Arc<OwnedFd> {
+        &self.fd
+    }
+
+    pub(crate) fn driver(&self) -> &Driver {
+        &self.driver
+    }
+
+    pub(crate) fn sock_ref(&self) -> SockRef<'_> {
+        SockRef::from(&*self.fd)
+    }
+
+    fn op<O: OpCode>(&self, op: O) -> Op<O> {
+        Op::with_driver(op, self.driver.clone())
+    }
+
+    pub(crate) async fn connect(&self, addr: SockAddr) -> io::Result<()> {
+        self.op(Connect::new(self.fd.clone(), addr)).await
+    }
+
+    pub(crate) async fn accept(&self) -> io::Result<(Socket, SockAddr)> {
+        let (fd, addr) = self.op(Accept::new(self.fd.clone())).await?;
+        Ok((Socket::from_owned(fd, self.driver.clone()), addr))
+    }
+
+    pub(crate) async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.op(Recv::new(self.fd.clone(), buf)).await
+    }
+
+    pub(crate) async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.op(Send::new(self.fd.clone(), buf)).await
+    }
+
+    pub(crate) async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SockAddr), B> {
+        self.op(RecvFrom::new(self.fd.clone(), buf)).await
+    }
+
+    pub(crate) async fn send_to<B: IoBuf>(&self, buf: B, addr: SockAddr) -> BufResult<usize, B> {
+        self.op(SendTo::new(self.fd.clone(), buf, addr)).await
+    }
+
+    pub(crate) async fn shutdown(&self, how: How) -> io::Result<()> {
+        self.op(Shutdown::new(self.fd.clone(), how)).await
+    }
+
+    /// Sends every initialised byte of `buf`.
+    pub(crate) async fn send_all<B: IoBuf>(&self, mut buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut sent = 0;
+        while sent < total {
+            let (result, slice) = self.send(buf.slice(sent..total)).await;
+            buf = slice.into_inner();
+            match result {
+                Ok(0) => {
+                    let zero =
+                        io::Error::new(io::ErrorKind::WriteZero, "the peer accepted no more bytes");
+                    return (Err(zero), buf);
+                }
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Fills all of `buf.bytes_total()`, or fails with `UnexpectedEof`.
+    pub(crate) async fn recv_exact<B: IoBufMut>(&self, mut buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_total();
+        let mut filled = 0;
+        while filled < total {
+            let (result, slice) = self.recv(buf.slice(filled..total)).await;
+            buf = slice.into_inner();
+            match result {
+                Ok(0) => {
+                    let eof = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the peer closed before the buffer was full",
+                    );
+                    return (Err(eof), buf);
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// The address as an IP socket address, or a clear error.
+pub(crate) fn ip_addr(addr: &SockAddr) -> io::Result<std::net::SocketAddr> {
+    addr.as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket address"))
+}

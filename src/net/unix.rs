@@ -1,0 +1,234 @@
+use std::fmt;
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+
+use socket2::{Domain, SockAddr, Type};
+
+use super::socket::Socket;
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::Driver;
+
+const LISTEN_BACKLOG: i32 = 1024;
+
+fn unix_addr(addr: &SockAddr) -> io::Result<SocketAddr> {
+    addr.as_unix()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a Unix socket address"))
+}
+
+fn pair(ty: Type) -> io::Result<(Socket, Socket)> {
+    let driver = Driver::try_current()?;
+    let (a, b) = socket2::Socket::pair(Domain::UNIX, ty.nonblocking().cloexec(), None)?;
+    Ok((
+        Socket::from_owned(a.into(), driver.clone()),
+        Socket::from_owned(b.into(), driver),
+    ))
+}
+
+/// A Unix domain stream listener.
+pub struct UnixListener {
+    socket: Socket,
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+impl UnixListener {
+    /// Binds to `path` and listens. Binding never blocks, so this is not
+    /// async.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.sock_ref().bind(&SockAddr::unix(path)?)?;
+        socket.sock_ref().listen(LISTEN_BACKLOG)?;
+        Ok(UnixListener { socket })
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (socket, addr) = self.socket.accept().await?;
+        Ok((UnixStream { socket }, unix_addr(&addr)?))
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        unix_addr(&self.socket.sock_ref().local_addr()?)
+    }
+
+    /// Adopts a standard listener (made non-blocking), on the current driver.
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            socket: Socket::from_std(OwnedFd::from(listener))?,
+        })
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+}
+
+/// A Unix domain stream connection.
+pub struct UnixStream {
+    socket: Socket,
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+impl UnixStream {
+    /// Connects to the listener at `path`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let addr = SockAddr::unix(path)?;
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.connect(addr).await?;
+        Ok(UnixStream { socket })
+    }
+
+    /// Two connected streams.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = pair(Type::STREAM)?;
+        Ok((UnixStream { socket: a }, UnixStream { socket: b }))
+    }
+
+    /// Reads up to `buf.bytes_total()` bytes; `Ok(0)` means the peer closed.
+    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.socket.recv(buf).await
+    }
+
+    /// Fills all of `buf.bytes_total()`, or fails with `UnexpectedEof`.
+    pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+        self.socket.recv_exact(buf).await
+    }
+
+    /// Writes some of `buf`'s initialised bytes; returns how many.
+    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.socket.send(buf).await
+    }
+
+    /// Writes all of `buf`'s initialised bytes.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.socket.send_all(buf).await
+    }
+
+    /// Shuts down the read half, the write half or both.
+    pub async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.socket.shutdown(how).await
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        unix_addr(&self.socket.sock_ref().local_addr()?)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        unix_addr(&self.socket.sock_ref().peer_addr()?)
+    }
+
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// Adopts a standard stream (made non-blocking), on the current driver.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            socket: Socket::from_std(OwnedFd::from(stream))?,
+        })
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+}
+
+/// A Unix domain datagram socket. Datagrams longer than the receive buffer
+/// are truncated.
+pub struct UnixDatagram {
+    socket: Socket,
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram")
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+impl UnixDatagram {
+    /// A socket bound to `path`.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        let socket = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
+        socket.sock_ref().bind(&SockAddr::unix(path)?)?;
+        Ok(UnixDatagram { socket })
+    }
+
+    /// A socket bound to no address (it can send, and receive replies to
+    /// an autobound name only on Linux).
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            socket: Socket::new(Domain::UNIX, Type::DGRAM, None)?,
+        })
+    }
+
+    /// Two connected sockets.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = pair(Type::DGRAM)?;
+        Ok((UnixDatagram { socket: a }, UnixDatagram { socket: b }))
+    }
+
+    /// Sets the default peer. Never blocks.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.socket.sock_ref().connect(&SockAddr::unix(path)?)
+    }
+
+    /// Sends one datagram to the connected peer.
+    pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.socket.send(buf).await
+    }
+
+    /// Receives one datagram (truncated to the buffer).
+    pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.socket.recv(buf).await
+    }
+
+    /// Sends one datagram to the socket at `path`.
+    pub async fn send_to<B: IoBuf>(&self, buf: B, path: impl AsRef<Path>) -> BufResult<usize, B> {
+        match SockAddr::unix(path) {
+            Ok(addr) => self.socket.send_to(buf, addr).await,
+            Err(e) => (Err(e), buf),
+        }
+    }
+
+    /// Receives one datagram and its sender (truncated to the buffer).
+    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
+        let (result, buf) = self.socket.recv_from(buf).await;
+        (result.and_then(|(n, addr)| Ok((n, unix_addr(&addr)?))), buf)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        unix_addr(&self.socket.sock_ref().local_addr()?)
+    }
+}
+
+impl AsRawFd for UnixDatagram {
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+}

@@ -1,0 +1,173 @@
+use std::io;
+use std::os::fd::AsRawFd;
+
+use socket2::SockAddr;
+
+use super::{cvt, Interest, OpCode, Readiness};
+use crate::buf::{capped_len, BufResult, IoBuf};
+
+/// Never raise SIGPIPE: a write to a closed connection is an `EPIPE` error
+/// (`BrokenPipe`), not the end of the process.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+const SEND_FLAGS: i32 = 0;
+
+/// Sends `buf`'s initialised bytes on a connected socket (`send(2)`, never
+/// raising SIGPIPE).
+#[derive(Debug)]
+pub struct Send<F, B> {
+    fd: F,
+    buf: B,
+}
+
+impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> Send<F, B> {
+    /// Sends up to `buf.bytes_init()` bytes.
+    pub fn new(fd: F, buf: B) -> Self {
+        Send { fd, buf }
+    }
+}
+
+// SAFETY: the entry points into `buf`, stable while self lives (IoBuf).
+unsafe impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> OpCode for Send<F, B> {
+    type Output = BufResult<usize, B>;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::Send::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let len = capped_len(self.buf.bytes_init());
+        io_uring::opcode::Send::new(
+            io_uring::types::Fd(self.fd.as_raw_fd()),
+            self.buf.stable_ptr(),
+            len,
+        )
+        .flags(SEND_FLAGS)
+        .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::Writable,
+        }
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let len = capped_len(self.buf.bytes_init()) as usize;
+        // SAFETY: the pointer is valid for `len` initialised bytes.
+        cvt(unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                self.buf.stable_ptr().cast(),
+                len,
+                SEND_FLAGS,
+            )
+        })
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        (result, self.buf)
+    }
+}
+
+/// The message header a `sendmsg` reads; boxed so the kernel's pointers to
+/// it stay valid.
+struct SendMsgParts {
+    msg: libc::msghdr,
+    iov: libc::iovec,
+}
+
+// SAFETY: the raw pointers inside only point into the operation that owns
+// this, and move between threads together with it.
+unsafe impl std::marker::Send for SendMsgParts {}
+
+/// Sends `buf` as one datagram to `addr` (`sendto(2)`; `IORING_OP_SENDMSG`
+/// on io_uring).
+pub struct SendTo<F, B> {
+    fd: F,
+    buf: B,
+    addr: Box<SockAddr>,
+    parts: Box<SendMsgParts>,
+}
+
+impl<F, B> std::fmt::Debug for SendTo<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendTo")
+            .field("addr", &self.addr.as_socket())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> SendTo<F, B> {
+    /// Sends `buf.bytes_init()` bytes to `addr`.
+    pub fn new(fd: F, buf: B, addr: SockAddr) -> Self {
+        // SAFETY: msghdr and iovec are plain old data; zero is valid.
+        let (msg, iov) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        SendTo {
+            fd,
+            buf,
+            addr: Box::new(addr),
+            parts: Box::new(SendMsgParts { msg, iov }),
+        }
+    }
+
+    /// Points the header at the buffer and address, at their final places.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn msghdr(&mut self) -> *const libc::msghdr {
+        let parts = &mut *self.parts;
+        parts.iov.iov_base = self.buf.stable_ptr() as *mut libc::c_void;
+        parts.iov.iov_len = capped_len(self.buf.bytes_init()) as usize;
+        parts.msg.msg_iov = &mut parts.iov;
+        parts.msg.msg_iovlen = 1;
+        parts.msg.msg_name = self.addr.as_ptr() as *mut libc::c_void;
+        parts.msg.msg_namelen = self.addr.len();
+        &parts.msg
+    }
+}
+
+// SAFETY: the entry points into `buf` (stable) and `addr` (boxed), owned by
+// self.
+unsafe impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> OpCode for SendTo<F, B> {
+    type Output = BufResult<usize, B>;
+
+    // SENDMSG (5.3) rather than SEND with a destination (6.0), which the
+    // opcode probe cannot tell apart from plain SEND.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::SendMsg::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let msg = self.msghdr();
+        io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.fd.as_raw_fd()), msg)
+            .flags(SEND_FLAGS as u32)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd {
+            fd: self.fd.as_raw_fd(),
+            interest: Interest::Writable,
+        }
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let len = capped_len(self.buf.bytes_init()) as usize;
+        // SAFETY: buffer and address pointers are valid for their lengths.
+        cvt(unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                self.buf.stable_ptr().cast(),
+                len,
+                SEND_FLAGS,
+                self.addr.as_ptr().cast(),
+                self.addr.len(),
+            )
+        })
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        (result, self.buf)
+    }
+}

@@ -1,0 +1,51 @@
+use std::io;
+use std::os::fd::AsRawFd;
+
+use super::read::offset_arg;
+use super::{cvt, OpCode, Readiness};
+
+/// Sets a file's length (`ftruncate(2)`; `IORING_OP_FTRUNCATE` from Linux
+/// 6.9, the blocking pool before).
+#[derive(Debug)]
+pub struct Ftruncate<F> {
+    fd: F,
+    len: u64,
+}
+
+impl<F: AsRawFd + Send + 'static> Ftruncate<F> {
+    /// Truncates or extends `fd` to `len` bytes.
+    pub fn new(fd: F, len: u64) -> Self {
+        Ftruncate { fd, len }
+    }
+}
+
+// SAFETY: the entry carries no pointers.
+unsafe impl<F: AsRawFd + Send + 'static> OpCode for Ftruncate<F> {
+    type Output = io::Result<()>;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::Ftruncate::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        io_uring::opcode::Ftruncate::new(io_uring::types::Fd(self.fd.as_raw_fd()), self.len).build()
+    }
+
+    fn validate(&self) -> io::Result<()> {
+        offset_arg(self.len).map(drop)
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Blocking
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let len = offset_arg(self.len)?;
+        // SAFETY: plain syscall on an fd.
+        cvt(unsafe { libc::ftruncate(self.fd.as_raw_fd(), len) } as isize)
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {
+        result.map(drop)
+    }
+}
