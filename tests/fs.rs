@@ -181,3 +181,56 @@ mod blocking_file_ops {
         }
     }
 }
+
+mod path_operations {
+    use super::*;
+
+    both_backends! {
+        fn whole_files_and_paths(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let a = dir.path().join("a");
+            let b = dir.path().join("b");
+            let sub = dir.path().join("sub");
+            driver.block_on(async {
+                let big: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+                proactor::fs::write(&a, big.clone()).await.unwrap();
+                assert_eq!(proactor::fs::read(&a).await.unwrap(), big);
+                let meta = proactor::fs::metadata(&a).await.unwrap();
+                assert_eq!(meta.len(), 200_000);
+                assert!(meta.is_file());
+
+                proactor::fs::rename(&a, &b).await.unwrap();
+                assert_eq!(proactor::fs::metadata(&a).await.unwrap_err().kind(), ErrorKind::NotFound);
+                assert_eq!(proactor::fs::read(&b).await.unwrap().len(), 200_000);
+
+                proactor::fs::create_dir(&sub).await.unwrap();
+                assert!(proactor::fs::metadata(&sub).await.unwrap().is_dir());
+                assert_eq!(proactor::fs::create_dir(&sub).await.unwrap_err().kind(), ErrorKind::AlreadyExists);
+                proactor::fs::remove_dir(&sub).await.unwrap();
+                proactor::fs::remove_file(&b).await.unwrap();
+                assert_eq!(proactor::fs::remove_file(&b).await.unwrap_err().kind(), ErrorKind::NotFound);
+                assert_eq!(proactor::fs::read(dir.path().join("missing")).await.unwrap_err().kind(), ErrorKind::NotFound);
+                proactor::fs::write(&a, b"").await.unwrap();
+                assert!(proactor::fs::read(&a).await.unwrap().is_empty());
+            });
+        }
+
+        fn set_len_truncates_and_extends(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("len");
+            driver.block_on(async {
+                let f = OpenOptions::new().read(true).write(true).create(true).open(&path).await.unwrap();
+                let (r, _) = f.write_all_at(b"0123456789", 0).await;
+                r.unwrap();
+                f.set_len(4).await.unwrap();
+                assert_eq!(f.len().await.unwrap(), 4);
+                f.set_len(1 << 20).await.unwrap();
+                assert_eq!(f.len().await.unwrap(), 1 << 20);
+                let (r, buf) = f.read_exact_at(vec![9u8; 8], 0).await;
+                r.unwrap();
+                assert_eq!(buf, b"0123\0\0\0\0");
+                assert_eq!(f.set_len(u64::MAX).await.unwrap_err().raw_os_error(), Some(libc::EINVAL));
+            });
+        }
+    }
+}

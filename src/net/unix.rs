@@ -1,7 +1,7 @@
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
@@ -13,9 +13,38 @@ use crate::Driver;
 
 const LISTEN_BACKLOG: i32 = 1024;
 
+/// A Unix socket address in std's type: a path, an abstract name (Linux),
+/// or unnamed (such as the peer of an unbound client).
 fn unix_addr(addr: &SockAddr) -> io::Result<SocketAddr> {
-    addr.as_unix()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a Unix socket address"))
+    if let Some(path) = addr.as_pathname() {
+        return SocketAddr::from_pathname(path);
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(name) = addr.as_abstract_namespace() {
+        #[cfg(target_os = "android")]
+        use std::os::android::net::SocketAddrExt;
+        #[cfg(target_os = "linux")]
+        use std::os::linux::net::SocketAddrExt;
+        return SocketAddr::from_abstract_name(name);
+    }
+    if addr.is_unix() {
+        return unnamed_addr();
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "not a Unix socket address",
+    ))
+}
+
+/// std has no constructor for an unnamed address; an unbound socket's own
+/// address is one. Made once.
+fn unnamed_addr() -> io::Result<SocketAddr> {
+    static UNNAMED: std::sync::OnceLock<SocketAddr> = std::sync::OnceLock::new();
+    if let Some(addr) = UNNAMED.get() {
+        return Ok(addr.clone());
+    }
+    let addr = std::os::unix::net::UnixDatagram::unbound()?.local_addr()?;
+    Ok(UNNAMED.get_or_init(|| addr).clone())
 }
 
 fn pair(ty: Type) -> io::Result<(Socket, Socket)> {
@@ -72,6 +101,12 @@ impl UnixListener {
 impl AsRawFd for UnixListener {
     fn as_raw_fd(&self) -> RawFd {
         self.socket.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
     }
 }
 
@@ -156,6 +191,12 @@ impl AsRawFd for UnixStream {
     }
 }
 
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
 /// A Unix domain datagram socket. Datagrams longer than the receive buffer
 /// are truncated.
 pub struct UnixDatagram {
@@ -230,5 +271,11 @@ impl UnixDatagram {
 impl AsRawFd for UnixDatagram {
     fn as_raw_fd(&self) -> RawFd {
         self.socket.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixDatagram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
     }
 }
