@@ -1,14 +1,18 @@
 //! Parking a thread on a driver, shared by both back ends.
 //!
-//! At most one thread at a time blocks in the kernel (`io_uring_enter` or the
-//! poller's wait). Others that park meanwhile wait on a condition variable
-//! until that thread comes back or they are unparked: both back ends'
-//! completion queues are drained by whoever wakes, and the wakers that run
-//! then re-poll the right futures.
+//! At most one thread at a time holds the **turn**: it alone waits in the
+//! kernel (`io_uring_enter` or the poller's wait) and takes completions out
+//! of the kernel's queue. Threads that park while another holds the turn
+//! wait on a condition variable until it comes back or they are unparked.
+//!
+//! Why only the holder takes completions: the holder's kernel wait ends when
+//! a completion is *present* in the queue. If another thread could take that
+//! completion between the holder's last check and its sleep, the holder
+//! would sleep on with its wake-up gone.
 //!
 //! Unpark is cheap when nobody sleeps: an atomic store and two loads. The
-//! kernel is only poked (eventfd write / `Poller::notify`) when a thread is
-//! blocked there, and the condition variable only when a thread waits on it.
+//! kernel is only poked (eventfd write / `Poller::notify`) when the holder is
+//! in the kernel, and the condition variable only when a thread waits on it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -16,24 +20,30 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
 pub(crate) struct Parker {
-    /// Set by `unpark`, consumed by the next `park` that would block.
+    /// Set by `unpark`, consumed by the next `park`.
     token: AtomicBool,
-    /// A thread is in (or about to enter) the kernel wait.
+    /// The turn holder is in (or about to enter) the kernel wait.
     kernel_sleeper: AtomicBool,
     /// Threads waiting on `gate_changed`.
     gate_waiters: AtomicUsize,
-    /// Whether a thread holds the kernel wait.
+    /// Whether a thread holds the turn.
     gate: Mutex<bool>,
     gate_changed: Condvar,
 }
 
 /// What the caller of [`Parker::park`] must do.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ParkTurn {
-    /// Block in the kernel for at most this long (`None`: until woken), then
-    /// call [`Parker::leave_kernel`].
+    /// This thread holds the turn: block in the kernel for at most this long
+    /// (`None`: until woken), take the completions, then
+    /// [`Parker::leave_turn`].
     Kernel(Option<Duration>),
-    /// Do not block: another thread was woken meanwhile or a wake-up is
-    /// pending. Reap completions without waiting.
+    /// This thread holds the turn but must not block (a wake-up is pending or
+    /// the timeout is zero): take the completions without waiting, then
+    /// [`Parker::leave_turn`].
+    Poll,
+    /// Another thread holds the turn and takes the completions: return
+    /// without touching the kernel's queue.
     Return,
 }
 
@@ -47,36 +57,42 @@ impl Parker {
     /// Decides how this thread parks. `still_idle` is checked after the
     /// thread is visible to `unpark`, so a wake-up racing with the decision
     /// is never lost. `before_waiting` runs when another thread holds the
-    /// kernel wait and this one is about to wait for it: work this thread
-    /// deferred to its own kernel entry (batched submissions) must go out
-    /// now, or the other thread may wait for it forever.
+    /// turn and this one is about to wait for it: work this thread deferred
+    /// to its own kernel entry (batched submissions) must go out now, or the
+    /// holder may wait for it forever.
     pub(crate) fn park(
         &self,
         timeout: Option<Duration>,
         still_idle: &dyn Fn() -> bool,
         before_waiting: &dyn Fn(),
     ) -> ParkTurn {
-        if timeout == Some(Duration::ZERO) {
-            return ParkTurn::Return;
-        }
-        let mut in_kernel = self.gate();
-        if !*in_kernel {
-            *in_kernel = true;
+        let mut held = self.gate();
+        if !*held {
+            *held = true;
+            drop(held);
+            if timeout == Some(Duration::ZERO) {
+                self.token.store(false, SeqCst);
+                return ParkTurn::Poll;
+            }
             self.kernel_sleeper.store(true, SeqCst);
-            drop(in_kernel);
             if self.token.swap(false, SeqCst) || !still_idle() {
-                self.leave_kernel();
-                return ParkTurn::Return;
+                self.kernel_sleeper.store(false, SeqCst);
+                return ParkTurn::Poll;
             }
             return ParkTurn::Kernel(timeout);
         }
-        // Another thread is in the kernel: wait for it to come back.
-        drop(in_kernel);
+        if timeout == Some(Duration::ZERO) {
+            drop(held);
+            before_waiting();
+            return ParkTurn::Return;
+        }
+        // Another thread holds the turn: wait for it to come back.
+        drop(held);
         before_waiting();
-        let mut in_kernel = self.gate();
+        let mut held = self.gate();
         self.gate_waiters.fetch_add(1, SeqCst);
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        while *in_kernel && !self.token.load(SeqCst) && still_idle() {
+        while *held && !self.token.load(SeqCst) && still_idle() {
             let wait = match deadline {
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => left,
@@ -84,29 +100,45 @@ impl Parker {
                 },
                 None => Duration::from_secs(3600),
             };
-            in_kernel = self
+            held = self
                 .gate_changed
-                .wait_timeout(in_kernel, wait)
+                .wait_timeout(held, wait)
                 .unwrap_or_else(|poison| poison.into_inner())
                 .0;
         }
         self.gate_waiters.fetch_sub(1, SeqCst);
+        // A wake-up seen here is this thread's: consume it, or the next
+        // park would return at once, and again, while the holder sleeps.
+        self.token.store(false, SeqCst);
         ParkTurn::Return
     }
 
-    /// The kernel waiter is back.
-    pub(crate) fn leave_kernel(&self) {
+    /// Takes the turn if nobody holds it, for a short dispatch without
+    /// waiting. Returns whether it was taken; if so, call
+    /// [`Parker::leave_turn`] after.
+    pub(crate) fn try_take_turn(&self) -> bool {
+        let mut held = self.gate();
+        if *held {
+            return false;
+        }
+        *held = true;
+        true
+    }
+
+    /// The turn holder is done: out of the kernel, completions taken.
+    pub(crate) fn leave_turn(&self) {
         self.kernel_sleeper.store(false, SeqCst);
-        let mut in_kernel = self.gate();
-        *in_kernel = false;
-        drop(in_kernel);
+        let mut held = self.gate();
+        *held = false;
+        drop(held);
         if self.gate_waiters.load(SeqCst) > 0 {
             self.gate_changed.notify_all();
         }
     }
 
-    /// Wakes every parked thread. Returns whether the kernel waiter must be
-    /// poked (the caller does that: eventfd write or `Poller::notify`).
+    /// Wakes every parked thread. Returns whether the turn holder is in the
+    /// kernel and must be poked (the caller does that: eventfd write or
+    /// `Poller::notify`).
     #[must_use]
     pub(crate) fn unpark(&self) -> bool {
         self.token.store(true, SeqCst);
@@ -122,45 +154,58 @@ impl Parker {
 mod tests {
     use super::*;
 
+    fn park(parker: &Parker, idle: bool) -> ParkTurn {
+        parker.park(None, &|| idle, &|| {})
+    }
+
     #[test]
     fn unpark_before_park_makes_park_return() {
         let parker = Parker::default();
         assert!(!parker.unpark(), "nobody in the kernel: no poke needed");
-        assert!(matches!(
-            parker.park(None, &|| true, &|| {}),
-            ParkTurn::Return
-        ));
+        assert_eq!(park(&parker, true), ParkTurn::Poll);
+        parker.leave_turn();
         // The token was consumed.
-        assert!(matches!(
-            parker.park(None, &|| true, &|| {}),
-            ParkTurn::Kernel(None)
-        ));
+        assert_eq!(park(&parker, true), ParkTurn::Kernel(None));
         assert!(parker.unpark(), "a kernel sleeper must be poked");
-        parker.leave_kernel();
+        parker.leave_turn();
     }
 
     #[test]
-    fn second_parker_returns_when_first_leaves() {
+    fn second_parker_returns_when_the_holder_leaves() {
         let parker = std::sync::Arc::new(Parker::default());
-        assert!(matches!(
-            parker.park(None, &|| true, &|| {}),
-            ParkTurn::Kernel(None)
-        ));
+        assert_eq!(park(&parker, true), ParkTurn::Kernel(None));
         let p = parker.clone();
-        let second =
-            std::thread::spawn(move || matches!(p.park(None, &|| true, &|| {}), ParkTurn::Return));
+        let second = std::thread::spawn(move || park(&p, true));
         std::thread::sleep(Duration::from_millis(20));
-        parker.leave_kernel();
-        assert!(second.join().unwrap());
+        parker.leave_turn();
+        assert_eq!(second.join().unwrap(), ParkTurn::Return);
+    }
+
+    #[test]
+    fn a_waiter_consumes_its_wake_up() {
+        let parker = std::sync::Arc::new(Parker::default());
+        assert_eq!(park(&parker, true), ParkTurn::Kernel(None));
+        let p = parker.clone();
+        let waiter = std::thread::spawn(move || {
+            let turn = park(&p, true);
+            // The holder is still in: a token left set would make every
+            // later park return at once (a spin).
+            (turn, p.token.load(SeqCst))
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(parker.unpark());
+        assert_eq!(waiter.join().unwrap(), (ParkTurn::Return, false));
+        parker.leave_turn();
     }
 
     #[test]
     fn not_idle_means_no_kernel_wait() {
         let parker = Parker::default();
-        assert!(matches!(
-            parker.park(None, &|| false, &|| {}),
-            ParkTurn::Return
-        ));
+        assert_eq!(park(&parker, false), ParkTurn::Poll);
         assert!(!parker.kernel_sleeper.load(SeqCst));
+        parker.leave_turn();
+        assert!(parker.try_take_turn());
+        assert!(!parker.try_take_turn(), "one holder at a time");
+        parker.leave_turn();
     }
 }

@@ -243,16 +243,22 @@ impl Shared {
             }
             None => timeout,
         };
+        let parker = &self.wakeup.parker;
+        let wait_for = match parker.park(timeout, still_idle, &|| {}) {
+            ParkTurn::Kernel(timeout) => Some(timeout),
+            ParkTurn::Poll => Some(Some(Duration::ZERO)),
+            ParkTurn::Return => None,
+        };
         let mut result = Ok(());
-        if let ParkTurn::Kernel(timeout) = self.wakeup.parker.park(timeout, still_idle, &|| {}) {
+        if let Some(timeout) = wait_for {
             let mut ready = Vec::new();
             {
                 let mut events = lock(&self.events);
                 events.clear();
                 result = self.poller.wait(&mut events, timeout).map(drop);
-                self.wakeup.parker.leave_kernel();
                 ready.extend(events.iter().map(|ev| (ev.key, ev.readable, ev.writable)));
             }
+            parker.leave_turn();
             for (key, readable, writable) in ready {
                 let keys = lock(&self.waits).ready(&self.poller, key, readable, writable);
                 for key in keys {

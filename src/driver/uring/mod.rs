@@ -128,8 +128,9 @@ impl UringDriver {
             closing: AtomicBool::new(false),
             pool: BlockingPool::new(builder.blocking_threads),
         });
-        shared.arm_wake()?;
-        shared.submit_pending()?;
+        // Nobody else can see the driver yet: this thread is the holder.
+        shared.arm_wake(true)?;
+        shared.submit_pending(true)?;
         Ok(UringDriver { shared })
     }
 
@@ -150,7 +151,7 @@ impl Shared {
     ///
     /// Every pointer in `entry` must stay valid until its completion is
     /// reaped.
-    unsafe fn push(&self, entry: &squeue::Entry) -> io::Result<()> {
+    unsafe fn push(&self, entry: &squeue::Entry, holding: bool) -> io::Result<()> {
         loop {
             {
                 let _sq = lock(&self.sq_lock);
@@ -163,7 +164,7 @@ impl Shared {
                 }
             }
             // Full: hand what is queued to the kernel, then try again.
-            self.submit_pending()?;
+            self.submit_pending(holding)?;
         }
     }
 
@@ -172,14 +173,17 @@ impl Shared {
         if !is_batching(self.identity()) {
             // The entries are queued and count as in flight whatever this
             // returns: a failed submit is retried at the next park.
-            let _ = self.submit_pending();
+            let _ = self.submit_pending(false);
         }
     }
 
     /// Hands every queued entry to the kernel. EINTR is retried; EBUSY and
     /// EAGAIN (completion queue or kernel memory full) reap completions,
     /// which also flushes an overflowed completion queue, and retry.
-    fn submit_pending(&self) -> io::Result<()> {
+    /// `holding`: this thread holds the parker's turn, so it may reap;
+    /// otherwise it reaps only if it can take the turn, and else leaves that
+    /// to the holder.
+    fn submit_pending(&self, holding: bool) -> io::Result<()> {
         let mut attempts = 0u32;
         loop {
             match self.ring.submitter().submit() {
@@ -187,7 +191,12 @@ impl Shared {
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EINTR) => {}
                     Some(libc::EBUSY) | Some(libc::EAGAIN) => {
-                        self.reap();
+                        if holding {
+                            self.reap();
+                        } else if self.wakeup.parker.try_take_turn() {
+                            self.reap();
+                            self.wakeup.parker.leave_turn();
+                        }
                         attempts += 1;
                         if attempts > 64 {
                             std::thread::sleep(Duration::from_millis(1));
@@ -202,7 +211,7 @@ impl Shared {
     }
 
     /// Makes sure the eventfd read that carries wake-ups is in the ring.
-    fn arm_wake(&self) -> io::Result<()> {
+    fn arm_wake(&self, holding: bool) -> io::Result<()> {
         if self.closing.load(Ordering::Acquire) || self.wake_armed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
@@ -215,14 +224,16 @@ impl Shared {
         .build()
         .user_data(WAKE_DATA);
         // SAFETY: wake_buf lives until the read resolves (see Drop).
-        let pushed = unsafe { self.push(&entry) };
+        let pushed = unsafe { self.push(&entry, holding) };
         if pushed.is_err() {
             self.wake_armed.store(false, Ordering::Release);
         }
         pushed
     }
 
-    /// Moves every available completion into the op table.
+    /// Moves every available completion into the op table. Only the holder
+    /// of the parker's turn (or teardown, when no other thread is left)
+    /// calls this: see the parker's docs for why.
     fn reap(&self) {
         const BATCH: usize = 256;
         loop {
@@ -250,7 +261,7 @@ impl Shared {
             });
             complete_all(&self.table, results);
             if rearm {
-                let _ = self.arm_wake();
+                let _ = self.arm_wake(true);
             }
             if batch.len() < BATCH {
                 return;
@@ -260,21 +271,27 @@ impl Shared {
 
     /// Moves results that came back from the blocking pool into the table.
     fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
-        collect_pool(&self.table, &self.pool_done);
         let flush = || {
-            let _ = self.submit_pending();
+            let _ = self.submit_pending(false);
         };
-        let waited = match self.wakeup.parker.park(timeout, still_idle, &flush) {
-            ParkTurn::Return => self.submit_pending(),
+        let parker = &self.wakeup.parker;
+        let result = match parker.park(timeout, still_idle, &flush) {
             ParkTurn::Kernel(timeout) => {
-                let waited = self.arm_wake().and_then(|()| self.enter_and_wait(timeout));
-                self.wakeup.parker.leave_kernel();
+                let waited = self.arm_wake(true).and_then(|()| self.enter_and_wait(timeout));
+                self.reap();
+                parker.leave_turn();
                 waited
             }
+            ParkTurn::Poll => {
+                let submitted = self.submit_pending(true);
+                self.reap();
+                parker.leave_turn();
+                submitted
+            }
+            ParkTurn::Return => Ok(()),
         };
-        self.reap();
         collect_pool(&self.table, &self.pool_done);
-        waited
+        result
     }
 
     /// Submits queued entries and blocks until a completion arrives or
@@ -291,7 +308,7 @@ impl Shared {
             Some(timeout) => {
                 // Kernels before 5.11 cannot time out the wait itself: a
                 // timeout operation, abandoned at once, ends it instead.
-                let timer = self.submit_op(Box::new(Timeout::new(timeout)));
+                let timer = self.submit_op_holding(Box::new(Timeout::new(timeout)), true);
                 if let Submission::InFlight(id) = timer {
                     cancel_slot(&self.table, id);
                 }
@@ -306,6 +323,11 @@ impl Shared {
     }
 
     fn submit_op<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
+        self.submit_op_holding(op, false)
+    }
+
+    /// `submit_op` by a thread that may hold the parker's turn.
+    fn submit_op_holding<O: OpCode>(&self, op: Box<O>, holding: bool) -> Submission<O> {
         if !self.support.has(O::URING_OPCODE) {
             return submit_to_pool(&self.table, &self.pool, &self.pool_done, op);
         }
@@ -317,7 +339,7 @@ impl Shared {
         };
         // SAFETY: the entry points into the op, which its slot keeps boxed
         // and unmoved until the completion is reaped (OpCode contract).
-        match unsafe { self.push(&entry) } {
+        match unsafe { self.push(&entry, holding) } {
             Ok(()) => {
                 self.submit_unless_batching();
                 Submission::InFlight(OpId(key))
@@ -336,7 +358,7 @@ impl Shared {
         if cancel_slot(&self.table, id) {
             let entry = opcode::AsyncCancel::new(id.0.encode()).build().user_data(CANCEL_DATA);
             // SAFETY: a cancel entry carries no pointers.
-            if unsafe { self.push(&entry) }.is_ok() {
+            if unsafe { self.push(&entry, false) }.is_ok() {
                 self.submit_unless_batching();
             }
         }
@@ -360,8 +382,9 @@ impl Drop for Shared {
         }
         for user_data in cancels {
             let entry = opcode::AsyncCancel::new(user_data).build().user_data(CANCEL_DATA);
-            // SAFETY: a cancel entry carries no pointers.
-            let _ = unsafe { self.push(&entry) };
+            // SAFETY: a cancel entry carries no pointers; teardown runs on
+            // the last thread that holds the driver.
+            let _ = unsafe { self.push(&entry, true) };
         }
         let deadline = Instant::now() + TEARDOWN_LIMIT;
         loop {
@@ -404,7 +427,7 @@ impl sealed::Sealed for UringDriver {
         self.shared.park(None, &|| !woken.load(Ordering::SeqCst))
     }
     fn flush(&self) {
-        let _ = self.shared.submit_pending();
+        let _ = self.shared.submit_pending(false);
     }
 }
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Runs every example against real clients nobody here wrote (nc, socat,
+# curl, wrk) and checks the output, once per back end.
+#
+#   ci/examples.sh            # automatic back end, then PROACTOR_BACKEND=poll
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v socat >/dev/null || need+=(socat)
+command -v nc >/dev/null || need+=(netcat-openbsd)
+command -v curl >/dev/null || need+=(curl)
+command -v wrk >/dev/null || need+=(wrk)
+if ((${#need[@]})); then
+    echo "installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
+        { apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null; }
+fi
+
+cargo build --quiet --release --features uring --examples
+bin=target/release/examples
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAILED: $*" >&2
+    exit 1
+}
+
+# Starts a server example on a free port; sets $port and $server_pid.
+start_server() {
+    local name=$1 log=$work/$1.log
+    "$bin/$name" --addr 127.0.0.1:0 >"$log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 100); do
+        port=$(sed -n 's/.*listening on [a-z:/]*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
+        [[ -n $port ]] && return 0
+        sleep 0.05
+    done
+    cat "$log"
+    fail "$name did not start"
+}
+
+# Ctrl-C the server and check it shut down cleanly.
+stop_server() {
+    local name=$1
+    kill -INT "$server_pid"
+    local status=0
+    wait "$server_pid" || status=$?
+    server_pid=
+    cat "$work/$name.log"
+    ((status == 0)) || fail "$name exited with $status after SIGINT"
+    grep -q "shut down cleanly" "$work/$name.log" || fail "$name did not report a clean shutdown"
+}
+
+run_all() {
+    echo "--- cat and cp"
+    head -c 3000001 /dev/urandom >"$work/input"
+    printf 'second file\n' >"$work/input2"
+    "$bin/cat" "$work/input" "$work/input2" >"$work/cat.out"
+    cat "$work/input" "$work/input2" | cmp - "$work/cat.out" || fail "cat output differs"
+    if "$bin/cat" "$work/missing" 2>"$work/cat.err"; then fail "cat of a missing file succeeded"; fi
+    grep -q "No such file" "$work/cat.err" || fail "cat did not explain the error"
+    "$bin/cp" "$work/input" "$work/copy" --in-flight 16 --chunk 65536
+    cmp "$work/input" "$work/copy" || fail "cp output differs"
+
+    echo "--- echo with nc and socat"
+    start_server echo
+    [[ $(printf 'hello\n' | nc -N 127.0.0.1 "$port") == hello ]] || fail "nc echo"
+    [[ $(printf 'via socat\n' | socat - "TCP:127.0.0.1:$port") == "via socat" ]] || fail "socat echo"
+    head -c 1000000 /dev/urandom >"$work/blob"
+    socat "TCP:127.0.0.1:$port" - <"$work/blob" >"$work/blob.back"
+    cmp "$work/blob" "$work/blob.back" || fail "1 MB through echo differs"
+    for i in $(seq 32); do
+        (printf 'client %s\n' "$i" | nc -N 127.0.0.1 "$port" >"$work/client.$i") &
+    done
+    wait $(jobs -p | grep -v "^$server_pid\$") 2>/dev/null || true
+    for i in $(seq 32); do
+        [[ $(cat "$work/client.$i") == "client $i" ]] || fail "client $i got '$(cat "$work/client.$i")'"
+    done
+    stop_server echo
+
+    echo "--- http_hello with curl and wrk"
+    start_server http_hello
+    [[ $(curl -s "http://127.0.0.1:$port/") == "Hello, world!" ]] || fail "curl GET /"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/missing") == 404 ]] || fail "curl 404"
+    # Two requests, one connection: keep-alive works.
+    connects=$(($(curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' "http://127.0.0.1:$port/" "http://127.0.0.1:$port/" | paste -sd+)))
+    [[ $connects == 1 ]] || fail "keep-alive: $connects connections for two requests"
+    wrk -t1 -c16 -d1s "http://127.0.0.1:$port/" | tee "$work/wrk.out"
+    grep -q "Requests/sec" "$work/wrk.out" || fail "wrk did not run"
+    if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then fail "wrk saw errors"; fi
+    stop_server http_hello
+}
+
+echo "=== examples, automatic back end"
+run_all
+echo "=== examples, PROACTOR_BACKEND=poll"
+PROACTOR_BACKEND=poll run_all
+echo "examples: all passed"

@@ -1,0 +1,91 @@
+//! `echo`: a TCP echo server. Every connection gets back what it sends;
+//! any number of clients at once; Ctrl-C (or SIGTERM) stops accepting,
+//! closes the connections and exits cleanly.
+//!
+//! ```text
+//! cargo run --release --features uring --example echo -- [--addr 127.0.0.1:7878]
+//! echo hello | nc -N 127.0.0.1 7878
+//! ```
+
+#[path = "support/ctrl_c.rs"]
+mod ctrl_c;
+
+use std::io;
+
+use futures::future::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
+use proactor::net::{TcpListener, TcpStream};
+
+async fn serve(stream: TcpStream) -> io::Result<u64> {
+    let mut echoed = 0;
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        buf.clear();
+        let (result, read) = stream.read(buf).await;
+        let n = result?;
+        if n == 0 {
+            return Ok(echoed);
+        }
+        let (result, written) = stream.write_all(read).await;
+        result?;
+        echoed += n as u64;
+        buf = written;
+    }
+}
+
+async fn run(addr: &str) -> io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    println!("echo: listening on {}", listener.local_addr()?);
+    let mut shutdown = Box::pin(ctrl_c::ctrl_c()?.fuse());
+    let mut accept = Box::pin(listener.accept().fuse());
+    let mut connections = FuturesUnordered::new();
+    let (mut served, mut bytes) = (0u64, 0u64);
+    loop {
+        futures::select! {
+            signal = shutdown => {
+                signal?;
+                break;
+            }
+            accepted = accept => {
+                accept.set(listener.accept().fuse());
+                match accepted {
+                    Ok((stream, _)) => {
+                        stream.set_nodelay(true)?;
+                        connections.push(serve(stream));
+                    }
+                    // Out of fds or a client gone before accept: keep serving.
+                    Err(e) => eprintln!("echo: accept: {e}"),
+                }
+            }
+            finished = connections.select_next_some() => {
+                served += 1;
+                match finished {
+                    Ok(n) => bytes += n,
+                    Err(e) => eprintln!("echo: connection: {e}"),
+                }
+            }
+        }
+    }
+    let open = connections.len();
+    drop(connections);
+    println!("echo: shut down cleanly: {served} connections served ({bytes} bytes echoed), {open} closed at exit");
+    Ok(())
+}
+
+fn main() {
+    let mut addr = "127.0.0.1:7878".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--addr", Some(value)) => addr = value,
+            _ => {
+                eprintln!("usage: echo [--addr HOST:PORT]");
+                std::process::exit(2);
+            }
+        }
+    }
+    if let Err(e) = proactor::block_on(run(&addr)) {
+        eprintln!("echo: {e}");
+        std::process::exit(1);
+    }
+}
