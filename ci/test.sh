@@ -4,8 +4,9 @@
 #   ci/test.sh
 #
 # Formatting, clippy and the test suite on every feature set, the suite again
-# with each back end forced through PROACTOR_BACKEND, the tour example on
-# both back ends, and the docs with warnings denied.
+# with each back end forced through PROACTOR_BACKEND, a release-mode stress
+# run, every example against real clients, the tour example on both back
+# ends, and the docs with warnings denied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -44,8 +45,11 @@ for backend in poll uring; do
     PROACTOR_BACKEND=$backend cargo test --all-features
 done
 
-step "examples build"
-cargo build --release --features uring --examples
+step "stress: ping-pongs with two threads parked on one driver (release)"
+PROACTOR_STRESS_ROUNDS=10 cargo test --release --all-features --test stress
+
+step "examples against real clients (nc, socat, curl, wrk)"
+ci/examples.sh
 
 check_tour() {
     local want_backend=$1 out

@@ -66,6 +66,11 @@ cfg_if::cfg_if! {
         pub mod op;
         pub mod time;
 
+        /// The README's examples, compiled and run as doc tests.
+        #[cfg(doctest)]
+        #[doc = include_str!("../README.md")]
+        struct ReadmeDoctests;
+
         pub use driver::{block_on, Backend, Builder, CompletionDriver, Driver, EnterGuard, FallbackReason};
     } else if #[cfg(feature = "uring")] {
         compile_error!(

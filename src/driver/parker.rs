@@ -116,6 +116,7 @@ impl Parker {
     /// Takes the turn if nobody holds it, for a short dispatch without
     /// waiting. Returns whether it was taken; if so, call
     /// [`Parker::leave_turn`] after.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
     pub(crate) fn try_take_turn(&self) -> bool {
         let mut held = self.gate();
         if *held {

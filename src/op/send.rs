@@ -74,6 +74,7 @@ unsafe impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> OpCode for Send<
 
 /// The message header a `sendmsg` reads; boxed so the kernel's pointers to
 /// it stay valid.
+#[cfg(all(target_os = "linux", feature = "uring"))]
 struct SendMsgParts {
     msg: libc::msghdr,
     iov: libc::iovec,
@@ -81,6 +82,7 @@ struct SendMsgParts {
 
 // SAFETY: the raw pointers inside only point into the operation that owns
 // this, and move between threads together with it.
+#[cfg(all(target_os = "linux", feature = "uring"))]
 unsafe impl std::marker::Send for SendMsgParts {}
 
 /// Sends `buf` as one datagram to `addr` (`sendto(2)`; `IORING_OP_SENDMSG`
@@ -89,6 +91,7 @@ pub struct SendTo<F, B> {
     fd: F,
     buf: B,
     addr: Box<SockAddr>,
+    #[cfg(all(target_os = "linux", feature = "uring"))]
     parts: Box<SendMsgParts>,
 }
 
@@ -103,13 +106,13 @@ impl<F, B> std::fmt::Debug for SendTo<F, B> {
 impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> SendTo<F, B> {
     /// Sends `buf.bytes_init()` bytes to `addr`.
     pub fn new(fd: F, buf: B, addr: SockAddr) -> Self {
-        // SAFETY: msghdr and iovec are plain old data; zero is valid.
-        let (msg, iov) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
         SendTo {
             fd,
             buf,
             addr: Box::new(addr),
-            parts: Box::new(SendMsgParts { msg, iov }),
+            // SAFETY: msghdr and iovec are plain old data; zero is valid.
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            parts: Box::new(unsafe { std::mem::zeroed() }),
         }
     }
 
