@@ -4,9 +4,10 @@
 #   ci/test.sh
 #
 # Formatting, clippy and the test suite on every feature set, the suite again
-# with each back end forced through PROACTOR_BACKEND, a release-mode stress
-# run, every example against real clients, the tour example on both back
-# ends, and the docs with warnings denied.
+# with each back end forced through PROACTOR_BACKEND, loom and Miri on the
+# OS-free core, a release-mode stress run, every example against real
+# clients, the tour example on both back ends, and the docs with warnings
+# denied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -44,6 +45,12 @@ for backend in poll uring; do
     step "tests, all features, PROACTOR_BACKEND=$backend"
     PROACTOR_BACKEND=$backend cargo test --all-features
 done
+
+step "loom: the op lifecycle and the parker, every interleaving"
+ci/loom.sh
+
+step "miri: buffers, lifecycle, parker"
+ci/miri.sh
 
 step "stress: ping-pongs with two threads parked on one driver (release)"
 PROACTOR_STRESS_ROUNDS=10 cargo test --release --all-features --test stress

@@ -57,6 +57,7 @@ cfg_if::cfg_if! {
     if #[cfg(any(feature = "poll", all(target_os = "linux", feature = "uring")))] {
         #[macro_use]
         mod macros;
+        mod sync;
 
         pub mod buf;
         pub mod compat;

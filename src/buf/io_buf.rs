@@ -188,7 +188,18 @@ cfg_bytes! {
     // SAFETY: as above; the spare capacity is writable.
     unsafe impl IoBufMut for bytes::BytesMut {
         fn stable_mut_ptr(&mut self) -> *mut u8 {
-            self.as_mut_ptr()
+            // The pointer must be valid for writes over the whole capacity.
+            // BytesMut only lends its initialised part (`as_mut_ptr` via
+            // `DerefMut`) or its spare part; with the length at zero for a
+            // moment, the spare part is all of it.
+            let len = self.len();
+            // SAFETY: a shorter length is always valid for bytes, and it is
+            // restored at once; bytes 0..len stay initialised meanwhile.
+            unsafe { self.set_len(0) };
+            let ptr = self.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+            // SAFETY: as above: bytes 0..len are still initialised.
+            unsafe { self.set_len(len) };
+            ptr
         }
         unsafe fn set_init(&mut self, pos: usize) {
             if self.len() < pos {
@@ -197,5 +208,56 @@ cfg_bytes! {
                 unsafe { self.set_len(pos) };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn init_bytes<B: IoBuf>(buf: &B) -> &[u8] {
+        // SAFETY: IoBuf promises bytes_init initialised bytes at stable_ptr.
+        unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) }
+    }
+
+    fn fill<B: IoBufMut>(buf: &mut B, data: &[u8]) {
+        assert!(data.len() <= buf.bytes_total());
+        // SAFETY: writes within bytes_total, then records exactly those bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), buf.stable_mut_ptr(), data.len());
+            buf.set_init(data.len());
+        }
+    }
+
+    #[test]
+    fn every_buffer_type_exposes_its_bytes() {
+        assert_eq!(init_bytes(&b"array".as_slice()), b"array");
+        assert_eq!(init_bytes(&b"array"), b"array");
+        assert_eq!(init_bytes(&"str"), b"str");
+        assert_eq!(init_bytes(&String::from("string")), b"string");
+        assert_eq!(init_bytes(&vec![1u8, 2]), [1, 2]);
+        assert_eq!(init_bytes(&vec![3u8; 4].into_boxed_slice()), [3; 4]);
+    }
+
+    #[test]
+    fn writable_buffers_record_what_was_written() {
+        let mut v: Vec<u8> = Vec::with_capacity(8);
+        fill(&mut v, b"abc");
+        assert_eq!(v, b"abc");
+        // A shorter fill never shrinks what is already initialised.
+        fill(&mut v, b"x");
+        assert_eq!(v, b"xbc");
+        let mut boxed = vec![0u8; 4].into_boxed_slice();
+        fill(&mut boxed, b"hi");
+        assert_eq!(&boxed[..], b"hi\0\0");
+    }
+
+    #[cfg(feature = "bytes")]
+    #[test]
+    fn bytes_mut_records_what_was_written() {
+        let mut b = bytes::BytesMut::with_capacity(8);
+        fill(&mut b, b"bytes");
+        assert_eq!(&b[..], b"bytes");
+        assert_eq!(init_bytes(&b.freeze()), b"bytes");
     }
 }

@@ -25,6 +25,8 @@
 
 mod builder;
 pub(crate) mod lifecycle;
+#[cfg(all(test, proactor_loom))]
+mod loom_tests;
 pub(crate) mod parker;
 pub(crate) mod pool;
 mod select;

@@ -14,11 +14,12 @@
 //! kernel is only poked (eventfd write / `Poller::notify`) when the holder is
 //! in the kernel, and the condition variable only when a thread waits on it.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Default)]
+use crate::sync::{fence, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard};
+
+#[derive(Debug)]
 pub(crate) struct Parker {
     /// Set by `unpark`, consumed by the next `park`.
     token: AtomicBool,
@@ -45,6 +46,18 @@ pub(crate) enum ParkTurn {
     /// Another thread holds the turn and takes the completions: return
     /// without touching the kernel's queue.
     Return,
+}
+
+impl Default for Parker {
+    fn default() -> Self {
+        Parker {
+            token: AtomicBool::new(false),
+            kernel_sleeper: AtomicBool::new(false),
+            gate_waiters: AtomicUsize::new(0),
+            gate: Mutex::new(false),
+            gate_changed: Condvar::new(),
+        }
+    }
 }
 
 impl Parker {
@@ -75,6 +88,10 @@ impl Parker {
                 return ParkTurn::Poll;
             }
             self.kernel_sleeper.store(true, SeqCst);
+            // Store-then-load against `unpark`'s store-then-load (Dekker):
+            // at least one side sees the other. The fences make that hold
+            // in every memory model, loom's included.
+            fence(SeqCst);
             if self.token.swap(false, SeqCst) || !still_idle() {
                 self.kernel_sleeper.store(false, SeqCst);
                 return ParkTurn::Poll;
@@ -91,6 +108,7 @@ impl Parker {
         before_waiting();
         let mut held = self.gate();
         self.gate_waiters.fetch_add(1, SeqCst);
+        fence(SeqCst);
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         while *held && !self.token.load(SeqCst) && still_idle() {
             let wait = match deadline {
@@ -143,6 +161,7 @@ impl Parker {
     #[must_use]
     pub(crate) fn unpark(&self) -> bool {
         self.token.store(true, SeqCst);
+        fence(SeqCst);
         if self.gate_waiters.load(SeqCst) > 0 {
             drop(self.gate());
             self.gate_changed.notify_all();
@@ -151,7 +170,7 @@ impl Parker {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(proactor_loom)))]
 mod tests {
     use super::*;
 
