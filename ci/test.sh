@@ -52,6 +52,9 @@ ci/loom.sh
 step "miri: buffers, lifecycle, parker"
 ci/miri.sh
 
+step "fault injection: per-op fallback, failed submissions, short transfers"
+ci/fault.sh
+
 step "stress: ping-pongs with two threads parked on one driver (release)"
 PROACTOR_STRESS_ROUNDS=10 cargo test --release --all-features --test stress
 

@@ -60,6 +60,8 @@ cfg_if::cfg_if! {
         mod sync;
 
         pub mod buf;
+        #[cfg(proactor_fault)]
+        pub mod fault;
         pub mod compat;
         pub mod driver;
         pub mod fs;

@@ -35,5 +35,8 @@ pub const MAX_OP_LEN: usize = u32::MAX as usize;
 
 /// Length handed to the kernel for a buffer region of `len` bytes.
 pub(crate) fn capped_len(len: usize) -> u32 {
-    len.min(MAX_OP_LEN) as u32
+    let len = len.min(MAX_OP_LEN) as u32;
+    #[cfg(proactor_fault)]
+    let len = crate::fault::shorten(len);
+    len
 }

@@ -23,6 +23,8 @@ pub(crate) struct Job {
 
 impl Job {
     fn run(mut self) {
+        #[cfg(proactor_fault)]
+        crate::fault::note_pool_run();
         let result = self.op.perform();
         self.completions
             .done

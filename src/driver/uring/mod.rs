@@ -186,7 +186,14 @@ impl Shared {
     fn submit_pending(&self, holding: bool) -> io::Result<()> {
         let mut attempts = 0u32;
         loop {
-            match self.ring.submitter().submit() {
+            #[cfg(proactor_fault)]
+            let submitted = match crate::fault::submit_error() {
+                Some(errno) => Err(io::Error::from_raw_os_error(errno)),
+                None => self.ring.submitter().submit(),
+            };
+            #[cfg(not(proactor_fault))]
+            let submitted = self.ring.submitter().submit();
+            match submitted {
                 Ok(_) => return Ok(()),
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EINTR) => {}
@@ -298,6 +305,12 @@ impl Shared {
     /// `timeout` passes. No lock is held meanwhile.
     fn enter_and_wait(&self, timeout: Option<Duration>) -> io::Result<()> {
         let submitter = self.ring.submitter();
+        #[cfg(proactor_fault)]
+        if let Some(errno) = crate::fault::submit_error() {
+            // As if the wait was interrupted before it began.
+            let _ = errno;
+            return Ok(());
+        }
         let result = match timeout {
             None => submitter.submit_and_wait(1),
             Some(timeout) if self.ring.params().is_feature_ext_arg() => {

@@ -13,9 +13,33 @@ pub(crate) struct Support {
 
 impl Support {
     pub(crate) fn has(&self, opcode: u8) -> bool {
+        #[cfg(proactor_fault)]
+        if crate::fault::is_hidden(opcode) {
+            return false;
+        }
         self.opcodes[usize::from(opcode)]
     }
 }
+
+/// Opcodes io_uring must have to be used at all: the driver's own (NOP,
+/// ASYNC_CANCEL, READ for wake-ups), timers (a pool thread cannot be woken
+/// early), and those of operations that wait for readiness, which the
+/// blocking pool cannot run (it would only see EAGAIN). All exist from
+/// Linux 5.6, the first kernel with the opcode probe. Every other opcode may
+/// be missing: its operations run on the pool.
+const REQUIRED: [u8; 11] = [
+    opcode::Nop::CODE,
+    opcode::AsyncCancel::CODE,
+    opcode::Timeout::CODE,
+    opcode::Read::CODE,
+    opcode::Write::CODE,
+    opcode::Recv::CODE,
+    opcode::Send::CODE,
+    opcode::RecvMsg::CODE,
+    opcode::SendMsg::CODE,
+    opcode::Accept::CODE,
+    opcode::Connect::CODE,
+];
 
 /// Uninitialized (empty), Initialized (`Ok`) or Unsupported (`Err`): the
 /// `OnceLock` is the atomic state, and races to fill it run the probe once.
@@ -66,6 +90,14 @@ fn run_probe() -> Result<Support, FallbackReason> {
     let mut opcodes = [false; 256];
     for (code, supported) in opcodes.iter_mut().enumerate() {
         *supported = probe.is_supported(code as u8);
+    }
+    if REQUIRED.iter().any(|&code| !opcodes[usize::from(code)]) {
+        // A kernel that has the probe (5.6) has all of these; without them
+        // readiness-style operations could not fall back to the pool.
+        return Err(FallbackReason::Unsupported {
+            errno: libc::EINVAL,
+            stage: "IORING_REGISTER_PROBE (a required opcode is missing)",
+        });
     }
     Ok(Support { opcodes })
 }

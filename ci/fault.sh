@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Fault injection: builds with `--cfg proactor_fault` and runs tests/fault.rs
+# on both back ends: per-op fallback for every optional opcode, and failed
+# submissions (EINTR, EAGAIN, EBUSY) plus short transfers on seeded
+# schedules. Prints how many faults were injected.
+#
+#   ci/fault.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RUSTFLAGS="--cfg proactor_fault"
+# A separate target dir: the cfg changes the crate's build.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/fault}
+cargo test --all-features --test fault -- --nocapture

@@ -1,0 +1,127 @@
+//! Fault injection (`--cfg proactor_fault`, run by `ci/fault.sh`): per-op
+//! fallback for every opcode that may be missing, and failed submissions
+//! plus short transfers on seeded schedules. Every operation must still
+//! complete once, with the right result.
+#![cfg(all(proactor_fault, target_os = "linux", feature = "uring"))]
+
+mod common;
+
+use std::time::Duration;
+
+use io_uring::opcode;
+use proactor::fault;
+use proactor::fs::OpenOptions;
+use proactor::net::{TcpListener, TcpStream};
+
+/// Opcodes whose operations take the per-op fallback when the kernel lacks
+/// them, with the minimum kernel that has each.
+const OPTIONAL: [(u8, &str); 9] = [
+    (opcode::OpenAt::CODE, "5.6"),
+    (opcode::Close::CODE, "5.6"),
+    (opcode::Statx::CODE, "5.6"),
+    (opcode::Fsync::CODE, "5.1"),
+    (opcode::Ftruncate::CODE, "6.9"),
+    (opcode::RenameAt::CODE, "5.11"),
+    (opcode::UnlinkAt::CODE, "5.11"),
+    (opcode::MkDirAt::CODE, "5.15"),
+    (opcode::Shutdown::CODE, "5.11"),
+];
+
+/// File, path, timer and socket work whose every result is checked.
+async fn workload(dir: &std::path::Path, seed: u64) {
+    let path = dir.join(format!("f{seed}"));
+    let data: Vec<u8> = (0..300_000u64)
+        .map(|i| ((i * 31 + seed) % 251) as u8)
+        .collect();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .open(&path)
+        .await
+        .unwrap();
+    let (r, _) = file.write_all_at(data.clone(), 0).await;
+    r.unwrap();
+    file.sync_data().await.unwrap();
+    assert_eq!(file.len().await.unwrap(), data.len() as u64);
+    let (r, back) = file.read_exact_at(Vec::with_capacity(data.len()), 0).await;
+    r.unwrap();
+    assert!(back == data, "file data differs (seed {seed})");
+    file.set_len(10).await.unwrap();
+    file.close().await.unwrap();
+    let moved = dir.join(format!("g{seed}"));
+    proactor::fs::rename(&path, &moved).await.unwrap();
+    assert_eq!(proactor::fs::metadata(&moved).await.unwrap().len(), 10);
+    proactor::fs::remove_file(&moved).await.unwrap();
+    let sub = dir.join(format!("d{seed}"));
+    proactor::fs::create_dir(&sub).await.unwrap();
+    proactor::fs::remove_dir(&sub).await.unwrap();
+
+    proactor::time::sleep(Duration::from_millis(1))
+        .await
+        .unwrap();
+    assert!(proactor::time::timeout(
+        Duration::from_millis(1),
+        proactor::time::sleep(Duration::from_secs(60))
+    )
+    .await
+    .is_err());
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    let (sent, received) = futures::join!(
+        client.write_all(data.clone()),
+        server.read_exact(Vec::with_capacity(data.len()))
+    );
+    sent.0.unwrap();
+    received.0.unwrap();
+    assert!(received.1 == data, "socket data differs (seed {seed})");
+    client.shutdown(std::net::Shutdown::Write).await.unwrap();
+    let (n, _) = server.read(Vec::with_capacity(8)).await;
+    assert_eq!(n.unwrap(), 0);
+}
+
+both_backends! {
+    fn per_op_fallback_for_every_optional_opcode(driver) {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (code, kernel)) in OPTIONAL.into_iter().enumerate() {
+            fault::hide_opcode(code);
+            let _current = driver.enter();
+            let pool_before = fault::pool_runs();
+            driver.block_on(workload(dir.path(), i as u64));
+            fault::reveal_opcodes();
+            let on_pool = fault::pool_runs() - pool_before;
+            assert!(on_pool > 0, "opcode {code} hidden, yet nothing ran on the pool");
+            eprintln!("opcode {code} (Linux {kernel}) hidden: {on_pool} operations ran on the pool");
+            assert!(common::park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
+        }
+    }
+
+    fn seeded_failed_submissions_and_short_transfers(driver) {
+        let dir = tempfile::tempdir().unwrap();
+        let seeds = 40;
+        let before = fault::counts();
+        for seed in 1..=seeds {
+            fault::fail_submissions(seed, 3);
+            fault::short_transfers(seed.wrapping_mul(7919), 2);
+            let _current = driver.enter();
+            driver.block_on(workload(dir.path(), seed));
+            fault::fail_submissions(0, 0);
+            fault::short_transfers(0, 0);
+            assert!(
+                common::park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0),
+                "seed {seed}: ops still held"
+            );
+        }
+        let after = fault::counts();
+        let (submits, shorts) = (after.0 - before.0, after.1 - before.1);
+        println!("{seeds} seeds: {submits} failed submissions and {shorts} short transfers injected");
+        if driver.backend() == proactor::Backend::IoUring {
+            assert!(submits > 0, "no submission fault was injected");
+        }
+        assert!(shorts > 0, "no short transfer was injected");
+    }
+}
