@@ -55,6 +55,9 @@ ci/miri.sh
 step "fault injection: per-op fallback, failed submissions, short transfers"
 ci/fault.sh
 
+step "soak: 5 s of mixed traffic per back end, fds and RSS stable"
+ci/soak.sh 5
+
 step "stress: ping-pongs with two threads parked on one driver (release)"
 PROACTOR_STRESS_ROUNDS=10 cargo test --release --all-features --test stress
 

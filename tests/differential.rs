@@ -1,0 +1,344 @@
+//! Differential test: a seeded random program of operations (file reads and
+//! writes at offsets, length changes, socket round trips, timers,
+//! cancellations at random points, driver drops) runs on both back ends and
+//! on a plain std model. What a program can observe (bytes, lengths, error
+//! kinds) must match everywhere. `PROACTOR_DIFF_SEEDS` sets how many seeds
+//! (default 200); a failure names its seed.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::Duration;
+
+use proactor::buf::IoBuf;
+use proactor::fs::{File, OpenOptions};
+use proactor::net::UnixStream;
+use proactor::op::{Op, Timeout};
+use proactor::{Backend, Driver};
+
+/// One step of a program.
+#[derive(Debug, Clone)]
+enum Step {
+    WriteAt {
+        offset: u64,
+        data: Vec<u8>,
+    },
+    ReadAt {
+        offset: u64,
+        len: usize,
+    },
+    ReadExactAt {
+        offset: u64,
+        len: usize,
+    },
+    SetLen(u64),
+    Len,
+    SyncData,
+    RoundTrip(Vec<u8>),
+    Sleep(u64),
+    /// Start an operation that cannot finish, poll it once, drop it.
+    CancelIdleRead,
+    CancelTimer,
+    /// Drop the driver (with a cancelled op in flight) and make a new one.
+    DropDriver,
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+fn program(seed: u64) -> Vec<Step> {
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    (0..40)
+        .map(|_| match rng.below(11) {
+            0 | 1 => {
+                let len = rng.below(9000) as usize;
+                Step::WriteAt {
+                    offset: rng.below(70_000),
+                    data: rng.bytes(len),
+                }
+            }
+            2 | 3 => Step::ReadAt {
+                offset: rng.below(80_000),
+                len: rng.below(9000) as usize,
+            },
+            4 => Step::ReadExactAt {
+                offset: rng.below(80_000),
+                len: rng.below(4000) as usize,
+            },
+            5 => Step::SetLen(rng.below(80_000)),
+            6 => match rng.below(2) {
+                0 => Step::Len,
+                _ => Step::SyncData,
+            },
+            7 => {
+                let len = 1 + rng.below(100_000) as usize;
+                Step::RoundTrip(rng.bytes(len))
+            }
+            8 => Step::Sleep(rng.below(3)),
+            9 => match rng.below(3) {
+                0 => Step::CancelIdleRead,
+                1 => Step::CancelTimer,
+                _ => Step::DropDriver,
+            },
+            _ => Step::CancelIdleRead,
+        })
+        .collect()
+}
+
+fn kind(e: &std::io::Error) -> String {
+    format!("error {:?}", e.kind())
+}
+
+/// The program on std: the reference.
+fn run_std(steps: &[Step], path: &Path) -> Vec<String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut trace = Vec::new();
+    for step in steps {
+        trace.push(match step {
+            Step::WriteAt { offset, data } => match file.write_all_at(data, *offset) {
+                Ok(()) => format!("wrote {}", data.len()),
+                Err(e) => kind(&e),
+            },
+            Step::ReadAt { offset, len } => {
+                // A positional read returns what is there, up to len; proactor
+                // may return less only at EOF for regular files, like pread.
+                let mut buf = vec![0; *len];
+                let mut filled = 0;
+                loop {
+                    match file.read_at(&mut buf[filled..], offset + filled as u64) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) => return vec![kind(&e)],
+                    }
+                    if filled == *len {
+                        break;
+                    }
+                }
+                format!("read {:?}", &buf[..filled])
+            }
+            Step::ReadExactAt { offset, len } => {
+                let mut buf = vec![0; *len];
+                match file.read_exact_at(&mut buf, *offset) {
+                    Ok(()) => format!("exact {buf:?}"),
+                    Err(e) => kind(&e),
+                }
+            }
+            Step::SetLen(len) => file
+                .set_len(*len)
+                .map_or_else(|e| kind(&e), |()| format!("len {len}")),
+            Step::Len => format!("len is {}", file.metadata().unwrap().len()),
+            Step::SyncData => file
+                .sync_data()
+                .map_or_else(|e| kind(&e), |()| "synced".into()),
+            Step::RoundTrip(data) => {
+                let writer = {
+                    let mut a = a.try_clone().unwrap();
+                    let data = data.clone();
+                    std::thread::spawn(move || a.write_all(&data).unwrap())
+                };
+                let mut buf = vec![0; data.len()];
+                b.read_exact(&mut buf).unwrap();
+                writer.join().unwrap();
+                format!("echoed {}", u8::from(&buf == data))
+            }
+            Step::Sleep(ms) => {
+                std::thread::sleep(Duration::from_millis(*ms));
+                "slept".into()
+            }
+            Step::CancelIdleRead | Step::CancelTimer | Step::DropDriver => "cancelled".into(),
+        });
+    }
+    let _ = a.flush();
+    trace
+}
+
+/// Reads at most `len` bytes at `offset`, as many calls as it takes before
+/// EOF: the same observable as the std loop above.
+async fn read_up_to(file: &File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let filled = buf.len();
+        let (result, slice) = file
+            .read_at(buf.slice(filled..len), offset + filled as u64)
+            .await;
+        buf = slice.into_inner();
+        if result? == 0 {
+            break;
+        }
+    }
+    Ok(buf)
+}
+
+fn run_proactor(steps: &[Step], path: &Path, backend: Backend) -> Vec<String> {
+    let mut driver = common::driver(backend);
+    let mut trace = Vec::new();
+    let std_file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    drop(std_file);
+    let mut file = driver
+        .block_on(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open_with(path, driver.clone()),
+        )
+        .unwrap();
+    let _guard = driver.enter();
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    for step in steps {
+        let entry = match step {
+            Step::WriteAt { offset, data } => {
+                let (r, _) = driver.block_on(file.write_all_at(data.clone(), *offset));
+                r.map_or_else(|e| kind(&e), |()| format!("wrote {}", data.len()))
+            }
+            Step::ReadAt { offset, len } => match driver.block_on(read_up_to(&file, *offset, *len))
+            {
+                Ok(buf) => format!("read {buf:?}"),
+                Err(e) => kind(&e),
+            },
+            Step::ReadExactAt { offset, len } => {
+                let (r, buf) =
+                    driver.block_on(file.read_exact_at(Vec::with_capacity(*len), *offset));
+                r.map_or_else(|e| kind(&e), |()| format!("exact {buf:?}"))
+            }
+            Step::SetLen(len) => driver
+                .block_on(file.set_len(*len))
+                .map_or_else(|e| kind(&e), |()| format!("len {len}")),
+            Step::Len => format!("len is {}", driver.block_on(file.len()).unwrap()),
+            Step::SyncData => driver
+                .block_on(file.sync_data())
+                .map_or_else(|e| kind(&e), |()| "synced".into()),
+            Step::RoundTrip(data) => {
+                let (sent, got) = driver.block_on(async {
+                    futures::join!(
+                        a.write_all(data.clone()),
+                        b.read_exact(Vec::with_capacity(data.len()))
+                    )
+                });
+                sent.0.unwrap();
+                got.0.unwrap();
+                format!("echoed {}", u8::from(&got.1 == data))
+            }
+            Step::Sleep(ms) => {
+                driver
+                    .block_on(proactor::time::sleep(Duration::from_millis(*ms)))
+                    .unwrap();
+                "slept".into()
+            }
+            Step::CancelIdleRead => {
+                let mut read = Box::pin(b.read(Vec::with_capacity(8)));
+                assert!(common::poll_once(&driver, &mut read).is_pending());
+                "cancelled".into()
+            }
+            Step::CancelTimer => {
+                let mut timer =
+                    Op::with_driver(Timeout::new(Duration::from_secs(3600)), driver.clone());
+                assert!(common::poll_once(&driver, &mut timer).is_pending());
+                "cancelled".into()
+            }
+            Step::DropDriver => {
+                let mut timer =
+                    Op::with_driver(Timeout::new(Duration::from_secs(3600)), driver.clone());
+                assert!(common::poll_once(&driver, &mut timer).is_pending());
+                drop(timer);
+                let std_file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .unwrap();
+                drop((file, a, b));
+                drop(std::mem::replace(
+                    &mut driver,
+                    Driver::builder().force(backend).build().unwrap(),
+                ));
+                let _enter = driver.enter();
+                file = File::from_std(std_file).unwrap();
+                (a, b) = UnixStream::pair().unwrap();
+                "cancelled".into()
+            }
+        };
+        trace.push(entry);
+    }
+    trace
+}
+
+fn backends() -> Vec<Backend> {
+    let mut backends = Vec::new();
+    if cfg!(all(target_os = "linux", feature = "uring")) {
+        backends.push(Backend::IoUring);
+    }
+    if cfg!(feature = "poll") {
+        backends.push(Backend::Poll);
+    }
+    backends
+}
+
+#[test]
+fn back_ends_and_std_agree_on_random_programs() {
+    let _serial = common::serial();
+    let seeds: u64 = std::env::var("PROACTOR_DIFF_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cancellations = 0;
+    for seed in 0..seeds {
+        let steps = program(seed);
+        cancellations += steps
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s,
+                    Step::CancelIdleRead | Step::CancelTimer | Step::DropDriver
+                )
+            })
+            .count();
+        let expected = run_std(&steps, &dir.path().join("std"));
+        for backend in backends() {
+            let got = run_proactor(&steps, &dir.path().join(format!("{backend}")), backend);
+            for (i, (want, have)) in expected.iter().zip(&got).enumerate() {
+                assert!(
+                    want == have,
+                    "seed {seed}, {backend}, step {i} ({:?}):\n  std:      {}\n  proactor: {}",
+                    steps[i],
+                    &want[..want.len().min(200)],
+                    &have[..have.len().min(200)],
+                );
+            }
+            assert_eq!(
+                expected.len(),
+                got.len(),
+                "seed {seed}, {backend}: trace lengths"
+            );
+        }
+    }
+    println!("{seeds} seeds, {} steps each, {cancellations} cancellations or driver drops: back ends and std agree", program(0).len());
+}
