@@ -5,9 +5,9 @@
 #
 # Formatting, clippy and the test suite on every feature set, the suite again
 # with each back end forced through PROACTOR_BACKEND, loom and Miri on the
-# OS-free core, a release-mode stress run, every example against real
-# clients, the tour example on both back ends, and the docs with warnings
-# denied.
+# OS-free core, the suite under AddressSanitizer, fault injection, a short
+# soak, a release-mode stress run, every example against real clients, the
+# tour example on both back ends, and the docs with warnings denied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -51,6 +51,9 @@ ci/loom.sh
 
 step "miri: buffers, lifecycle, parker"
 ci/miri.sh
+
+step "sanitizers: the suite under AddressSanitizer and LeakSanitizer"
+ci/sanitize.sh
 
 step "fault injection: per-op fallback, failed submissions, short transfers"
 ci/fault.sh
