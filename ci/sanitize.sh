@@ -24,4 +24,8 @@ cargo "${test_args[@]}"
 for backend in poll uring; do
     PROACTOR_BACKEND=$backend cargo "${test_args[@]}" --test runtimes --test stress
 done
+# Fault injection under the sanitizers too: failed submissions and short
+# transfers must not make anything be freed early.
+RUSTFLAGS="$RUSTFLAGS --cfg proactor_fault" CARGO_TARGET_DIR=$CARGO_TARGET_DIR-fault \
+    cargo +nightly test -Zbuild-std --target "$target" --all-features --test fault
 echo "sanitizers: no reports"
