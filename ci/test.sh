@@ -3,7 +3,8 @@
 #
 #   ci/test.sh
 #
-# Formatting, clippy and the test suite on every feature set, the suite again
+# Formatting, clippy and checks on every feature set (cargo-hack), the
+# minimum Rust, the test suite on every feature set, the suite again
 # with each back end forced through PROACTOR_BACKEND, loom and Miri on the
 # OS-free core, the suite under AddressSanitizer, fault injection, a short
 # soak, a release-mode stress run, every example against real clients, the
@@ -31,10 +32,11 @@ FEATURE_SETS=(
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-for features in "${FEATURE_SETS[@]}"; do
-    step "clippy, features {$features}"
-    cargo clippy --all-targets --no-default-features --features "$features" -- -D warnings
-done
+step "every feature set: cargo hack check and clippy -D warnings"
+ci/features.sh
+
+step "minimum supported Rust"
+ci/msrv.sh
 
 for features in "${FEATURE_SETS[@]}"; do
     step "tests, features {$features}"
@@ -92,5 +94,8 @@ fi
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
+
+step "docs as docs.rs builds them"
+ci/docs.sh
 
 step "all checks passed"
