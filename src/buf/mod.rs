@@ -18,9 +18,11 @@
 //! # Ok(()) }
 //! ```
 
+mod aligned;
 mod io_buf;
 mod slice;
 
+pub use aligned::AlignedBuf;
 pub use io_buf::{IoBuf, IoBufMut};
 pub use slice::Slice;
 
