@@ -66,6 +66,9 @@ ci/soak.sh 5
 step "stress: ping-pongs with two threads parked on one driver (release)"
 PROACTOR_STRESS_ROUNDS=10 cargo test --release --all-features --test stress
 
+step "benches build (figures come from ci/bench.sh, not from CI)"
+cargo bench --features uring --no-run
+
 step "examples against real clients (nc, socat, curl, wrk)"
 ci/examples.sh
 
