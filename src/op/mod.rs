@@ -131,6 +131,14 @@ pub unsafe trait OpCode: std::marker::Send + 'static {
     /// How the readiness back end (and io_uring's per-op fallback) runs it.
     fn readiness(&self) -> Readiness;
 
+    /// Readiness back end, for a [`Readiness::Blocking`] operation: finish
+    /// it at once if that cannot block (a read the page cache can serve), so
+    /// it costs no thread hop. `None`: it would block; it runs on the pool.
+    /// The default always says `None`.
+    fn try_now(&mut self) -> Option<io::Result<usize>> {
+        None
+    }
+
     /// Performs the operation as a system call: non-blocking for
     /// [`Readiness::Fd`], blocking for [`Readiness::Blocking`]. Returns what
     /// the io_uring completion would: a count, an fd, or zero.

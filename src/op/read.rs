@@ -118,6 +118,17 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
         Readiness::Blocking
     }
 
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn try_now(&mut self) -> Option<io::Result<usize>> {
+        let len = capped_len(self.buf.bytes_total()) as usize;
+        let offset = offset_arg(self.offset).ok()?;
+        let iov = libc::iovec {
+            iov_base: self.buf.stable_mut_ptr().cast(),
+            iov_len: len,
+        };
+        nowait::pread(self.fd.as_raw_fd(), &iov, offset)
+    }
+
     fn perform(&mut self) -> io::Result<usize> {
         let len = capped_len(self.buf.bytes_total()) as usize;
         let offset = offset_arg(self.offset)?;
@@ -140,4 +151,45 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
 /// An offset as `off_t`, or the EINVAL the kernel would give for it.
 pub(super) fn offset_arg(offset: u64) -> io::Result<libc::off_t> {
     libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `preadv2(RWF_NOWAIT)`: a positional read that only succeeds if it need
+/// not wait for the device (Linux 4.14; regular files on most filesystems).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod nowait {
+    use std::io;
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+    /// Set once the kernel or filesystem says it cannot do `RWF_NOWAIT`.
+    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+    /// `Some(result)` if the read finished without blocking (possibly
+    /// short, if only part of the range is cached); `None` if it would
+    /// block or cannot be tried.
+    pub(super) fn pread(
+        fd: i32,
+        iov: &libc::iovec,
+        offset: libc::off_t,
+    ) -> Option<io::Result<usize>> {
+        if UNSUPPORTED.load(Relaxed) {
+            return None;
+        }
+        // SAFETY: `iov` describes one buffer valid for writes of its length
+        // (IoBufMut), owned by the operation for the whole call.
+        let read = unsafe { libc::preadv2(fd, iov, 1, offset, libc::RWF_NOWAIT) };
+        if read >= 0 {
+            return Some(Ok(read as usize));
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EAGAIN) => None,
+            Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => {
+                UNSUPPORTED.store(true, Relaxed);
+                None
+            }
+            // Anything else (EINVAL for a misaligned O_DIRECT read, say):
+            // let the blocking path report the real outcome.
+            _ => None,
+        }
+    }
 }

@@ -119,7 +119,10 @@ impl Shared {
     fn submit_op<O: OpCode>(&self, mut op: Box<O>) -> Submission<O> {
         match op.readiness() {
             Readiness::Now => Submission::Done(op.perform(), op),
-            Readiness::Blocking => submit_to_pool(&self.table, &self.pool, &self.pool_done, op),
+            Readiness::Blocking => match op.try_now() {
+                Some(result) => Submission::Done(result, op),
+                None => submit_to_pool(&self.table, &self.pool, &self.pool_done, op),
+            },
             Readiness::Fd { fd, interest } => {
                 let result = op.perform();
                 if !would_block(&result) {
