@@ -290,17 +290,6 @@ fn run_proactor(steps: &[Step], path: &Path, backend: Backend) -> Vec<String> {
     trace
 }
 
-fn backends() -> Vec<Backend> {
-    let mut backends = Vec::new();
-    if cfg!(all(target_os = "linux", feature = "uring")) {
-        backends.push(Backend::IoUring);
-    }
-    if cfg!(feature = "poll") {
-        backends.push(Backend::Poll);
-    }
-    backends
-}
-
 #[test]
 fn back_ends_and_std_agree_on_random_programs() {
     let _serial = common::serial();
@@ -322,7 +311,7 @@ fn back_ends_and_std_agree_on_random_programs() {
             })
             .count();
         let expected = run_std(&steps, &dir.path().join("std"));
-        for backend in backends() {
+        for backend in common::backends() {
             let got = run_proactor(&steps, &dir.path().join(format!("{backend}")), backend);
             for (i, (want, have)) in expected.iter().zip(&got).enumerate() {
                 assert!(

@@ -298,14 +298,7 @@ fn child_with_default_sigpipe() {
 #[test]
 fn no_sigpipe_when_writing_to_a_closed_socket() {
     let _serial = common::serial();
-    let mut backends = vec![];
-    if cfg!(feature = "poll") {
-        backends.push("poll");
-    }
-    if cfg!(all(target_os = "linux", feature = "uring")) {
-        backends.push("uring");
-    }
-    for backend in backends {
+    for backend in common::backends().into_iter().map(common::env_name) {
         let (ok, out) = common::run_child(
             "child_with_default_sigpipe",
             &[("PROACTOR_TEST_SIGPIPE_CHILD", backend)],
@@ -359,14 +352,7 @@ fn child_with_few_fds() {
 #[test]
 fn accept_without_free_fds_recovers() {
     let _serial = common::serial();
-    let mut backends = vec![];
-    if cfg!(feature = "poll") {
-        backends.push("poll");
-    }
-    if cfg!(all(target_os = "linux", feature = "uring")) {
-        backends.push("uring");
-    }
-    for backend in backends {
+    for backend in common::backends().into_iter().map(common::env_name) {
         let (ok, out) = common::run_child(
             "child_with_few_fds",
             &[("PROACTOR_TEST_EMFILE_CHILD", backend)],

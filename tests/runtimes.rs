@@ -101,19 +101,13 @@ fn child_runs_every_runtime() {
 
 #[test]
 fn same_futures_under_every_runtime() {
-    let mut backends = vec![];
-    if cfg!(feature = "poll") {
-        backends.push(("poll", "poll"));
-    }
-    if cfg!(all(target_os = "linux", feature = "uring")) {
-        backends.push(("uring", "io_uring"));
-    }
-    for (env, name) in backends {
+    for backend in common::backends() {
+        let name = backend.to_string();
         let (ok, out) = common::run_child(
             "child_runs_every_runtime",
             &[
-                ("PROACTOR_TEST_RUNTIME_CHILD", name),
-                ("PROACTOR_BACKEND", env),
+                ("PROACTOR_TEST_RUNTIME_CHILD", &name),
+                ("PROACTOR_BACKEND", common::env_name(backend)),
             ],
         );
         assert!(

@@ -139,15 +139,8 @@ fn child_ping_pong_on_the_global_driver() {
 #[test]
 fn ping_pong_on_the_process_wide_driver() {
     let _serial = common::serial();
-    let mut backends = vec![];
-    if cfg!(feature = "poll") {
-        backends.push("poll");
-    }
-    if cfg!(all(target_os = "linux", feature = "uring")) {
-        backends.push("uring");
-    }
     let rounds = rounds().to_string();
-    for backend in backends {
+    for backend in common::backends().into_iter().map(common::env_name) {
         let (ok, out) = common::run_child(
             "child_ping_pong_on_the_global_driver",
             &[

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::open::path_to_cstring;
 use super::{OpCode, Readiness};
 
-/// What [`Statx`] reports about a file.
+/// What [`Statx`] and [`StatxPath`] report about a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileStat {
     /// Size in bytes.
@@ -29,37 +29,72 @@ impl FileStat {
             modified_nsec: st.st_mtime_nsec as u32,
         }
     }
-
-    #[cfg(all(target_os = "linux", feature = "uring"))]
-    fn from_statx(sx: &libc::statx) -> FileStat {
-        FileStat {
-            size: sx.stx_size,
-            mode: u32::from(sx.stx_mode),
-            modified_sec: sx.stx_mtime.tv_sec,
-            modified_nsec: sx.stx_mtime.tv_nsec,
-        }
-    }
 }
 
-#[cfg(all(target_os = "linux", feature = "uring"))]
-fn zeroed_statx() -> Box<libc::statx> {
-    // SAFETY: statx is plain old data; all-zero is a valid value.
-    Box::new(unsafe { std::mem::zeroed() })
+/// Where a stat operation's answer lands: the `statx` buffer the kernel
+/// fills on io_uring, or the `stat` the blocking pool got.
+struct StatBuf {
+    /// Boxed: the kernel writes into it while the operation moves around.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    statx: Box<libc::statx>,
+    stat: Option<FileStat>,
+}
+
+impl StatBuf {
+    fn new() -> StatBuf {
+        StatBuf {
+            // SAFETY: statx is plain old data; all-zero is a valid value.
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            statx: Box::new(unsafe { std::mem::zeroed() }),
+            stat: None,
+        }
+    }
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn statx_ptr(&mut self) -> *mut io_uring::types::statx {
+        let statx: *mut libc::statx = &mut *self.statx;
+        statx.cast()
+    }
+
+    /// Runs a `stat`-family call into a fresh buffer and keeps its answer.
+    fn fill(&mut self, call: impl FnOnce(*mut libc::stat) -> libc::c_int) -> io::Result<usize> {
+        // SAFETY: stat is plain old data; all-zero is a valid value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if call(&mut st) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.stat = Some(FileStat::from_stat(&st));
+        Ok(0)
+    }
+
+    fn finish(self, result: io::Result<usize>) -> io::Result<FileStat> {
+        result?;
+        if let Some(stat) = self.stat {
+            return Ok(stat);
+        }
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        return Ok(FileStat {
+            size: self.statx.stx_size,
+            mode: u32::from(self.statx.stx_mode),
+            modified_sec: self.statx.stx_mtime.tv_sec,
+            modified_nsec: self.statx.stx_mtime.tv_nsec,
+        });
+        #[cfg(not(all(target_os = "linux", feature = "uring")))]
+        Err(io::Error::other("stat completed without an answer"))
+    }
 }
 
 /// Reads the metadata of an open file: `statx(2)` on io_uring, `fstat(2)` on
 /// the blocking pool otherwise.
 pub struct Statx<F> {
     fd: F,
-    #[cfg(all(target_os = "linux", feature = "uring"))]
-    statx: Box<libc::statx>,
-    stat: Option<FileStat>,
+    buf: StatBuf,
 }
 
 impl<F> std::fmt::Debug for Statx<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Statx")
-            .field("stat", &self.stat)
+            .field("stat", &self.buf.stat)
             .finish_non_exhaustive()
     }
 }
@@ -69,15 +104,13 @@ impl<F: AsRawFd + Send + 'static> Statx<F> {
     pub fn new(fd: F) -> Self {
         Statx {
             fd,
-            #[cfg(all(target_os = "linux", feature = "uring"))]
-            statx: zeroed_statx(),
-            stat: None,
+            buf: StatBuf::new(),
         }
     }
 }
 
-// SAFETY: the entry points at the empty path (a 'static C string) and at
-// `statx`, a Box owned by self whose heap memory does not move.
+// SAFETY: the entry points at the empty path (a 'static C string) and at the
+// boxed statx buffer owned by self, whose heap memory does not move.
 unsafe impl<F: AsRawFd + Send + 'static> OpCode for Statx<F> {
     type Output = io::Result<FileStat>;
 
@@ -86,11 +119,10 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Statx<F> {
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let statx: *mut libc::statx = &mut *self.statx;
         io_uring::opcode::Statx::new(
             io_uring::types::Fd(self.fd.as_raw_fd()),
             c"".as_ptr(),
-            statx.cast::<io_uring::types::statx>(),
+            self.buf.statx_ptr(),
         )
         .flags(libc::AT_EMPTY_PATH)
         .mask(libc::STATX_BASIC_STATS)
@@ -102,35 +134,13 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Statx<F> {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        // SAFETY: stat is plain old data; all-zero is a valid value.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let fd = self.fd.as_raw_fd();
         // SAFETY: `st` is a valid, writable stat buffer.
-        if unsafe { libc::fstat(self.fd.as_raw_fd(), &mut st) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        self.stat = Some(FileStat::from_stat(&st));
-        Ok(0)
+        self.buf.fill(|st| unsafe { libc::fstat(fd, st) })
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<FileStat> {
-        result?;
-        if let Some(stat) = self.stat {
-            return Ok(stat);
-        }
-        #[cfg(all(target_os = "linux", feature = "uring"))]
-        {
-            let sx = &*self.statx;
-            Ok(FileStat {
-                size: sx.stx_size,
-                mode: u32::from(sx.stx_mode),
-                modified_sec: sx.stx_mtime.tv_sec,
-                modified_nsec: sx.stx_mtime.tv_nsec,
-            })
-        }
-        #[cfg(not(all(target_os = "linux", feature = "uring")))]
-        Err(io::Error::other(
-            "statx completed without filling its buffer",
-        ))
+        self.buf.finish(result)
     }
 }
 
@@ -138,9 +148,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Statx<F> {
 /// io_uring, `stat(2)` on the blocking pool otherwise.
 pub struct StatxPath {
     path: CString,
-    #[cfg(all(target_os = "linux", feature = "uring"))]
-    statx: Box<libc::statx>,
-    stat: Option<FileStat>,
+    buf: StatBuf,
 }
 
 impl std::fmt::Debug for StatxPath {
@@ -156,15 +164,13 @@ impl StatxPath {
     pub fn new(path: &Path) -> io::Result<Self> {
         Ok(StatxPath {
             path: path_to_cstring(path)?,
-            #[cfg(all(target_os = "linux", feature = "uring"))]
-            statx: zeroed_statx(),
-            stat: None,
+            buf: StatBuf::new(),
         })
     }
 }
 
-// SAFETY: the entry points at `path` (a CString's heap buffer) and `statx`
-// (a Box), both owned by self and unmoved.
+// SAFETY: the entry points at `path` (a CString's heap buffer) and at the
+// boxed statx buffer, both owned by self and unmoved.
 unsafe impl OpCode for StatxPath {
     type Output = io::Result<FileStat>;
 
@@ -173,11 +179,10 @@ unsafe impl OpCode for StatxPath {
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let statx: *mut libc::statx = &mut *self.statx;
         io_uring::opcode::Statx::new(
             io_uring::types::Fd(libc::AT_FDCWD),
             self.path.as_ptr(),
-            statx.cast::<io_uring::types::statx>(),
+            self.buf.statx_ptr(),
         )
         .mask(libc::STATX_BASIC_STATS)
         .build()
@@ -188,26 +193,12 @@ unsafe impl OpCode for StatxPath {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        // SAFETY: stat is plain old data; all-zero is a valid value.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let path = self.path.as_ptr();
         // SAFETY: a valid C string and a writable stat buffer.
-        if unsafe { libc::stat(self.path.as_ptr(), &mut st) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        self.stat = Some(FileStat::from_stat(&st));
-        Ok(0)
+        self.buf.fill(|st| unsafe { libc::stat(path, st) })
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<FileStat> {
-        result?;
-        if let Some(stat) = self.stat {
-            return Ok(stat);
-        }
-        #[cfg(all(target_os = "linux", feature = "uring"))]
-        return Ok(FileStat::from_statx(&self.statx));
-        #[cfg(not(all(target_os = "linux", feature = "uring")))]
-        Err(io::Error::other(
-            "statx completed without filling its buffer",
-        ))
+        self.buf.finish(result)
     }
 }

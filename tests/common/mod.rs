@@ -44,6 +44,35 @@ macro_rules! both_backends {
     };
 }
 
+/// The back ends this build has.
+pub fn backends() -> Vec<Backend> {
+    let mut backends = Vec::new();
+    if cfg!(all(target_os = "linux", feature = "uring")) {
+        backends.push(Backend::IoUring);
+    }
+    if cfg!(feature = "poll") {
+        backends.push(Backend::Poll);
+    }
+    backends
+}
+
+/// How `PROACTOR_BACKEND` spells `backend`.
+pub fn env_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::IoUring => "uring",
+        Backend::Poll => "poll",
+    }
+}
+
+/// The back end `PROACTOR_BACKEND` spells `name`.
+pub fn backend_named(name: &str) -> Backend {
+    if name == "uring" {
+        Backend::IoUring
+    } else {
+        Backend::Poll
+    }
+}
+
 /// A driver forced onto `backend`.
 pub fn driver(backend: Backend) -> Driver {
     Driver::builder()
