@@ -25,6 +25,47 @@
 //! # }
 //! ```
 
+/// The byte-stream methods `TcpStream` and `UnixStream` share, over their
+/// `socket` field.
+macro_rules! stream_io {
+    () => {
+        /// Reads up to `buf.bytes_total()` bytes; `Ok(0)` means the peer
+        /// closed its side (or the buffer is empty).
+        pub async fn read<B: crate::buf::IoBufMut>(
+            &self,
+            buf: B,
+        ) -> crate::buf::BufResult<usize, B> {
+            self.socket.recv(buf).await
+        }
+
+        /// Fills all of `buf.bytes_total()`, or fails with `UnexpectedEof`.
+        pub async fn read_exact<B: crate::buf::IoBufMut>(
+            &self,
+            buf: B,
+        ) -> crate::buf::BufResult<(), B> {
+            self.socket.recv_exact(buf).await
+        }
+
+        /// Writes some of `buf`'s initialised bytes; returns how many.
+        pub async fn write<B: crate::buf::IoBuf>(&self, buf: B) -> crate::buf::BufResult<usize, B> {
+            self.socket.send(buf).await
+        }
+
+        /// Writes all of `buf`'s initialised bytes.
+        pub async fn write_all<B: crate::buf::IoBuf>(
+            &self,
+            buf: B,
+        ) -> crate::buf::BufResult<(), B> {
+            self.socket.send_all(buf).await
+        }
+
+        /// Shuts down the read half, the write half or both.
+        pub async fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+            self.socket.shutdown(how).await
+        }
+    };
+}
+
 mod addr;
 mod socket;
 mod tcp;

@@ -1,6 +1,6 @@
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use socket2::{Domain, SockAddr, Type};
@@ -8,7 +8,6 @@ use socket2::{Domain, SockAddr, Type};
 use super::addr::{each_addr, resolve};
 use super::socket::{ip_addr, Socket};
 use super::ToSocketAddrs;
-use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::Driver;
 
 /// Backlog of listening sockets.
@@ -109,31 +108,7 @@ impl TcpStream {
         .await
     }
 
-    /// Reads up to `buf.bytes_total()` bytes; `Ok(0)` means the peer closed
-    /// its side (or the buffer is empty).
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.socket.recv(buf).await
-    }
-
-    /// Fills all of `buf.bytes_total()`, or fails with `UnexpectedEof`.
-    pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        self.socket.recv_exact(buf).await
-    }
-
-    /// Writes some of `buf`'s initialised bytes; returns how many.
-    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.socket.send(buf).await
-    }
-
-    /// Writes all of `buf`'s initialised bytes.
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.socket.send_all(buf).await
-    }
-
-    /// Shuts down the read half, the write half or both.
-    pub async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.socket.shutdown(how).await
-    }
+    stream_io!();
 
     /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {

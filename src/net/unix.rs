@@ -1,6 +1,5 @@
 use std::fmt;
 use std::io;
-use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
@@ -138,30 +137,7 @@ impl UnixStream {
         Ok((UnixStream { socket: a }, UnixStream { socket: b }))
     }
 
-    /// Reads up to `buf.bytes_total()` bytes; `Ok(0)` means the peer closed.
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.socket.recv(buf).await
-    }
-
-    /// Fills all of `buf.bytes_total()`, or fails with `UnexpectedEof`.
-    pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        self.socket.recv_exact(buf).await
-    }
-
-    /// Writes some of `buf`'s initialised bytes; returns how many.
-    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.socket.send(buf).await
-    }
-
-    /// Writes all of `buf`'s initialised bytes.
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.socket.send_all(buf).await
-    }
-
-    /// Shuts down the read half, the write half or both.
-    pub async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.socket.shutdown(how).await
-    }
+    stream_io!();
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
