@@ -9,6 +9,8 @@
 
 #[path = "support/ctrl_c.rs"]
 mod ctrl_c;
+#[path = "support/server.rs"]
+mod server;
 
 use std::io;
 
@@ -73,19 +75,9 @@ async fn run(addr: &str) -> io::Result<()> {
 }
 
 fn main() {
-    let mut addr = "127.0.0.1:7878".to_string();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--addr", Some(value)) => addr = value,
-            _ => {
-                eprintln!("usage: echo [--addr HOST:PORT]");
-                std::process::exit(2);
-            }
-        }
-    }
-    if let Err(e) = proactor::block_on(run(&addr)) {
-        eprintln!("echo: {e}");
-        std::process::exit(1);
-    }
+    server::main(
+        "echo",
+        "127.0.0.1:7878",
+        |addr| async move { run(&addr).await },
+    );
 }
