@@ -33,7 +33,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `poll` | yes | the readiness back end, on every OS `polling` supports |
+//! | `poll` | yes | the readiness back end (tested on Linux; other OSes not yet) |
 //! | `uring` | no | the io_uring back end (Linux; compiles to nothing elsewhere) |
 //! | `bytes` | no | [`IoBuf`](buf::IoBuf) / [`IoBufMut`](buf::IoBufMut) for `bytes::Bytes` and `BytesMut` |
 //!
