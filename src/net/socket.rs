@@ -23,7 +23,7 @@ pub(crate) struct Socket {
 impl Socket {
     pub(crate) fn new(domain: Domain, ty: Type, protocol: Option<Protocol>) -> io::Result<Socket> {
         let driver = Driver::try_current()?;
-        let socket = socket2::Socket::new(domain, ty.nonblocking().cloexec(), protocol)?;
+        let socket = new_socket(domain, ty, protocol)?;
         Ok(Socket::from_owned(socket.into(), driver))
     }
 
@@ -128,6 +128,44 @@ impl Socket {
         }
         (Ok(()), buf)
     }
+}
+
+/// A non-blocking, close-on-exec socket (and on Apple's systems, one that
+/// never raises SIGPIPE, as they have no `MSG_NOSIGNAL`).
+pub(crate) fn new_socket(
+    domain: Domain,
+    ty: Type,
+    protocol: Option<Protocol>,
+) -> io::Result<socket2::Socket> {
+    #[cfg(not(target_vendor = "apple"))]
+    return socket2::Socket::new(domain, ty.nonblocking().cloexec(), protocol);
+    #[cfg(target_vendor = "apple")]
+    {
+        let socket = socket2::Socket::new(domain, ty, protocol)?;
+        prepare_apple(&socket)?;
+        Ok(socket)
+    }
+}
+
+/// Two connected sockets, prepared like [`new_socket`]'s.
+#[cfg(unix)]
+pub(crate) fn new_pair(ty: Type) -> io::Result<(socket2::Socket, socket2::Socket)> {
+    #[cfg(not(target_vendor = "apple"))]
+    return socket2::Socket::pair(Domain::UNIX, ty.nonblocking().cloexec(), None);
+    #[cfg(target_vendor = "apple")]
+    {
+        let (a, b) = socket2::Socket::pair(Domain::UNIX, ty, None)?;
+        prepare_apple(&a)?;
+        prepare_apple(&b)?;
+        Ok((a, b))
+    }
+}
+
+#[cfg(target_vendor = "apple")]
+fn prepare_apple(socket: &socket2::Socket) -> io::Result<()> {
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    socket.set_nosigpipe(true)
 }
 
 impl AsRawFd for Socket {

@@ -48,7 +48,7 @@ fn unnamed_addr() -> io::Result<SocketAddr> {
 
 fn pair(ty: Type) -> io::Result<(Socket, Socket)> {
     let driver = Driver::try_current()?;
-    let (a, b) = socket2::Socket::pair(Domain::UNIX, ty.nonblocking().cloexec(), None)?;
+    let (a, b) = super::socket::new_pair(ty)?;
     Ok((
         Socket::from_owned(a.into(), driver.clone()),
         Socket::from_owned(b.into(), driver),

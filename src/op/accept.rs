@@ -46,7 +46,31 @@ impl<F: AsRawFd + Send + 'static> Accept<F> {
     }
 }
 
+#[cfg(not(target_vendor = "apple"))]
 const ACCEPT_FLAGS: i32 = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+
+/// `accept(2)` giving a non-blocking, close-on-exec socket: one call where
+/// `accept4` exists, `accept` then two `fcntl`s on Apple's systems.
+fn accept_nonblocking(
+    fd: i32,
+    addr: *mut libc::sockaddr,
+    len: *mut libc::socklen_t,
+) -> io::Result<usize> {
+    #[cfg(not(target_vendor = "apple"))]
+    // SAFETY: addr/len point at storage of the size `len` says.
+    return cvt(unsafe { libc::accept4(fd, addr, len, ACCEPT_FLAGS) } as isize);
+    #[cfg(target_vendor = "apple")]
+    {
+        // SAFETY: addr/len point at storage of the size `len` says.
+        let accepted = cvt(unsafe { libc::accept(fd, addr, len) } as isize)?;
+        let socket = owned(accepted);
+        let sock = socket2::SockRef::from(&socket);
+        sock.set_nonblocking(true)?;
+        sock.set_cloexec(true)?;
+        sock.set_nosigpipe(true)?;
+        Ok(std::os::fd::IntoRawFd::into_raw_fd(socket) as usize)
+    }
+}
 
 fn owned(fd: usize) -> OwnedFd {
     // SAFETY: a successful accept returns a new fd nobody else owns.
@@ -78,8 +102,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Accept<F> {
 
     fn perform(&mut self) -> io::Result<usize> {
         let (addr, len) = self.addr_ptrs();
-        // SAFETY: addr/len point into our boxed storage of the right size.
-        cvt(unsafe { libc::accept4(self.fd.as_raw_fd(), addr, len, ACCEPT_FLAGS) } as isize)
+        accept_nonblocking(self.fd.as_raw_fd(), addr, len)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {

@@ -42,13 +42,20 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Fsync<F> {
 
     fn perform(&mut self) -> io::Result<usize> {
         let fd = self.fd.as_raw_fd();
+        // fdatasync where it exists; elsewhere fsync, which covers it.
         #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-        if self.data_only {
-            // SAFETY: plain syscall on an fd; no memory involved.
-            return cvt(unsafe { libc::fdatasync(fd) } as isize);
-        }
+        let sync = if self.data_only {
+            libc::fdatasync
+        } else {
+            libc::fsync
+        };
+        #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+        let sync = {
+            let _ = self.data_only;
+            libc::fsync
+        };
         // SAFETY: plain syscall on an fd; no memory involved.
-        cvt(unsafe { libc::fsync(fd) } as isize)
+        cvt(unsafe { sync(fd) } as isize)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {

@@ -52,6 +52,7 @@ unsafe impl OpCode for Timeout {
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {
         match result {
             // io_uring reports expiry as ETIME.
+            #[cfg(all(target_os = "linux", feature = "uring"))]
             Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok(()),
             other => other.map(drop),
         }
