@@ -194,6 +194,25 @@ pub(crate) fn downcast<O: OpCode>(op: BoxedOp) -> Box<O> {
         .expect("an op slot always holds the type its key was issued for")
 }
 
+/// Records the bytes a successful read put at the start of `buf`.
+pub(crate) fn record_read<B: crate::buf::IoBufMut>(buf: &mut B, result: &io::Result<usize>) {
+    if let Ok(n) = *result {
+        // SAFETY: the kernel (or the syscall) wrote `n` bytes from the start
+        // of the buffer, within the length it was given (at most
+        // bytes_total; clamped all the same).
+        unsafe { buf.set_init(n.min(buf.bytes_total())) };
+    }
+}
+
+/// A read's output: the result, and the buffer with the bytes recorded.
+pub(crate) fn finish_read<B: crate::buf::IoBufMut>(
+    mut buf: B,
+    result: io::Result<usize>,
+) -> crate::buf::BufResult<usize, B> {
+    record_read(&mut buf, &result);
+    (result, buf)
+}
+
 /// Maps the return value of a libc call that returns -1 on error.
 pub(crate) fn cvt(ret: isize) -> io::Result<usize> {
     if ret < 0 {

@@ -1,7 +1,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
-use super::{cvt, Interest, OpCode, Readiness};
+use super::{cvt, finish_read, Interest, OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, IoBufMut};
 
 /// Reads from `fd` at its current position into `buf` (pipes, sockets,
@@ -21,15 +21,6 @@ impl<F: AsRawFd + Send + 'static, B: IoBufMut> Read<F, B> {
     pub fn new(fd: F, buf: B) -> Self {
         Read { fd, buf }
     }
-}
-
-fn finish_read<B: IoBufMut>(mut buf: B, result: io::Result<usize>) -> BufResult<usize, B> {
-    if let Ok(n) = result {
-        // SAFETY: the kernel reports `n` bytes written from the buffer start,
-        // within the length we passed (bytes_total, capped).
-        unsafe { buf.set_init(n) };
-    }
-    (result, buf)
 }
 
 // SAFETY: the entry points into `buf`, owned by self; IoBufMut guarantees

@@ -3,7 +3,7 @@ use std::os::fd::AsRawFd;
 
 use socket2::{SockAddr, SockAddrStorage};
 
-use super::{cvt, Interest, OpCode, Readiness};
+use super::{cvt, finish_read, record_read, Interest, OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, IoBufMut};
 
 /// Receives from a connected socket into `buf` (`recv(2)`).
@@ -20,14 +20,6 @@ impl<F: AsRawFd + Send + 'static, B: IoBufMut> Recv<F, B> {
     /// Receives up to `buf.bytes_total()` bytes.
     pub fn new(fd: F, buf: B) -> Self {
         Recv { fd, buf }
-    }
-}
-
-pub(super) fn set_init<B: IoBufMut>(buf: &mut B, result: &io::Result<usize>) {
-    if let Ok(n) = *result {
-        // SAFETY: the kernel wrote `n` bytes from the start, within the length
-        // it was given.
-        unsafe { buf.set_init(n.min(buf.bytes_total())) };
     }
 }
 
@@ -69,9 +61,8 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Recv<F, B> {
         })
     }
 
-    fn complete(mut self: Box<Self>, result: io::Result<usize>) -> Self::Output {
-        set_init(&mut self.buf, &result);
-        (result, self.buf)
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        finish_read(self.buf, result)
     }
 }
 
@@ -158,7 +149,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for RecvFrom<F, B> 
     }
 
     fn complete(mut self: Box<Self>, result: io::Result<usize>) -> Self::Output {
-        set_init(&mut self.buf, &result);
+        record_read(&mut self.buf, &result);
         let this = *self;
         let RecvMsgParts { msg, addr, .. } = *this.parts;
         // SAFETY: the kernel initialised `msg_namelen` bytes of `addr`.
