@@ -36,7 +36,6 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::Shutdown as How;
-use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -45,8 +44,11 @@ use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
 use crate::buf::{BufResult, IoBuf, Slice};
 use crate::fs::File;
-use crate::net::{TcpStream, UnixStream};
+use crate::net::TcpStream;
+#[cfg(unix)]
+use crate::net::UnixStream;
 use crate::op::{Op, OpCode, ReadAt, Recv, Send, Shutdown, WriteAt};
+use crate::os::sys::{OwnedFile, OwnedSocket};
 
 /// Default size of each direction's buffer.
 pub const DEFAULT_BUFFER: usize = 64 * 1024;
@@ -68,15 +70,15 @@ pub trait CompatIo: sealed::Sealed {
     fn write_op(&self, buf: Slice<Vec<u8>>, offset: u64) -> Op<Self::WriteOp>;
     /// Streams shut down their write half on close; files do nothing.
     #[doc(hidden)]
-    fn close_op(&self) -> Option<Op<Shutdown<Arc<OwnedFd>>>>;
+    fn close_op(&self) -> Option<Op<Shutdown<Arc<OwnedSocket>>>>;
 }
 
 macro_rules! stream_compat {
     ($ty:ty) => {
         impl sealed::Sealed for $ty {}
         impl CompatIo for $ty {
-            type ReadOp = Recv<Arc<OwnedFd>, Vec<u8>>;
-            type WriteOp = Send<Arc<OwnedFd>, Slice<Vec<u8>>>;
+            type ReadOp = Recv<Arc<OwnedSocket>, Vec<u8>>;
+            type WriteOp = Send<Arc<OwnedSocket>, Slice<Vec<u8>>>;
             fn read_op(&self, buf: Vec<u8>, _offset: u64) -> Op<Self::ReadOp> {
                 let socket = self.socket();
                 Op::with_driver(Recv::new(socket.fd().clone(), buf), socket.driver().clone())
@@ -85,7 +87,7 @@ macro_rules! stream_compat {
                 let socket = self.socket();
                 Op::with_driver(Send::new(socket.fd().clone(), buf), socket.driver().clone())
             }
-            fn close_op(&self) -> Option<Op<Shutdown<Arc<OwnedFd>>>> {
+            fn close_op(&self) -> Option<Op<Shutdown<Arc<OwnedSocket>>>> {
                 let socket = self.socket();
                 Some(Op::with_driver(
                     Shutdown::new(socket.fd().clone(), How::Write),
@@ -97,12 +99,13 @@ macro_rules! stream_compat {
 }
 
 stream_compat!(TcpStream);
+#[cfg(unix)]
 stream_compat!(UnixStream);
 
 impl sealed::Sealed for File {}
 impl CompatIo for File {
-    type ReadOp = ReadAt<Arc<OwnedFd>, Vec<u8>>;
-    type WriteOp = WriteAt<Arc<OwnedFd>, Slice<Vec<u8>>>;
+    type ReadOp = ReadAt<Arc<OwnedFile>, Vec<u8>>;
+    type WriteOp = WriteAt<Arc<OwnedFile>, Slice<Vec<u8>>>;
     fn read_op(&self, buf: Vec<u8>, offset: u64) -> Op<Self::ReadOp> {
         Op::with_driver(
             ReadAt::new(self.shared_fd().clone(), buf, offset),
@@ -115,7 +118,7 @@ impl CompatIo for File {
             self.driver().clone(),
         )
     }
-    fn close_op(&self) -> Option<Op<Shutdown<Arc<OwnedFd>>>> {
+    fn close_op(&self) -> Option<Op<Shutdown<Arc<OwnedSocket>>>> {
         None
     }
 }
@@ -143,7 +146,7 @@ pub struct Compat<T: CompatIo> {
     reading: Option<Op<T::ReadOp>>,
     write_buf: Option<Vec<u8>>,
     writing: Option<Writing<T::WriteOp>>,
-    closing: Option<Op<Shutdown<Arc<OwnedFd>>>>,
+    closing: Option<Op<Shutdown<Arc<OwnedSocket>>>>,
 }
 
 impl<T: CompatIo + fmt::Debug> fmt::Debug for Compat<T> {

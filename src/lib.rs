@@ -67,6 +67,7 @@ cfg_if::cfg_if! {
         pub mod fs;
         pub mod net;
         pub mod op;
+        pub mod os;
         pub mod time;
 
         /// The README's examples, compiled and run as doc tests.

@@ -1,12 +1,13 @@
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
 
 use super::{Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op::{Close, Fsync, Ftruncate, Op, ReadAt, Statx, WriteAt};
+use crate::os::sys::OwnedFile;
+use crate::os::AsRawFile;
 use crate::Driver;
 
 /// An open file whose operations run on a driver.
@@ -16,14 +17,14 @@ use crate::Driver;
 /// The fd stays open until [`close`](File::close) or drop, and for as long
 /// as an operation on it is still in flight, even a cancelled one.
 pub struct File {
-    fd: Arc<OwnedFd>,
+    fd: Arc<OwnedFile>,
     driver: Driver,
 }
 
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("File")
-            .field("fd", &self.fd.as_raw_fd())
+            .field("fd", &self.fd.as_raw_file())
             .finish()
     }
 }
@@ -52,10 +53,10 @@ impl File {
 
     /// Wraps a standard file; its operations run on the current driver.
     pub fn from_std(file: std::fs::File) -> io::Result<File> {
-        Ok(File::from_owned_fd(file.into(), Driver::try_current()?))
+        Ok(File::from_owned(file.into(), Driver::try_current()?))
     }
 
-    pub(crate) fn from_owned_fd(fd: OwnedFd, driver: Driver) -> File {
+    pub(crate) fn from_owned(fd: OwnedFile, driver: Driver) -> File {
         File {
             fd: Arc::new(fd),
             driver,
@@ -169,7 +170,7 @@ impl File {
         }
     }
 
-    pub(crate) fn shared_fd(&self) -> &Arc<OwnedFd> {
+    pub(crate) fn shared_fd(&self) -> &Arc<OwnedFile> {
         &self.fd
     }
 
@@ -179,14 +180,30 @@ impl File {
     }
 }
 
-impl AsRawFd for File {
-    fn as_raw_fd(&self) -> RawFd {
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for File {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.fd.as_raw_fd()
     }
 }
 
-impl AsFd for File {
-    fn as_fd(&self) -> BorrowedFd<'_> {
+#[cfg(unix)]
+impl std::os::fd::AsFd for File {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+#[cfg(windows)]
+impl std::os::windows::io::AsRawHandle for File {
+    fn as_raw_handle(&self) -> std::os::windows::io::RawHandle {
+        self.fd.as_raw_handle()
+    }
+}
+
+#[cfg(windows)]
+impl std::os::windows::io::AsHandle for File {
+    fn as_handle(&self) -> std::os::windows::io::BorrowedHandle<'_> {
+        self.fd.as_handle()
     }
 }

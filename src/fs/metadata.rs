@@ -2,13 +2,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::op::FileStat;
 
-// `mode_t` is u32 on Linux and u16 on macOS and the BSDs.
-#[allow(clippy::unnecessary_cast)]
-const S_IFMT: u32 = libc::S_IFMT as u32;
-#[allow(clippy::unnecessary_cast)]
-const S_IFREG: u32 = libc::S_IFREG as u32;
-#[allow(clippy::unnecessary_cast)]
-const S_IFDIR: u32 = libc::S_IFDIR as u32;
+// The POSIX file type bits, the same on every Unix; Windows reports its
+// metadata in the same shape.
+const S_IFMT: u32 = 0o170000;
+const S_IFREG: u32 = 0o100000;
+const S_IFDIR: u32 = 0o040000;
 
 /// Metadata of an open file (see [`File::metadata`](super::File::metadata)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -88,14 +88,14 @@ impl OpenOptions {
         self
     }
 
-    /// Permission bits for a created file.
+    /// Permission bits for a created file (Unix; ignored on Windows).
     pub fn mode(&mut self, mode: u32) -> &mut Self {
         self.mode = mode;
         self
     }
 
     /// Extra `open(2)` flags (such as `O_DIRECT`); access mode bits are
-    /// ignored.
+    /// ignored. Unix only: Windows ignores them.
     pub fn custom_flags(&mut self, flags: i32) -> &mut Self {
         self.custom_flags = flags;
         self
@@ -127,7 +127,8 @@ impl OpenOptions {
             (false, true, false) => libc::O_TRUNC,
             (false, false, false) => 0,
         };
-        Ok(access | creation | (self.custom_flags & !libc::O_ACCMODE))
+        let access_mode = libc::O_RDONLY | libc::O_WRONLY | libc::O_RDWR;
+        Ok(access | creation | (self.custom_flags & !access_mode))
     }
 
     /// Opens `path` on the [current driver](Driver::current).
@@ -139,6 +140,6 @@ impl OpenOptions {
     pub async fn open_with(&self, path: impl AsRef<Path>, driver: Driver) -> io::Result<File> {
         let op = OpenAt::new(path.as_ref(), self.flags()?, self.mode)?;
         let fd = Op::with_driver(op, driver.clone()).await?;
-        Ok(File::from_owned_fd(fd, driver))
+        Ok(File::from_owned(fd, driver))
     }
 }

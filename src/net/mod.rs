@@ -66,6 +66,41 @@ macro_rules! stream_io {
     };
 }
 
+/// Lends a socket type's handle the way std's types do: `AsRawFd` and
+/// `AsFd` on Unix, `AsRawSocket` and `AsSocket` on Windows.
+macro_rules! raw_handles {
+    ($ty:ty) => {
+        #[cfg(unix)]
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&**self.socket.fd())
+            }
+        }
+
+        #[cfg(unix)]
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&**self.socket.fd())
+            }
+        }
+
+        #[cfg(windows)]
+        impl std::os::windows::io::AsRawSocket for $ty {
+            fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+                std::os::windows::io::AsRawSocket::as_raw_socket(&**self.socket.fd())
+            }
+        }
+
+        #[cfg(windows)]
+        impl std::os::windows::io::AsSocket for $ty {
+            fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+                std::os::windows::io::AsSocket::as_socket(&**self.socket.fd())
+            }
+        }
+    };
+}
+use raw_handles;
+
 mod addr;
 mod socket;
 mod tcp;

@@ -3,20 +3,20 @@
 
 use std::io;
 use std::net::Shutdown as How;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Type};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op::{Accept, Connect, Op, OpCode, Recv, RecvFrom, Send, SendTo, Shutdown};
+use crate::os::sys::OwnedSocket;
 use crate::Driver;
 
 #[derive(Debug)]
 pub(crate) struct Socket {
     /// Shared with in-flight operations, so the fd outlives every operation
     /// that may still use it, even a cancelled one.
-    fd: Arc<OwnedFd>,
+    fd: Arc<OwnedSocket>,
     driver: Driver,
 }
 
@@ -27,7 +27,7 @@ impl Socket {
         Ok(Socket::from_owned(socket.into(), driver))
     }
 
-    pub(crate) fn from_owned(fd: OwnedFd, driver: Driver) -> Socket {
+    pub(crate) fn from_owned(fd: OwnedSocket, driver: Driver) -> Socket {
         Socket {
             fd: Arc::new(fd),
             driver,
@@ -35,12 +35,12 @@ impl Socket {
     }
 
     /// Adopts a socket made elsewhere, switching it to non-blocking mode.
-    pub(crate) fn from_std(fd: OwnedFd) -> io::Result<Socket> {
+    pub(crate) fn from_std(fd: OwnedSocket) -> io::Result<Socket> {
         SockRef::from(&fd).set_nonblocking(true)?;
         Ok(Socket::from_owned(fd, Driver::try_current()?))
     }
 
-    pub(crate) fn fd(&self) -> &Arc<OwnedFd> {
+    pub(crate) fn fd(&self) -> &Arc<OwnedSocket> {
         &self.fd
     }
 
@@ -137,7 +137,13 @@ pub(crate) fn new_socket(
     ty: Type,
     protocol: Option<Protocol>,
 ) -> io::Result<socket2::Socket> {
-    #[cfg(not(target_vendor = "apple"))]
+    #[cfg(windows)]
+    {
+        let socket = socket2::Socket::new(domain, ty, protocol)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
+    }
+    #[cfg(all(unix, not(target_vendor = "apple")))]
     return socket2::Socket::new(domain, ty.nonblocking().cloexec(), protocol);
     #[cfg(target_vendor = "apple")]
     {
@@ -166,18 +172,6 @@ fn prepare_apple(socket: &socket2::Socket) -> io::Result<()> {
     socket.set_nonblocking(true)?;
     socket.set_cloexec(true)?;
     socket.set_nosigpipe(true)
-}
-
-impl AsRawFd for Socket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for Socket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
 }
 
 /// The address as an IP socket address, or a clear error.

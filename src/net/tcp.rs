@@ -1,7 +1,6 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use socket2::{Domain, SockAddr, Type};
 
@@ -57,7 +56,7 @@ impl TcpListener {
     /// Adopts a standard listener (made non-blocking), on the current driver.
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
-            socket: Socket::from_std(OwnedFd::from(listener))?,
+            socket: Socket::from_std(crate::os::sys::OwnedSocket::from(listener))?,
         })
     }
 
@@ -67,17 +66,7 @@ impl TcpListener {
     }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
-}
+super::raw_handles!(TcpListener);
 
 /// A TCP connection. Reads and writes take `&self`, so one task may read
 /// while another writes.
@@ -133,7 +122,7 @@ impl TcpStream {
     /// Adopts a standard stream (made non-blocking), on the current driver.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            socket: Socket::from_std(OwnedFd::from(stream))?,
+            socket: Socket::from_std(crate::os::sys::OwnedSocket::from(stream))?,
         })
     }
 
@@ -147,14 +136,4 @@ impl TcpStream {
     }
 }
 
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
-}
+super::raw_handles!(TcpStream);

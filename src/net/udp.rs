@@ -1,7 +1,6 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use socket2::{Domain, SockAddr, Type};
 
@@ -88,19 +87,9 @@ impl UdpSocket {
     /// Adopts a standard socket (made non-blocking), on the current driver.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
-            socket: Socket::from_std(OwnedFd::from(socket))?,
+            socket: Socket::from_std(crate::os::sys::OwnedSocket::from(socket))?,
         })
     }
 }
 
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
-}
+super::raw_handles!(UdpSocket);

@@ -1,6 +1,6 @@
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
@@ -92,22 +92,12 @@ impl UnixListener {
     /// Adopts a standard listener (made non-blocking), on the current driver.
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
-            socket: Socket::from_std(OwnedFd::from(listener))?,
+            socket: Socket::from_std(crate::os::sys::OwnedSocket::from(listener))?,
         })
     }
 }
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
-}
+super::raw_handles!(UnixListener);
 
 /// A Unix domain stream connection.
 pub struct UnixStream {
@@ -156,22 +146,12 @@ impl UnixStream {
     /// Adopts a standard stream (made non-blocking), on the current driver.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            socket: Socket::from_std(OwnedFd::from(stream))?,
+            socket: Socket::from_std(crate::os::sys::OwnedSocket::from(stream))?,
         })
     }
 }
 
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
-}
+super::raw_handles!(UnixStream);
 
 /// A Unix domain datagram socket. Datagrams longer than the receive buffer
 /// are truncated.
@@ -244,14 +224,4 @@ impl UnixDatagram {
     }
 }
 
-impl AsRawFd for UnixDatagram {
-    fn as_raw_fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixDatagram {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
-}
+super::raw_handles!(UnixDatagram);

@@ -1,23 +1,28 @@
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use socket2::{SockAddr, SockAddrStorage};
+use socket2::SockAddr;
 
-use super::{cvt, Interest, OpCode, Readiness};
+use super::{Interest, OpCode, Readiness};
+use crate::os::sys::{self, OwnedSocket};
+use crate::os::AsRawSource;
 
-/// The peer address an accept fills in; boxed so the kernel's pointers to it
-/// stay valid while the operation moves between owners.
+/// The peer address io_uring's accept fills in; boxed so the kernel's
+/// pointers to it stay valid while the operation moves between owners.
+#[cfg(all(target_os = "linux", feature = "uring"))]
 struct PeerAddr {
-    storage: SockAddrStorage,
+    storage: socket2::SockAddrStorage,
     len: libc::socklen_t,
 }
 
 /// Accepts a connection on a listening socket. The new socket is
-/// non-blocking and close-on-exec. If the future is dropped and a
+/// non-blocking (and close-on-exec on Unix). If the future is dropped and a
 /// connection is accepted anyway, it is closed.
 pub struct Accept<F> {
     fd: F,
+    #[cfg(all(target_os = "linux", feature = "uring"))]
     peer: Box<PeerAddr>,
+    /// The peer's address, when the readiness path accepted.
+    accepted_from: Option<SockAddr>,
 }
 
 impl<F> std::fmt::Debug for Accept<F> {
@@ -26,91 +31,74 @@ impl<F> std::fmt::Debug for Accept<F> {
     }
 }
 
-impl<F: AsRawFd + Send + 'static> Accept<F> {
+impl<F: AsRawSource + Send + 'static> Accept<F> {
     /// Accepts on the listening socket `fd`.
     pub fn new(fd: F) -> Self {
-        let storage = SockAddrStorage::zeroed();
-        let len = storage.size_of();
         Accept {
             fd,
-            peer: Box::new(PeerAddr { storage, len }),
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            peer: {
+                let storage = socket2::SockAddrStorage::zeroed();
+                let len = storage.size_of();
+                Box::new(PeerAddr { storage, len })
+            },
+            accepted_from: None,
         }
     }
-
-    fn addr_ptrs(&mut self) -> (*mut libc::sockaddr, *mut libc::socklen_t) {
-        let peer = &mut *self.peer;
-        (
-            (&mut peer.storage as *mut SockAddrStorage).cast(),
-            &mut peer.len,
-        )
-    }
 }
 
-#[cfg(not(target_vendor = "apple"))]
-const ACCEPT_FLAGS: i32 = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
-
-/// `accept(2)` giving a non-blocking, close-on-exec socket: one call where
-/// `accept4` exists, `accept` then two `fcntl`s on Apple's systems.
-fn accept_nonblocking(
-    fd: i32,
-    addr: *mut libc::sockaddr,
-    len: *mut libc::socklen_t,
-) -> io::Result<usize> {
-    #[cfg(not(target_vendor = "apple"))]
-    // SAFETY: addr/len point at storage of the size `len` says.
-    return cvt(unsafe { libc::accept4(fd, addr, len, ACCEPT_FLAGS) } as isize);
-    #[cfg(target_vendor = "apple")]
-    {
-        // SAFETY: addr/len point at storage of the size `len` says.
-        let accepted = cvt(unsafe { libc::accept(fd, addr, len) } as isize)?;
-        let socket = owned(accepted);
-        let sock = socket2::SockRef::from(&socket);
-        sock.set_nonblocking(true)?;
-        sock.set_cloexec(true)?;
-        sock.set_nosigpipe(true)?;
-        Ok(std::os::fd::IntoRawFd::into_raw_fd(socket) as usize)
-    }
-}
-
-fn owned(fd: usize) -> OwnedFd {
-    // SAFETY: a successful accept returns a new fd nobody else owns.
-    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+fn owned(raw: usize) -> OwnedSocket {
+    // SAFETY: a successful accept returns a new socket nobody else owns.
+    unsafe { sys::owned_socket(raw) }
 }
 
 // SAFETY: the entry points into `peer`, a Box owned by self whose heap
 // memory does not move.
-unsafe impl<F: AsRawFd + Send + 'static> OpCode for Accept<F> {
-    type Output = io::Result<(OwnedFd, SockAddr)>;
+unsafe impl<F: AsRawSource + Send + 'static> OpCode for Accept<F> {
+    type Output = io::Result<(OwnedSocket, SockAddr)>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     const URING_OPCODE: u8 = io_uring::opcode::Accept::CODE;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let (addr, len) = self.addr_ptrs();
-        io_uring::opcode::Accept::new(io_uring::types::Fd(self.fd.as_raw_fd()), addr, len)
-            .flags(ACCEPT_FLAGS)
-            .build()
+        let peer = &mut *self.peer;
+        let addr: *mut libc::sockaddr = (&mut peer.storage as *mut socket2::SockAddrStorage).cast();
+        io_uring::opcode::Accept::new(
+            io_uring::types::Fd(self.fd.as_raw_source()),
+            addr,
+            &mut peer.len,
+        )
+        .flags(sys::ACCEPT_FLAGS)
+        .build()
     }
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd {
-            fd: self.fd.as_raw_fd(),
+            fd: self.fd.as_raw_source(),
             interest: Interest::Readable,
         }
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        let (addr, len) = self.addr_ptrs();
-        accept_nonblocking(self.fd.as_raw_fd(), addr, len)
+        let (socket, addr) = sys::accept(self.fd.as_raw_source())?;
+        self.accepted_from = Some(addr);
+        Ok(socket)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
-        let fd = owned(result?);
-        let PeerAddr { storage, len } = *self.peer;
-        // SAFETY: the kernel initialised `len` bytes of the storage.
-        let addr = unsafe { SockAddr::new(storage, len) };
-        Ok((fd, addr))
+        let socket = owned(result?);
+        if let Some(addr) = self.accepted_from {
+            return Ok((socket, addr));
+        }
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        {
+            let PeerAddr { storage, len } = *self.peer;
+            // SAFETY: the kernel initialised `len` bytes of the storage.
+            Ok((socket, unsafe { SockAddr::new(storage, len) }))
+        }
+        #[cfg(not(all(target_os = "linux", feature = "uring")))]
+        Err(io::Error::other("accept completed without a peer address"))
     }
 
     fn cleanup(self: Box<Self>, result: io::Result<usize>) {

@@ -1,28 +1,28 @@
 use std::io;
-use std::os::fd::{IntoRawFd, OwnedFd};
 
-use super::{cvt, OpCode, Readiness};
+use super::{OpCode, Readiness};
+use crate::os::sys::{self, OwnedFile};
 
-/// Closes an fd and reports the error `close(2)` gives (a deferred write
-/// error on some filesystems). The fd is gone afterwards whatever the result,
+/// Closes a file (an `OwnedFd` on Unix, an `OwnedHandle` on Windows) and
+/// reports the error `close(2)` gives (a deferred write error on some
+/// filesystems). The fd is gone afterwards whatever the result,
 /// as on Linux; an unsubmitted `Close` closes it when dropped.
 #[derive(Debug)]
 pub struct Close {
-    fd: Option<OwnedFd>,
+    fd: Option<OwnedFile>,
 }
 
 impl Close {
     /// Closes `fd`.
-    pub fn new(fd: OwnedFd) -> Self {
+    pub fn new(fd: OwnedFile) -> Self {
         Close { fd: Some(fd) }
     }
 
     /// The fd, now the caller's to close: from here on only the kernel (or
     /// `perform`) may close it.
-    fn release(&mut self) -> io::Result<i32> {
+    fn release(&mut self) -> io::Result<OwnedFile> {
         self.fd
             .take()
-            .map(IntoRawFd::into_raw_fd)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "close submitted twice"))
     }
 }
@@ -38,7 +38,9 @@ unsafe impl OpCode for Close {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         // -1 makes the kernel fail the op with EBADF, should the impossible
         // double submit happen.
-        let fd = self.release().unwrap_or(-1);
+        let fd = self
+            .release()
+            .map_or(-1, std::os::fd::IntoRawFd::into_raw_fd);
         io_uring::opcode::Close::new(io_uring::types::Fd(fd)).build()
     }
 
@@ -47,9 +49,7 @@ unsafe impl OpCode for Close {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        let fd = self.release()?;
-        // SAFETY: we own `fd` (taken out of its OwnedFd) and close it once.
-        cvt(unsafe { libc::close(fd) } as isize)
+        sys::close(self.release()?)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {

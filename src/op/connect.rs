@@ -1,9 +1,9 @@
 use std::io;
-use std::os::fd::AsRawFd;
 
 use socket2::SockAddr;
 
 use super::{Interest, OpCode, Readiness};
+use crate::os::{sys, AsRawSource};
 
 /// Connects a socket to an address. On the readiness back end the
 /// non-blocking `connect(2)` starts it and writability ends it, with the
@@ -22,7 +22,7 @@ impl<F> std::fmt::Debug for Connect<F> {
     }
 }
 
-impl<F: AsRawFd + Send + 'static> Connect<F> {
+impl<F: AsRawSource + Send + 'static> Connect<F> {
     /// Connects socket `fd` to `addr`.
     pub fn new(fd: F, addr: SockAddr) -> Self {
         Connect {
@@ -33,30 +33,8 @@ impl<F: AsRawFd + Send + 'static> Connect<F> {
     }
 }
 
-fn socket_error(fd: i32) -> io::Result<usize> {
-    let mut error: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `error` and `len` are valid for getsockopt to write.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
-            (&mut error as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    match error {
-        0 => Ok(0),
-        errno => Err(io::Error::from_raw_os_error(errno)),
-    }
-}
-
 // SAFETY: the entry points at `addr`, a Box owned by self.
-unsafe impl<F: AsRawFd + Send + 'static> OpCode for Connect<F> {
+unsafe impl<F: AsRawSource + Send + 'static> OpCode for Connect<F> {
     type Output = io::Result<()>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -65,7 +43,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Connect<F> {
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         io_uring::opcode::Connect::new(
-            io_uring::types::Fd(self.fd.as_raw_fd()),
+            io_uring::types::Fd(self.fd.as_raw_source()),
             self.addr.as_ptr().cast(),
             self.addr.len(),
         )
@@ -74,28 +52,19 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Connect<F> {
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd {
-            fd: self.fd.as_raw_fd(),
+            fd: self.fd.as_raw_source(),
             interest: Interest::Writable,
         }
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        let fd = self.fd.as_raw_fd();
+        let socket = self.fd.as_raw_source();
         if self.started {
             // Woken by writability: the connection attempt has ended.
-            return socket_error(fd);
+            return sys::connect_result(socket);
         }
         self.started = true;
-        // SAFETY: the address pointer and length describe our SockAddr.
-        let rc = unsafe { libc::connect(fd, self.addr.as_ptr().cast(), self.addr.len()) };
-        if rc == 0 {
-            return Ok(0);
-        }
-        let error = io::Error::last_os_error();
-        match error.raw_os_error() {
-            Some(libc::EINPROGRESS) | Some(libc::EAGAIN) => Err(io::ErrorKind::WouldBlock.into()),
-            _ => Err(error),
-        }
+        sys::connect(socket, &self.addr)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {

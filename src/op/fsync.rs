@@ -1,7 +1,6 @@
+use super::{OpCode, Readiness};
+use crate::os::{sys, AsRawFile};
 use std::io;
-use std::os::fd::AsRawFd;
-
-use super::{cvt, OpCode, Readiness};
 
 /// Flushes a file's data (and, unless `data_only`, its metadata) to storage.
 #[derive(Debug)]
@@ -10,7 +9,7 @@ pub struct Fsync<F> {
     data_only: bool,
 }
 
-impl<F: AsRawFd + Send + 'static> Fsync<F> {
+impl<F: AsRawFile + Send + 'static> Fsync<F> {
     /// `fsync(2)`, or `fdatasync(2)` when `data_only`.
     pub fn new(fd: F, data_only: bool) -> Self {
         Fsync { fd, data_only }
@@ -18,7 +17,7 @@ impl<F: AsRawFd + Send + 'static> Fsync<F> {
 }
 
 // SAFETY: the entry carries no pointers.
-unsafe impl<F: AsRawFd + Send + 'static> OpCode for Fsync<F> {
+unsafe impl<F: AsRawFile + Send + 'static> OpCode for Fsync<F> {
     type Output = io::Result<()>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -31,7 +30,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Fsync<F> {
         } else {
             io_uring::types::FsyncFlags::empty()
         };
-        io_uring::opcode::Fsync::new(io_uring::types::Fd(self.fd.as_raw_fd()))
+        io_uring::opcode::Fsync::new(io_uring::types::Fd(self.fd.as_raw_file()))
             .flags(flags)
             .build()
     }
@@ -41,21 +40,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Fsync<F> {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        let fd = self.fd.as_raw_fd();
-        // fdatasync where it exists; elsewhere fsync, which covers it.
-        #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-        let sync = if self.data_only {
-            libc::fdatasync
-        } else {
-            libc::fsync
-        };
-        #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-        let sync = {
-            let _ = self.data_only;
-            libc::fsync
-        };
-        // SAFETY: plain syscall on an fd; no memory involved.
-        cvt(unsafe { sync(fd) } as isize)
+        sys::fsync(self.fd.as_raw_file(), self.data_only)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {

@@ -117,5 +117,7 @@ impl<O: OpCode, D: CompletionDriver> fmt::Debug for Op<O, D> {
 // Op futures are Send when their operation (and so their buffers) is: they
 // can be handed to `tokio::spawn` and other multi-threaded executors.
 static_assertions::assert_impl_all!(Op<super::Nop>: Send, Unpin);
-static_assertions::assert_impl_all!(Op<super::ReadAt<std::sync::Arc<std::os::fd::OwnedFd>, Vec<u8>>>: Send);
+static_assertions::assert_impl_all!(Op<super::ReadAt<std::sync::Arc<crate::os::sys::OwnedFile>, Vec<u8>>>: Send);
+static_assertions::assert_impl_all!(Op<super::Recv<std::sync::Arc<crate::os::sys::OwnedSocket>, Vec<u8>>>: Send);
+#[cfg(unix)]
 static_assertions::assert_impl_all!(Op<super::Write<std::os::fd::RawFd, &'static [u8]>>: Send);

@@ -51,17 +51,22 @@ pub use future::{Op, OpId, Submission};
 pub use nop::Nop;
 pub use open::OpenAt;
 pub use path::{MkDirAt, RenameAt, UnlinkAt};
-pub use read::{Read, ReadAt};
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use read::Read;
+pub use read::ReadAt;
 pub use recv::{Recv, RecvFrom};
 pub use send::{Send, SendTo};
 pub use shutdown::Shutdown;
 pub use statx::{FileStat, Statx, StatxPath};
 pub use timeout::Timeout;
 pub use truncate::Ftruncate;
-pub use write::{Write, WriteAt};
-
 #[cfg(unix)]
-use std::os::fd::RawFd;
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use write::Write;
+pub use write::WriteAt;
+
+use crate::os::RawSource;
 
 /// How the readiness back end performs an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +76,9 @@ pub enum Readiness {
     /// Try the non-blocking system call at once; on `WouldBlock`, wait until
     /// `fd` is ready for `interest`, then try again.
     Fd {
-        /// The descriptor to wait on. It must be in non-blocking mode.
-        fd: RawFd,
+        /// What to wait on (an fd on Unix, a socket on Windows). It must be
+        /// in non-blocking mode.
+        fd: RawSource,
         /// The direction to wait for.
         interest: Interest,
     },
@@ -211,15 +217,6 @@ pub(crate) fn finish_read<B: crate::buf::IoBufMut>(
 ) -> crate::buf::BufResult<usize, B> {
     record_read(&mut buf, &result);
     (result, buf)
-}
-
-/// Maps the return value of a libc call that returns -1 on error.
-pub(crate) fn cvt(ret: isize) -> io::Result<usize> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret as usize)
-    }
 }
 
 /// Maps an io_uring completion result (`-errno` on error).

@@ -1,18 +1,21 @@
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
-use super::{cvt, OpCode, Readiness};
+use super::{OpCode, Readiness};
+use crate::os::sys::{self, NativePath, OwnedFile};
 
 /// Opens a path relative to the current directory (`openat(AT_FDCWD, ..)`).
 /// `O_CLOEXEC` is always added. If the future is dropped and the open then
 /// succeeds, the new fd is closed.
+///
+/// On Windows the access, `O_APPEND`, `O_CREAT`, `O_EXCL` and `O_TRUNC`
+/// bits (as the C runtime numbers them, see `libc`) are honoured; other bits
+/// and `mode` are ignored, and the output is an `OwnedHandle`.
 #[derive(Debug)]
 pub struct OpenAt {
-    path: CString,
+    path: NativePath,
     flags: i32,
-    mode: libc::mode_t,
+    mode: u32,
 }
 
 impl OpenAt {
@@ -20,33 +23,22 @@ impl OpenAt {
     /// interior NUL byte is an `InvalidInput` error.
     pub fn new(path: &Path, flags: i32, mode: u32) -> io::Result<Self> {
         Ok(OpenAt {
-            path: path_to_cstring(path)?,
-            flags: flags | libc::O_CLOEXEC,
-            mode: mode as libc::mode_t,
+            path: sys::native_path(path)?,
+            flags: flags | sys::CLOEXEC_FLAG,
+            mode,
         })
     }
 }
 
-/// A path as the C string system calls take.
-pub(crate) fn path_to_cstring(path: &Path) -> io::Result<CString> {
-    use std::os::unix::ffi::OsStrExt;
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("path contains an interior NUL byte: {}", path.display()),
-        )
-    })
-}
-
-fn owned_fd(fd: usize) -> OwnedFd {
-    // SAFETY: a successful open returns a new fd that nobody else owns.
-    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+fn owned(raw: usize) -> OwnedFile {
+    // SAFETY: a successful open returns a new fd (handle) nobody else owns.
+    unsafe { sys::owned_file(raw) }
 }
 
 // SAFETY: the entry points at `path`, a CString owned by self whose heap
 // buffer does not move.
 unsafe impl OpCode for OpenAt {
-    type Output = io::Result<OwnedFd>;
+    type Output = io::Result<OwnedFile>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     const URING_OPCODE: u8 = io_uring::opcode::OpenAt::CODE;
@@ -64,21 +56,14 @@ unsafe impl OpCode for OpenAt {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        // SAFETY: `path` is a valid NUL-terminated string owned by self.
-        cvt(unsafe {
-            libc::open(
-                self.path.as_ptr(),
-                self.flags,
-                libc::c_uint::from(self.mode),
-            )
-        } as isize)
+        sys::open(&self.path, self.flags, self.mode)
     }
 
-    fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<OwnedFd> {
-        result.map(owned_fd)
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<OwnedFile> {
+        result.map(owned)
     }
 
     fn cleanup(self: Box<Self>, result: io::Result<usize>) {
-        drop(result.map(owned_fd));
+        drop(result.map(owned));
     }
 }

@@ -1,25 +1,24 @@
 //! Operations on paths: rename, unlink, mkdir.
 
-use std::ffi::CString;
 use std::io;
 use std::path::Path;
 
-use super::open::path_to_cstring;
-use super::{cvt, OpCode, Readiness};
+use super::{OpCode, Readiness};
+use crate::os::sys::{self, NativePath};
 
 /// Renames `from` to `to` (`renameat(2)`), replacing `to` if it exists.
 #[derive(Debug)]
 pub struct RenameAt {
-    from: CString,
-    to: CString,
+    from: NativePath,
+    to: NativePath,
 }
 
 impl RenameAt {
     /// Renames `from` to `to`; an interior NUL is an `InvalidInput` error.
     pub fn new(from: &Path, to: &Path) -> io::Result<Self> {
         Ok(RenameAt {
-            from: path_to_cstring(from)?,
-            to: path_to_cstring(to)?,
+            from: sys::native_path(from)?,
+            to: sys::native_path(to)?,
         })
     }
 }
@@ -42,8 +41,7 @@ unsafe impl OpCode for RenameAt {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        // SAFETY: two valid C strings.
-        cvt(unsafe { libc::rename(self.from.as_ptr(), self.to.as_ptr()) } as isize)
+        sys::rename(&self.from, &self.to)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {
@@ -54,7 +52,7 @@ unsafe impl OpCode for RenameAt {
 /// Removes a file, or an empty directory with `dir` (`unlinkat(2)`).
 #[derive(Debug)]
 pub struct UnlinkAt {
-    path: CString,
+    path: NativePath,
     dir: bool,
 }
 
@@ -62,17 +60,9 @@ impl UnlinkAt {
     /// Removes `path`: a directory if `dir`, else a file.
     pub fn new(path: &Path, dir: bool) -> io::Result<Self> {
         Ok(UnlinkAt {
-            path: path_to_cstring(path)?,
+            path: sys::native_path(path)?,
             dir,
         })
-    }
-
-    fn flags(&self) -> i32 {
-        if self.dir {
-            libc::AT_REMOVEDIR
-        } else {
-            0
-        }
     }
 }
 
@@ -86,7 +76,7 @@ unsafe impl OpCode for UnlinkAt {
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         io_uring::opcode::UnlinkAt::new(io_uring::types::Fd(libc::AT_FDCWD), self.path.as_ptr())
-            .flags(self.flags())
+            .flags(sys::unlink_flags(self.dir))
             .build()
     }
 
@@ -95,8 +85,7 @@ unsafe impl OpCode for UnlinkAt {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        // SAFETY: a valid C string.
-        cvt(unsafe { libc::unlinkat(libc::AT_FDCWD, self.path.as_ptr(), self.flags()) } as isize)
+        sys::unlink(&self.path, self.dir)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {
@@ -107,16 +96,16 @@ unsafe impl OpCode for UnlinkAt {
 /// Creates a directory (`mkdirat(2)`).
 #[derive(Debug)]
 pub struct MkDirAt {
-    path: CString,
-    mode: libc::mode_t,
+    path: NativePath,
+    mode: u32,
 }
 
 impl MkDirAt {
     /// Creates directory `path` with permission bits `mode` (before umask).
     pub fn new(path: &Path, mode: u32) -> io::Result<Self> {
         Ok(MkDirAt {
-            path: path_to_cstring(path)?,
-            mode: mode as libc::mode_t,
+            path: sys::native_path(path)?,
+            mode,
         })
     }
 }
@@ -140,8 +129,7 @@ unsafe impl OpCode for MkDirAt {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        // SAFETY: a valid C string.
-        cvt(unsafe { libc::mkdir(self.path.as_ptr(), self.mode) } as isize)
+        sys::mkdir(&self.path, self.mode)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {

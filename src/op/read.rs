@@ -1,21 +1,27 @@
-use std::io;
-use std::os::fd::AsRawFd;
-
-use super::{cvt, finish_read, Interest, OpCode, Readiness};
+#[cfg(unix)]
+use super::Interest;
+use super::{finish_read, OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, IoBufMut};
+use crate::os::sys;
+use crate::os::AsRawFile;
+#[cfg(unix)]
+use crate::os::AsRawSource;
+use std::io;
 
 /// Reads from `fd` at its current position into `buf` (pipes, sockets,
 /// terminals). The fd must be in non-blocking mode for the readiness back
 /// end, which waits for readability and retries on `WouldBlock`.
 ///
 /// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are read at once.
+#[cfg(unix)]
 #[derive(Debug)]
 pub struct Read<F, B> {
     fd: F,
     buf: B,
 }
 
-impl<F: AsRawFd + Send + 'static, B: IoBufMut> Read<F, B> {
+#[cfg(unix)]
+impl<F: AsRawSource + Send + 'static, B: IoBufMut> Read<F, B> {
     /// A read of up to `buf.bytes_total()` bytes from `fd`, which the
     /// operation owns (or borrows, for a `RawFd`) until it completes.
     pub fn new(fd: F, buf: B) -> Self {
@@ -25,7 +31,8 @@ impl<F: AsRawFd + Send + 'static, B: IoBufMut> Read<F, B> {
 
 // SAFETY: the entry points into `buf`, owned by self; IoBufMut guarantees
 // the pointer is stable while self lives.
-unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Read<F, B> {
+#[cfg(unix)]
+unsafe impl<F: AsRawSource + Send + 'static, B: IoBufMut> OpCode for Read<F, B> {
     type Output = BufResult<usize, B>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -35,7 +42,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Read<F, B> {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_total());
         io_uring::opcode::Read::new(
-            io_uring::types::Fd(self.fd.as_raw_fd()),
+            io_uring::types::Fd(self.fd.as_raw_source()),
             self.buf.stable_mut_ptr(),
             len,
         )
@@ -46,7 +53,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Read<F, B> {
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd {
-            fd: self.fd.as_raw_fd(),
+            fd: self.fd.as_raw_source(),
             interest: Interest::Readable,
         }
     }
@@ -54,7 +61,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Read<F, B> {
     fn perform(&mut self) -> io::Result<usize> {
         let len = capped_len(self.buf.bytes_total()) as usize;
         // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut).
-        cvt(unsafe { libc::read(self.fd.as_raw_fd(), self.buf.stable_mut_ptr().cast(), len) })
+        unsafe { sys::read(self.fd.as_raw_source(), self.buf.stable_mut_ptr(), len) }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
@@ -73,7 +80,7 @@ pub struct ReadAt<F, B> {
     offset: u64,
 }
 
-impl<F: AsRawFd + Send + 'static, B: IoBufMut> ReadAt<F, B> {
+impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
     /// A positional read of up to `buf.bytes_total()` bytes.
     pub fn new(fd: F, buf: B, offset: u64) -> Self {
         ReadAt { fd, buf, offset }
@@ -81,7 +88,7 @@ impl<F: AsRawFd + Send + 'static, B: IoBufMut> ReadAt<F, B> {
 }
 
 // SAFETY: as for Read.
-unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
+unsafe impl<F: AsRawFile + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
     type Output = BufResult<usize, B>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -91,7 +98,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_total());
         io_uring::opcode::Read::new(
-            io_uring::types::Fd(self.fd.as_raw_fd()),
+            io_uring::types::Fd(self.fd.as_raw_file()),
             self.buf.stable_mut_ptr(),
             len,
         )
@@ -102,7 +109,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
     fn validate(&self) -> io::Result<()> {
         // io_uring reads -1 as "the current position": refuse it, and
         // everything else off_t cannot hold, on both back ends alike.
-        offset_arg(self.offset).map(drop)
+        sys::check_offset(self.offset)
     }
 
     fn readiness(&self) -> Readiness {
@@ -112,36 +119,30 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn try_now(&mut self) -> Option<io::Result<usize>> {
         let len = capped_len(self.buf.bytes_total()) as usize;
-        let offset = offset_arg(self.offset).ok()?;
+        let offset = sys::offset_arg(self.offset).ok()?;
         let iov = libc::iovec {
             iov_base: self.buf.stable_mut_ptr().cast(),
             iov_len: len,
         };
-        nowait::pread(self.fd.as_raw_fd(), &iov, offset)
+        nowait::pread(self.fd.as_raw_file(), &iov, offset)
     }
 
     fn perform(&mut self) -> io::Result<usize> {
         let len = capped_len(self.buf.bytes_total()) as usize;
-        let offset = offset_arg(self.offset)?;
         // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut).
-        cvt(unsafe {
-            libc::pread(
-                self.fd.as_raw_fd(),
-                self.buf.stable_mut_ptr().cast(),
+        unsafe {
+            sys::read_at(
+                self.fd.as_raw_file(),
+                self.buf.stable_mut_ptr(),
                 len,
-                offset,
+                self.offset,
             )
-        })
+        }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
         finish_read(self.buf, result)
     }
-}
-
-/// An offset as `off_t`, or the EINVAL the kernel would give for it.
-pub(super) fn offset_arg(offset: u64) -> io::Result<libc::off_t> {
-    libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
 /// `preadv2(RWF_NOWAIT)`: a positional read that only succeeds if it need

@@ -1,10 +1,10 @@
 use std::io;
-use std::os::fd::AsRawFd;
 
-use socket2::{SockAddr, SockAddrStorage};
+use socket2::SockAddr;
 
-use super::{cvt, finish_read, record_read, Interest, OpCode, Readiness};
+use super::{finish_read, record_read, Interest, OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, IoBufMut};
+use crate::os::{sys, AsRawSource};
 
 /// Receives from a connected socket into `buf` (`recv(2)`).
 ///
@@ -16,7 +16,7 @@ pub struct Recv<F, B> {
     buf: B,
 }
 
-impl<F: AsRawFd + Send + 'static, B: IoBufMut> Recv<F, B> {
+impl<F: AsRawSource + Send + 'static, B: IoBufMut> Recv<F, B> {
     /// Receives up to `buf.bytes_total()` bytes.
     pub fn new(fd: F, buf: B) -> Self {
         Recv { fd, buf }
@@ -24,7 +24,7 @@ impl<F: AsRawFd + Send + 'static, B: IoBufMut> Recv<F, B> {
 }
 
 // SAFETY: the entry points into `buf`, stable while self lives (IoBufMut).
-unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Recv<F, B> {
+unsafe impl<F: AsRawSource + Send + 'static, B: IoBufMut> OpCode for Recv<F, B> {
     type Output = BufResult<usize, B>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -34,7 +34,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Recv<F, B> {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_total());
         io_uring::opcode::Recv::new(
-            io_uring::types::Fd(self.fd.as_raw_fd()),
+            io_uring::types::Fd(self.fd.as_raw_source()),
             self.buf.stable_mut_ptr(),
             len,
         )
@@ -43,7 +43,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Recv<F, B> {
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd {
-            fd: self.fd.as_raw_fd(),
+            fd: self.fd.as_raw_source(),
             interest: Interest::Readable,
         }
     }
@@ -51,14 +51,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Recv<F, B> {
     fn perform(&mut self) -> io::Result<usize> {
         let len = capped_len(self.buf.bytes_total()) as usize;
         // SAFETY: the pointer is valid for `len` writable bytes.
-        cvt(unsafe {
-            libc::recv(
-                self.fd.as_raw_fd(),
-                self.buf.stable_mut_ptr().cast(),
-                len,
-                0,
-            )
-        })
+        unsafe { sys::recv(self.fd.as_raw_source(), self.buf.stable_mut_ptr(), len) }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
@@ -66,24 +59,30 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for Recv<F, B> {
     }
 }
 
-/// The message header and address a `recvmsg` fills; boxed so the kernel's
-/// pointers stay valid.
+/// The message header and address io_uring's `recvmsg` fills; boxed so the
+/// kernel's pointers stay valid.
+#[cfg(all(target_os = "linux", feature = "uring"))]
 struct RecvMsgParts {
     msg: libc::msghdr,
     iov: libc::iovec,
-    addr: SockAddrStorage,
+    addr: socket2::SockAddrStorage,
 }
 
 // SAFETY: the raw pointers inside only point into this struct and the
 // operation's buffer, which move between threads together with it.
+#[cfg(all(target_os = "linux", feature = "uring"))]
 unsafe impl Send for RecvMsgParts {}
 
-/// Receives one datagram and its sender's address (`recvmsg(2)`). A datagram
-/// longer than the buffer is truncated; the rest is discarded.
+/// Receives one datagram and its sender's address (`recvmsg(2)` on
+/// io_uring, `recvfrom(2)` otherwise). A datagram longer than the buffer is
+/// truncated; the rest is discarded.
 pub struct RecvFrom<F, B> {
     fd: F,
     buf: B,
+    #[cfg(all(target_os = "linux", feature = "uring"))]
     parts: Box<RecvMsgParts>,
+    /// The sender's address, when the readiness path received.
+    received_from: Option<SockAddr>,
 }
 
 impl<F, B> std::fmt::Debug for RecvFrom<F, B> {
@@ -92,38 +91,64 @@ impl<F, B> std::fmt::Debug for RecvFrom<F, B> {
     }
 }
 
-impl<F: AsRawFd + Send + 'static, B: IoBufMut> RecvFrom<F, B> {
+impl<F: AsRawSource + Send + 'static, B: IoBufMut> RecvFrom<F, B> {
     /// Receives one datagram into `buf`.
     pub fn new(fd: F, buf: B) -> Self {
-        // SAFETY: msghdr and iovec are plain old data; zero is valid.
-        let (msg, iov) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
         RecvFrom {
             fd,
             buf,
+            #[cfg(all(target_os = "linux", feature = "uring"))]
             parts: Box::new(RecvMsgParts {
-                msg,
-                iov,
-                addr: SockAddrStorage::zeroed(),
+                // SAFETY: msghdr is plain old data; zero is valid.
+                msg: unsafe { std::mem::zeroed() },
+                // SAFETY: iovec is plain old data; zero is valid.
+                iov: unsafe { std::mem::zeroed() },
+                addr: socket2::SockAddrStorage::zeroed(),
             }),
+            received_from: None,
         }
     }
 
     /// Points the header at the buffer and address, at their final places.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
     fn msghdr(&mut self) -> *mut libc::msghdr {
         let parts = &mut *self.parts;
         parts.iov.iov_base = self.buf.stable_mut_ptr().cast();
         parts.iov.iov_len = capped_len(self.buf.bytes_total()) as usize;
         parts.msg.msg_iov = &mut parts.iov;
         parts.msg.msg_iovlen = 1;
-        parts.msg.msg_name = (&mut parts.addr as *mut SockAddrStorage).cast();
+        parts.msg.msg_name = (&mut parts.addr as *mut socket2::SockAddrStorage).cast();
         parts.msg.msg_namelen = parts.addr.size_of();
         &mut parts.msg
+    }
+
+    /// The sender: from the readiness path, or from what io_uring filled in.
+    fn sender(self) -> (io::Result<SockAddr>, B) {
+        if let Some(addr) = self.received_from {
+            return (Ok(addr), self.buf);
+        }
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        {
+            let RecvMsgParts { msg, addr, .. } = *self.parts;
+            // SAFETY: the kernel initialised `msg_namelen` bytes of `addr`.
+            (
+                Ok(unsafe { SockAddr::new(addr, msg.msg_namelen) }),
+                self.buf,
+            )
+        }
+        #[cfg(not(all(target_os = "linux", feature = "uring")))]
+        (
+            Err(io::Error::other(
+                "receive completed without a sender address",
+            )),
+            self.buf,
+        )
     }
 }
 
 // SAFETY: the entry points into `parts` (boxed) and `buf` (stable), both
 // owned by self.
-unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for RecvFrom<F, B> {
+unsafe impl<F: AsRawSource + Send + 'static, B: IoBufMut> OpCode for RecvFrom<F, B> {
     type Output = BufResult<(usize, SockAddr), B>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -132,28 +157,28 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBufMut> OpCode for RecvFrom<F, B> 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let msg = self.msghdr();
-        io_uring::opcode::RecvMsg::new(io_uring::types::Fd(self.fd.as_raw_fd()), msg).build()
+        io_uring::opcode::RecvMsg::new(io_uring::types::Fd(self.fd.as_raw_source()), msg).build()
     }
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd {
-            fd: self.fd.as_raw_fd(),
+            fd: self.fd.as_raw_source(),
             interest: Interest::Readable,
         }
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        let msg = self.msghdr();
-        // SAFETY: the header points at our buffer and address storage.
-        cvt(unsafe { libc::recvmsg(self.fd.as_raw_fd(), msg, 0) })
+        let len = capped_len(self.buf.bytes_total()) as usize;
+        // SAFETY: the pointer is valid for `len` writable bytes.
+        let (received, from) =
+            unsafe { sys::recv_from(self.fd.as_raw_source(), self.buf.stable_mut_ptr(), len) }?;
+        self.received_from = Some(from);
+        Ok(received)
     }
 
     fn complete(mut self: Box<Self>, result: io::Result<usize>) -> Self::Output {
         record_read(&mut self.buf, &result);
-        let this = *self;
-        let RecvMsgParts { msg, addr, .. } = *this.parts;
-        // SAFETY: the kernel initialised `msg_namelen` bytes of `addr`.
-        let result = result.map(|n| (n, unsafe { SockAddr::new(addr, msg.msg_namelen) }));
-        (result, this.buf)
+        let (sender, buf) = self.sender();
+        (result.and_then(|n| Ok((n, sender?))), buf)
     }
 }

@@ -1,17 +1,10 @@
 use std::io;
-use std::os::fd::AsRawFd;
 
 use socket2::SockAddr;
 
-use super::{cvt, Interest, OpCode, Readiness};
+use super::{Interest, OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, IoBuf};
-
-/// Never raise SIGPIPE: a write to a closed connection is an `EPIPE` error
-/// (`BrokenPipe`), not the end of the process.
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-const SEND_FLAGS: i32 = 0;
+use crate::os::{sys, AsRawSource};
 
 /// Sends `buf`'s initialised bytes on a connected socket (`send(2)`, never
 /// raising SIGPIPE).
@@ -21,7 +14,7 @@ pub struct Send<F, B> {
     buf: B,
 }
 
-impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> Send<F, B> {
+impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> Send<F, B> {
     /// Sends up to `buf.bytes_init()` bytes.
     pub fn new(fd: F, buf: B) -> Self {
         Send { fd, buf }
@@ -29,7 +22,7 @@ impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> Send<F, B> {
 }
 
 // SAFETY: the entry points into `buf`, stable while self lives (IoBuf).
-unsafe impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> OpCode for Send<F, B> {
+unsafe impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> OpCode for Send<F, B> {
     type Output = BufResult<usize, B>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -39,17 +32,17 @@ unsafe impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> OpCode for Send<
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_init());
         io_uring::opcode::Send::new(
-            io_uring::types::Fd(self.fd.as_raw_fd()),
+            io_uring::types::Fd(self.fd.as_raw_source()),
             self.buf.stable_ptr(),
             len,
         )
-        .flags(SEND_FLAGS)
+        .flags(sys::SEND_FLAGS)
         .build()
     }
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd {
-            fd: self.fd.as_raw_fd(),
+            fd: self.fd.as_raw_source(),
             interest: Interest::Writable,
         }
     }
@@ -57,14 +50,7 @@ unsafe impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> OpCode for Send<
     fn perform(&mut self) -> io::Result<usize> {
         let len = capped_len(self.buf.bytes_init()) as usize;
         // SAFETY: the pointer is valid for `len` initialised bytes.
-        cvt(unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                self.buf.stable_ptr().cast(),
-                len,
-                SEND_FLAGS,
-            )
-        })
+        unsafe { sys::send(self.fd.as_raw_source(), self.buf.stable_ptr(), len) }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
@@ -103,7 +89,7 @@ impl<F, B> std::fmt::Debug for SendTo<F, B> {
     }
 }
 
-impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> SendTo<F, B> {
+impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> SendTo<F, B> {
     /// Sends `buf.bytes_init()` bytes to `addr`.
     pub fn new(fd: F, buf: B, addr: SockAddr) -> Self {
         SendTo {
@@ -132,7 +118,7 @@ impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> SendTo<F, B> {
 
 // SAFETY: the entry points into `buf` (stable) and `addr` (boxed), owned by
 // self.
-unsafe impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> OpCode for SendTo<F, B> {
+unsafe impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> OpCode for SendTo<F, B> {
     type Output = BufResult<usize, B>;
 
     // SENDMSG (5.3) rather than SEND with a destination (6.0), which the
@@ -143,14 +129,14 @@ unsafe impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> OpCode for SendT
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let msg = self.msghdr();
-        io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.fd.as_raw_fd()), msg)
-            .flags(SEND_FLAGS as u32)
+        io_uring::opcode::SendMsg::new(io_uring::types::Fd(self.fd.as_raw_source()), msg)
+            .flags(sys::SEND_FLAGS as u32)
             .build()
     }
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd {
-            fd: self.fd.as_raw_fd(),
+            fd: self.fd.as_raw_source(),
             interest: Interest::Writable,
         }
     }
@@ -158,16 +144,14 @@ unsafe impl<F: AsRawFd + std::marker::Send + 'static, B: IoBuf> OpCode for SendT
     fn perform(&mut self) -> io::Result<usize> {
         let len = capped_len(self.buf.bytes_init()) as usize;
         // SAFETY: buffer and address pointers are valid for their lengths.
-        cvt(unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                self.buf.stable_ptr().cast(),
+        unsafe {
+            sys::send_to(
+                self.fd.as_raw_source(),
+                self.buf.stable_ptr(),
                 len,
-                SEND_FLAGS,
-                self.addr.as_ptr().cast(),
-                self.addr.len(),
+                &self.addr,
             )
-        })
+        }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {

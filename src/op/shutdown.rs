@@ -1,8 +1,7 @@
+use super::{OpCode, Readiness};
+use crate::os::{sys, AsRawSource};
 use std::io;
 use std::net::Shutdown as How;
-use std::os::fd::AsRawFd;
-
-use super::{cvt, OpCode, Readiness};
 
 /// Shuts down the read half, the write half or both of a connection.
 #[derive(Debug)]
@@ -11,23 +10,15 @@ pub struct Shutdown<F> {
     how: How,
 }
 
-impl<F: AsRawFd + Send + 'static> Shutdown<F> {
+impl<F: AsRawSource + Send + 'static> Shutdown<F> {
     /// `shutdown(2)` of `fd`.
     pub fn new(fd: F, how: How) -> Self {
         Shutdown { fd, how }
     }
-
-    fn how(&self) -> i32 {
-        match self.how {
-            How::Read => libc::SHUT_RD,
-            How::Write => libc::SHUT_WR,
-            How::Both => libc::SHUT_RDWR,
-        }
-    }
 }
 
 // SAFETY: the entry carries no pointers.
-unsafe impl<F: AsRawFd + Send + 'static> OpCode for Shutdown<F> {
+unsafe impl<F: AsRawSource + Send + 'static> OpCode for Shutdown<F> {
     type Output = io::Result<()>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -35,8 +26,12 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Shutdown<F> {
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        io_uring::opcode::Shutdown::new(io_uring::types::Fd(self.fd.as_raw_fd()), self.how())
-            .build()
+        let how = match self.how {
+            How::Read => libc::SHUT_RD,
+            How::Write => libc::SHUT_WR,
+            How::Both => libc::SHUT_RDWR,
+        };
+        io_uring::opcode::Shutdown::new(io_uring::types::Fd(self.fd.as_raw_source()), how).build()
     }
 
     fn readiness(&self) -> Readiness {
@@ -45,8 +40,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Shutdown<F> {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        // SAFETY: plain syscall on an fd.
-        cvt(unsafe { libc::shutdown(self.fd.as_raw_fd(), self.how()) } as isize)
+        sys::shutdown(self.fd.as_raw_source(), self.how)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {

@@ -1,10 +1,9 @@
-use std::ffi::CString;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use super::open::path_to_cstring;
 use super::{OpCode, Readiness};
+use crate::os::sys::{self, NativePath};
+use crate::os::AsRawFile;
 
 /// What [`Statx`] and [`StatxPath`] report about a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,18 +16,6 @@ pub struct FileStat {
     pub modified_sec: i64,
     /// Nanoseconds part of the last modification.
     pub modified_nsec: u32,
-}
-
-impl FileStat {
-    #[allow(clippy::unnecessary_cast)] // the stat field types differ by OS
-    fn from_stat(st: &libc::stat) -> FileStat {
-        FileStat {
-            size: st.st_size as u64,
-            mode: st.st_mode as u32,
-            modified_sec: st.st_mtime as i64,
-            modified_nsec: st.st_mtime_nsec as u32,
-        }
-    }
 }
 
 /// Where a stat operation's answer lands: the `statx` buffer the kernel
@@ -56,14 +43,9 @@ impl StatBuf {
         statx.cast()
     }
 
-    /// Runs a `stat`-family call into a fresh buffer and keeps its answer.
-    fn fill(&mut self, call: impl FnOnce(*mut libc::stat) -> libc::c_int) -> io::Result<usize> {
-        // SAFETY: stat is plain old data; all-zero is a valid value.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        if call(&mut st) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        self.stat = Some(FileStat::from_stat(&st));
+    /// Keeps the answer a `stat`-family call gave.
+    fn fill(&mut self, stat: io::Result<FileStat>) -> io::Result<usize> {
+        self.stat = Some(stat?);
         Ok(0)
     }
 
@@ -99,7 +81,7 @@ impl<F> std::fmt::Debug for Statx<F> {
     }
 }
 
-impl<F: AsRawFd + Send + 'static> Statx<F> {
+impl<F: AsRawFile + Send + 'static> Statx<F> {
     /// Metadata of `fd`.
     pub fn new(fd: F) -> Self {
         Statx {
@@ -111,7 +93,7 @@ impl<F: AsRawFd + Send + 'static> Statx<F> {
 
 // SAFETY: the entry points at the empty path (a 'static C string) and at the
 // boxed statx buffer owned by self, whose heap memory does not move.
-unsafe impl<F: AsRawFd + Send + 'static> OpCode for Statx<F> {
+unsafe impl<F: AsRawFile + Send + 'static> OpCode for Statx<F> {
     type Output = io::Result<FileStat>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -120,7 +102,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Statx<F> {
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         io_uring::opcode::Statx::new(
-            io_uring::types::Fd(self.fd.as_raw_fd()),
+            io_uring::types::Fd(self.fd.as_raw_file()),
             c"".as_ptr(),
             self.buf.statx_ptr(),
         )
@@ -134,9 +116,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Statx<F> {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        let fd = self.fd.as_raw_fd();
-        // SAFETY: `st` is a valid, writable stat buffer.
-        self.buf.fill(|st| unsafe { libc::fstat(fd, st) })
+        self.buf.fill(sys::fstat(self.fd.as_raw_file()))
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<FileStat> {
@@ -147,7 +127,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Statx<F> {
 /// Reads the metadata of a path, following symlinks: `statx(2)` on
 /// io_uring, `stat(2)` on the blocking pool otherwise.
 pub struct StatxPath {
-    path: CString,
+    path: NativePath,
     buf: StatBuf,
 }
 
@@ -163,7 +143,7 @@ impl StatxPath {
     /// Metadata of `path`; an interior NUL is an `InvalidInput` error.
     pub fn new(path: &Path) -> io::Result<Self> {
         Ok(StatxPath {
-            path: path_to_cstring(path)?,
+            path: sys::native_path(path)?,
             buf: StatBuf::new(),
         })
     }
@@ -193,9 +173,7 @@ unsafe impl OpCode for StatxPath {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        let path = self.path.as_ptr();
-        // SAFETY: a valid C string and a writable stat buffer.
-        self.buf.fill(|st| unsafe { libc::stat(path, st) })
+        self.buf.fill(sys::stat(&self.path))
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<FileStat> {

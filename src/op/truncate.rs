@@ -1,8 +1,6 @@
+use super::{OpCode, Readiness};
+use crate::os::{sys, AsRawFile};
 use std::io;
-use std::os::fd::AsRawFd;
-
-use super::read::offset_arg;
-use super::{cvt, OpCode, Readiness};
 
 /// Sets a file's length (`ftruncate(2)`; `IORING_OP_FTRUNCATE` from Linux
 /// 6.9, the blocking pool before).
@@ -12,7 +10,7 @@ pub struct Ftruncate<F> {
     len: u64,
 }
 
-impl<F: AsRawFd + Send + 'static> Ftruncate<F> {
+impl<F: AsRawFile + Send + 'static> Ftruncate<F> {
     /// Truncates or extends `fd` to `len` bytes.
     pub fn new(fd: F, len: u64) -> Self {
         Ftruncate { fd, len }
@@ -20,7 +18,7 @@ impl<F: AsRawFd + Send + 'static> Ftruncate<F> {
 }
 
 // SAFETY: the entry carries no pointers.
-unsafe impl<F: AsRawFd + Send + 'static> OpCode for Ftruncate<F> {
+unsafe impl<F: AsRawFile + Send + 'static> OpCode for Ftruncate<F> {
     type Output = io::Result<()>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -28,11 +26,12 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Ftruncate<F> {
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        io_uring::opcode::Ftruncate::new(io_uring::types::Fd(self.fd.as_raw_fd()), self.len).build()
+        io_uring::opcode::Ftruncate::new(io_uring::types::Fd(self.fd.as_raw_file()), self.len)
+            .build()
     }
 
     fn validate(&self) -> io::Result<()> {
-        offset_arg(self.len).map(drop)
+        sys::check_offset(self.len)
     }
 
     fn readiness(&self) -> Readiness {
@@ -40,9 +39,7 @@ unsafe impl<F: AsRawFd + Send + 'static> OpCode for Ftruncate<F> {
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        let len = offset_arg(self.len)?;
-        // SAFETY: plain syscall on an fd.
-        cvt(unsafe { libc::ftruncate(self.fd.as_raw_fd(), len) } as isize)
+        sys::set_len(self.fd.as_raw_file(), self.len)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {

@@ -1,21 +1,26 @@
-use std::io;
-use std::os::fd::AsRawFd;
-
-use super::read::offset_arg;
-use super::{cvt, Interest, OpCode, Readiness};
+#[cfg(unix)]
+use super::Interest;
+use super::{OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, IoBuf};
+use crate::os::sys;
+use crate::os::AsRawFile;
+#[cfg(unix)]
+use crate::os::AsRawSource;
+use std::io;
 
 /// Writes `buf`'s initialised bytes to `fd` at its current position (pipes,
 /// sockets). The fd must be in non-blocking mode for the readiness back end.
 ///
 /// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are written at once.
+#[cfg(unix)]
 #[derive(Debug)]
 pub struct Write<F, B> {
     fd: F,
     buf: B,
 }
 
-impl<F: AsRawFd + Send + 'static, B: IoBuf> Write<F, B> {
+#[cfg(unix)]
+impl<F: AsRawSource + Send + 'static, B: IoBuf> Write<F, B> {
     /// A write of `buf.bytes_init()` bytes to `fd`.
     pub fn new(fd: F, buf: B) -> Self {
         Write { fd, buf }
@@ -23,7 +28,8 @@ impl<F: AsRawFd + Send + 'static, B: IoBuf> Write<F, B> {
 }
 
 // SAFETY: the entry points into `buf`, owned by self and stable (IoBuf).
-unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for Write<F, B> {
+#[cfg(unix)]
+unsafe impl<F: AsRawSource + Send + 'static, B: IoBuf> OpCode for Write<F, B> {
     type Output = BufResult<usize, B>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -33,7 +39,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for Write<F, B> {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_init());
         io_uring::opcode::Write::new(
-            io_uring::types::Fd(self.fd.as_raw_fd()),
+            io_uring::types::Fd(self.fd.as_raw_source()),
             self.buf.stable_ptr(),
             len,
         )
@@ -43,7 +49,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for Write<F, B> {
 
     fn readiness(&self) -> Readiness {
         Readiness::Fd {
-            fd: self.fd.as_raw_fd(),
+            fd: self.fd.as_raw_source(),
             interest: Interest::Writable,
         }
     }
@@ -51,7 +57,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for Write<F, B> {
     fn perform(&mut self) -> io::Result<usize> {
         let len = capped_len(self.buf.bytes_init()) as usize;
         // SAFETY: the pointer is valid for `len` initialised bytes (IoBuf).
-        cvt(unsafe { libc::write(self.fd.as_raw_fd(), self.buf.stable_ptr().cast(), len) })
+        unsafe { sys::write(self.fd.as_raw_source(), self.buf.stable_ptr(), len) }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
@@ -70,7 +76,7 @@ pub struct WriteAt<F, B> {
     offset: u64,
 }
 
-impl<F: AsRawFd + Send + 'static, B: IoBuf> WriteAt<F, B> {
+impl<F: AsRawFile + Send + 'static, B: IoBuf> WriteAt<F, B> {
     /// A positional write of `buf.bytes_init()` bytes.
     pub fn new(fd: F, buf: B, offset: u64) -> Self {
         WriteAt { fd, buf, offset }
@@ -78,7 +84,7 @@ impl<F: AsRawFd + Send + 'static, B: IoBuf> WriteAt<F, B> {
 }
 
 // SAFETY: as for Write.
-unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
+unsafe impl<F: AsRawFile + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
     type Output = BufResult<usize, B>;
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -88,7 +94,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_init());
         io_uring::opcode::Write::new(
-            io_uring::types::Fd(self.fd.as_raw_fd()),
+            io_uring::types::Fd(self.fd.as_raw_file()),
             self.buf.stable_ptr(),
             len,
         )
@@ -99,7 +105,7 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
     fn validate(&self) -> io::Result<()> {
         // io_uring reads -1 as "the current position": refuse it, and
         // everything else off_t cannot hold, on both back ends alike.
-        offset_arg(self.offset).map(drop)
+        sys::check_offset(self.offset)
     }
 
     fn readiness(&self) -> Readiness {
@@ -108,16 +114,15 @@ unsafe impl<F: AsRawFd + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
 
     fn perform(&mut self) -> io::Result<usize> {
         let len = capped_len(self.buf.bytes_init()) as usize;
-        let offset = offset_arg(self.offset)?;
         // SAFETY: the pointer is valid for `len` initialised bytes (IoBuf).
-        cvt(unsafe {
-            libc::pwrite(
-                self.fd.as_raw_fd(),
-                self.buf.stable_ptr().cast(),
+        unsafe {
+            sys::write_at(
+                self.fd.as_raw_file(),
+                self.buf.stable_ptr(),
                 len,
-                offset,
+                self.offset,
             )
-        })
+        }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {

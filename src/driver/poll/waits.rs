@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Instant;
 
 use polling::{Event, Poller};
 
 use crate::driver::lifecycle::OpKey;
 use crate::op::Interest;
+use crate::os::RawSource;
 
 #[derive(Default)]
 struct FdWaiters {
@@ -20,22 +20,30 @@ struct FdWaiters {
 
 #[derive(Default)]
 pub(super) struct Waits {
-    fds: HashMap<RawFd, FdWaiters>,
-    fd_of: HashMap<OpKey, (RawFd, Interest)>,
+    fds: HashMap<RawSource, FdWaiters>,
+    fd_of: HashMap<OpKey, (RawSource, Interest)>,
     timers: BTreeMap<(Instant, u64), OpKey>,
     timer_of: HashMap<OpKey, Instant>,
     forever: HashSet<OpKey>,
 }
 
-fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+#[cfg(unix)]
+fn borrow(fd: RawSource) -> std::os::fd::BorrowedFd<'static> {
     // SAFETY: only used for the duration of one poller call, while an
     // operation that owns (or was promised) the fd waits on it.
-    unsafe { BorrowedFd::borrow_raw(fd) }
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+#[cfg(windows)]
+fn borrow(socket: RawSource) -> std::os::windows::io::BorrowedSocket<'static> {
+    // SAFETY: only used for the duration of one poller call, while an
+    // operation that owns (or was promised) the socket waits on it.
+    unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(socket) }
 }
 
 impl Waits {
     /// `key` waits until `fd` is ready for `interest`.
-    pub(super) fn wait_fd(&mut self, poller: &Poller, key: OpKey, fd: RawFd, interest: Interest) -> io::Result<()> {
+    pub(super) fn wait_fd(&mut self, poller: &Poller, key: OpKey, fd: RawSource, interest: Interest) -> io::Result<()> {
         let waiters = self.fds.entry(fd).or_default();
         match interest {
             Interest::Readable => waiters.readers.push(key),
@@ -51,7 +59,7 @@ impl Waits {
 
     /// Registers `fd` for the union of what its waiters want, or removes it
     /// when nobody waits any more.
-    fn arm(&mut self, poller: &Poller, fd: RawFd) -> io::Result<()> {
+    fn arm(&mut self, poller: &Poller, fd: RawSource) -> io::Result<()> {
         let Some(waiters) = self.fds.get_mut(&fd) else {
             return Ok(());
         };
@@ -68,14 +76,14 @@ impl Waits {
         if waiters.registered {
             match poller.modify(borrow(fd), event) {
                 // The fd was closed and its number reused: register anew.
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 other => return other,
             }
         }
         // SAFETY: the registration is deleted (above) once no operation
         // waits on the fd, and operations keep their fd open while waiting.
         match unsafe { poller.add(fd, event) } {
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => poller.modify(borrow(fd), event)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => poller.modify(borrow(fd), event)?,
             other => other?,
         }
         waiters.registered = true;
@@ -84,7 +92,7 @@ impl Waits {
 
     /// An event arrived for poller key `key`: the operations to retry.
     pub(super) fn ready(&mut self, poller: &Poller, key: usize, readable: bool, writable: bool) -> Vec<OpKey> {
-        let Ok(fd) = RawFd::try_from(key) else {
+        let Ok(fd) = RawSource::try_from(key) else {
             return Vec::new();
         };
         let Some(waiters) = self.fds.get_mut(&fd) else {

@@ -1,0 +1,397 @@
+//! System calls on Unix-like systems, for the readiness back end and the
+//! io_uring back end's per-op fallback.
+
+use std::ffi::CString;
+use std::io;
+use std::net::Shutdown as How;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use socket2::{SockAddr, SockAddrStorage};
+
+use super::{AsRawFile, AsRawSource};
+use crate::op::FileStat;
+
+/// The raw handle of an open file: a file descriptor.
+pub type RawFile = RawFd;
+/// A raw handle the event loop can wait on: a file descriptor.
+pub type RawSource = RawFd;
+/// An open file, owned.
+pub(crate) type OwnedFile = OwnedFd;
+/// A socket, owned.
+pub(crate) type OwnedSocket = OwnedFd;
+/// A path as the system calls take it.
+pub(crate) type NativePath = CString;
+
+impl<T: AsRawFd + ?Sized> AsRawFile for T {
+    fn as_raw_file(&self) -> RawFile {
+        self.as_raw_fd()
+    }
+}
+
+impl<T: AsRawFd + ?Sized> AsRawSource for T {
+    fn as_raw_source(&self) -> RawSource {
+        self.as_raw_fd()
+    }
+}
+
+/// Maps the return value of a libc call that returns -1 on error.
+pub(crate) fn cvt(ret: isize) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// A path as a C string; an interior NUL is an `InvalidInput` error.
+pub(crate) fn native_path(path: &Path) -> io::Result<NativePath> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("path contains an interior NUL byte: {}", path.display()),
+        )
+    })
+}
+
+/// Owns the fd a successful open returned.
+///
+/// # Safety
+///
+/// `raw` must be a newly opened fd that nothing else owns.
+pub(crate) unsafe fn owned_file(raw: usize) -> OwnedFile {
+    // SAFETY: the caller hands over sole ownership of the fd.
+    unsafe { OwnedFd::from_raw_fd(raw as RawFd) }
+}
+
+/// Owns the socket a successful accept returned.
+///
+/// # Safety
+///
+/// As for [`owned_file`].
+pub(crate) unsafe fn owned_socket(raw: usize) -> OwnedSocket {
+    // SAFETY: as the caller promises.
+    unsafe { owned_file(raw) }
+}
+
+/// An offset as `off_t`, or the EINVAL the kernel would give for it.
+pub(crate) fn offset_arg(offset: u64) -> io::Result<libc::off_t> {
+    libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Refuses an offset `off_t` cannot hold, on every back end alike.
+pub(crate) fn check_offset(offset: u64) -> io::Result<()> {
+    offset_arg(offset).map(drop)
+}
+
+/// `O_CLOEXEC`: no fd this crate opens leaks into a child process.
+pub(crate) const CLOEXEC_FLAG: i32 = libc::O_CLOEXEC;
+
+/// `read(2)`.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `len` bytes for the whole call.
+pub(crate) unsafe fn read(source: RawSource, buf: *mut u8, len: usize) -> io::Result<usize> {
+    // SAFETY: as the caller promises.
+    cvt(unsafe { libc::read(source, buf.cast(), len) })
+}
+
+/// `write(2)`.
+///
+/// # Safety
+///
+/// `buf` must be valid for reads of `len` bytes for the whole call.
+pub(crate) unsafe fn write(source: RawSource, buf: *const u8, len: usize) -> io::Result<usize> {
+    // SAFETY: as the caller promises.
+    cvt(unsafe { libc::write(source, buf.cast(), len) })
+}
+
+/// `pread(2)`.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `len` bytes for the whole call.
+pub(crate) unsafe fn read_at(
+    file: RawFile,
+    buf: *mut u8,
+    len: usize,
+    offset: u64,
+) -> io::Result<usize> {
+    let offset = offset_arg(offset)?;
+    // SAFETY: as the caller promises.
+    cvt(unsafe { libc::pread(file, buf.cast(), len, offset) })
+}
+
+/// `pwrite(2)`.
+///
+/// # Safety
+///
+/// `buf` must be valid for reads of `len` bytes for the whole call.
+pub(crate) unsafe fn write_at(
+    file: RawFile,
+    buf: *const u8,
+    len: usize,
+    offset: u64,
+) -> io::Result<usize> {
+    let offset = offset_arg(offset)?;
+    // SAFETY: as the caller promises.
+    cvt(unsafe { libc::pwrite(file, buf.cast(), len, offset) })
+}
+
+/// `fdatasync(2)` (where it exists; elsewhere `fsync(2)`, which covers it)
+/// or `fsync(2)`.
+pub(crate) fn fsync(file: RawFile, data_only: bool) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    let sync = if data_only {
+        libc::fdatasync
+    } else {
+        libc::fsync
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let sync = {
+        let _ = data_only;
+        libc::fsync
+    };
+    // SAFETY: plain syscall on an fd; no memory involved.
+    cvt(unsafe { sync(file) } as isize)
+}
+
+/// `ftruncate(2)`.
+pub(crate) fn set_len(file: RawFile, len: u64) -> io::Result<usize> {
+    let len = offset_arg(len)?;
+    // SAFETY: plain syscall on an fd.
+    cvt(unsafe { libc::ftruncate(file, len) } as isize)
+}
+
+#[allow(clippy::unnecessary_cast)] // the stat field types differ by OS
+fn file_stat(st: &libc::stat) -> FileStat {
+    FileStat {
+        size: st.st_size as u64,
+        mode: st.st_mode as u32,
+        modified_sec: st.st_mtime as i64,
+        modified_nsec: st.st_mtime_nsec as u32,
+    }
+}
+
+fn stat_with(call: impl FnOnce(*mut libc::stat) -> libc::c_int) -> io::Result<FileStat> {
+    // SAFETY: stat is plain old data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if call(&mut st) < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file_stat(&st))
+}
+
+/// `fstat(2)`.
+pub(crate) fn fstat(file: RawFile) -> io::Result<FileStat> {
+    // SAFETY: `st` is a valid, writable stat buffer.
+    stat_with(|st| unsafe { libc::fstat(file, st) })
+}
+
+/// `stat(2)`, following symlinks.
+pub(crate) fn stat(path: &NativePath) -> io::Result<FileStat> {
+    // SAFETY: a valid C string and a writable stat buffer.
+    stat_with(|st| unsafe { libc::stat(path.as_ptr(), st) })
+}
+
+/// `open(2)`; returns the new fd.
+pub(crate) fn open(path: &NativePath, flags: i32, mode: u32) -> io::Result<usize> {
+    // SAFETY: `path` is a valid NUL-terminated string.
+    cvt(unsafe { libc::open(path.as_ptr(), flags, mode as libc::c_uint) } as isize)
+}
+
+/// `close(2)`, reporting its error.
+pub(crate) fn close(file: OwnedFile) -> io::Result<usize> {
+    let fd = file.into_raw_fd();
+    // SAFETY: we own `fd` (taken out of its OwnedFd) and close it once.
+    cvt(unsafe { libc::close(fd) } as isize)
+}
+
+/// `rename(2)`.
+pub(crate) fn rename(from: &NativePath, to: &NativePath) -> io::Result<usize> {
+    // SAFETY: two valid C strings.
+    cvt(unsafe { libc::rename(from.as_ptr(), to.as_ptr()) } as isize)
+}
+
+/// `unlinkat(2)` relative to the current directory: a directory if `dir`,
+/// else a file.
+pub(crate) fn unlink(path: &NativePath, dir: bool) -> io::Result<usize> {
+    // SAFETY: a valid C string.
+    cvt(unsafe { libc::unlinkat(libc::AT_FDCWD, path.as_ptr(), unlink_flags(dir)) } as isize)
+}
+
+/// The `unlinkat` flags that remove a directory (`dir`) or a file.
+pub(crate) fn unlink_flags(dir: bool) -> i32 {
+    if dir {
+        libc::AT_REMOVEDIR
+    } else {
+        0
+    }
+}
+
+/// `mkdir(2)`.
+pub(crate) fn mkdir(path: &NativePath, mode: u32) -> io::Result<usize> {
+    // SAFETY: a valid C string.
+    cvt(unsafe { libc::mkdir(path.as_ptr(), mode as libc::mode_t) } as isize)
+}
+
+/// `recv(2)`.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `len` bytes for the whole call.
+pub(crate) unsafe fn recv(socket: RawSource, buf: *mut u8, len: usize) -> io::Result<usize> {
+    // SAFETY: as the caller promises.
+    cvt(unsafe { libc::recv(socket, buf.cast(), len, 0) })
+}
+
+/// `recvfrom(2)`, with the sender's address.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `len` bytes for the whole call.
+pub(crate) unsafe fn recv_from(
+    socket: RawSource,
+    buf: *mut u8,
+    len: usize,
+) -> io::Result<(usize, SockAddr)> {
+    let mut storage = SockAddrStorage::zeroed();
+    let mut addr_len = storage.size_of();
+    // SAFETY: buffer as the caller promises; the address storage is ours
+    // and `addr_len` says its size.
+    let received = cvt(unsafe {
+        libc::recvfrom(
+            socket,
+            buf.cast(),
+            len,
+            0,
+            (&mut storage as *mut SockAddrStorage).cast(),
+            &mut addr_len,
+        )
+    })?;
+    // SAFETY: the kernel initialised `addr_len` bytes of the storage.
+    Ok((received, unsafe { SockAddr::new(storage, addr_len) }))
+}
+
+/// Flags for every send: no SIGPIPE where the flag exists (Apple's systems
+/// set `SO_NOSIGPIPE` on the socket instead).
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+pub(crate) const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+pub(crate) const SEND_FLAGS: i32 = 0;
+
+/// `send(2)`.
+///
+/// # Safety
+///
+/// `buf` must be valid for reads of `len` bytes for the whole call.
+pub(crate) unsafe fn send(socket: RawSource, buf: *const u8, len: usize) -> io::Result<usize> {
+    // SAFETY: as the caller promises.
+    cvt(unsafe { libc::send(socket, buf.cast(), len, SEND_FLAGS) })
+}
+
+/// `sendto(2)`.
+///
+/// # Safety
+///
+/// `buf` must be valid for reads of `len` bytes for the whole call.
+pub(crate) unsafe fn send_to(
+    socket: RawSource,
+    buf: *const u8,
+    len: usize,
+    addr: &SockAddr,
+) -> io::Result<usize> {
+    // SAFETY: buffer as the caller promises; the address is ours.
+    cvt(unsafe {
+        libc::sendto(
+            socket,
+            buf.cast(),
+            len,
+            SEND_FLAGS,
+            addr.as_ptr().cast(),
+            addr.len(),
+        )
+    })
+}
+
+/// `shutdown(2)`.
+pub(crate) fn shutdown(socket: RawSource, how: How) -> io::Result<usize> {
+    let how = match how {
+        How::Read => libc::SHUT_RD,
+        How::Write => libc::SHUT_WR,
+        How::Both => libc::SHUT_RDWR,
+    };
+    // SAFETY: plain syscall on an fd.
+    cvt(unsafe { libc::shutdown(socket, how) } as isize)
+}
+
+/// Starts a non-blocking `connect(2)`: `WouldBlock` while in progress (wait
+/// for writability, then ask [`connect_result`]).
+pub(crate) fn connect(socket: RawSource, addr: &SockAddr) -> io::Result<usize> {
+    // SAFETY: the address pointer and length describe `addr`.
+    let rc = unsafe { libc::connect(socket, addr.as_ptr().cast(), addr.len()) };
+    if rc == 0 {
+        return Ok(0);
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::EINPROGRESS) | Some(libc::EAGAIN) => Err(io::ErrorKind::WouldBlock.into()),
+        _ => Err(error),
+    }
+}
+
+/// How a connection attempt that made the socket writable ended
+/// (`SO_ERROR`).
+pub(crate) fn connect_result(socket: RawSource) -> io::Result<usize> {
+    let mut error: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `error` and `len` are valid for getsockopt to write.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut error as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    match error {
+        0 => Ok(0),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
+/// Flags that make an accepted socket non-blocking and close-on-exec.
+#[cfg(not(target_vendor = "apple"))]
+pub(crate) const ACCEPT_FLAGS: i32 = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+
+/// `accept(2)` giving a non-blocking, close-on-exec socket and the peer's
+/// address: one call where `accept4` exists, `accept` then `fcntl`s on
+/// Apple's systems.
+pub(crate) fn accept(listener: RawSource) -> io::Result<(usize, SockAddr)> {
+    let mut storage = SockAddrStorage::zeroed();
+    let mut len = storage.size_of();
+    let addr: *mut libc::sockaddr = (&mut storage as *mut SockAddrStorage).cast();
+    #[cfg(not(target_vendor = "apple"))]
+    // SAFETY: addr/len point at storage of the size `len` says.
+    let accepted = cvt(unsafe { libc::accept4(listener, addr, &mut len, ACCEPT_FLAGS) } as isize)?;
+    #[cfg(target_vendor = "apple")]
+    let accepted = {
+        // SAFETY: addr/len point at storage of the size `len` says.
+        let accepted = cvt(unsafe { libc::accept(listener, addr, &mut len) } as isize)?;
+        // SAFETY: a successful accept returns a new fd nobody else owns.
+        let socket = unsafe { owned_socket(accepted) };
+        let sock = socket2::SockRef::from(&socket);
+        sock.set_nonblocking(true)?;
+        sock.set_cloexec(true)?;
+        sock.set_nosigpipe(true)?;
+        socket.into_raw_fd() as usize
+    };
+    // SAFETY: the kernel initialised `len` bytes of the storage.
+    Ok((accepted, unsafe { SockAddr::new(storage, len) }))
+}
