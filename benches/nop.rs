@@ -3,6 +3,9 @@
 //!
 //! `cargo bench --features uring --bench nop`
 
+// criterion_group! makes an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::stream::{FuturesUnordered, StreamExt};
 use proactor::op::{Nop, Op};

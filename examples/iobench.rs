@@ -188,7 +188,13 @@ async fn run_file(args: &Args, driver: &Driver, path: &std::path::Path) -> io::R
     let mut options = OpenOptions::new();
     options.read(true).write(args.kind == Kind::Write);
     if args.direct {
+        #[cfg(target_os = "linux")]
         options.custom_flags(libc::O_DIRECT);
+        #[cfg(not(target_os = "linux"))]
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "--direct (O_DIRECT) is Linux-only",
+        ));
     }
     let file = options.open_with(path, driver.clone()).await?;
     let blocks = args.size / args.bs as u64;

@@ -1,5 +1,5 @@
 //! `futures::io` adapters: [`AsyncRead`], [`AsyncBufRead`] and [`AsyncWrite`]
-//! for [`TcpStream`], [`UnixStream`] and [`File`] (with a cursor), so
+//! for [`TcpStream`], `UnixStream` (Unix) and [`File`] (with a cursor), so
 //! `futures::io::copy`, `AsyncReadExt`, `BufReader`-style code and
 //! tokio-util's compat layer work with proactor's I/O.
 //!
@@ -16,11 +16,13 @@
 //! ```
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
 //! use proactor::compat::Compat;
-//! use proactor::net::UnixStream;
+//! use proactor::net::{TcpListener, TcpStream};
 //!
 //! # fn main() -> std::io::Result<()> {
 //! proactor::block_on(async {
-//!     let (a, b) = UnixStream::pair()?;
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let a = TcpStream::connect(listener.local_addr()?).await?;
+//!     let (b, _) = listener.accept().await?;
 //!     let (mut a, mut b) = (Compat::new(a), Compat::new(b));
 //!     a.write_all(b"through futures::io").await?;
 //!     a.flush().await?;

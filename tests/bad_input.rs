@@ -3,29 +3,16 @@
 mod common;
 
 use std::io::ErrorKind;
+#[cfg(unix)]
 use std::os::fd::IntoRawFd;
 use std::path::Path;
 
 use proactor::fs::File;
-use proactor::op::{Op, OpenAt, Read, ReadAt, Write};
+use proactor::op::OpenAt;
+#[cfg(unix)]
+use proactor::op::{Op, Read, ReadAt, Write};
 
 both_backends! {
-    fn closed_fd_is_ebadf(driver) {
-        let (rx, tx) = common::pipe();
-        let (raw_rx, raw_tx) = (rx.into_raw_fd(), tx.into_raw_fd());
-        // SAFETY: closing fds we own; they are not used as owned again.
-        unsafe {
-            libc::close(raw_rx);
-            libc::close(raw_tx);
-        }
-        let (result, _) = driver.block_on(Op::with_driver(Read::new(raw_rx, Vec::with_capacity(8)), driver.clone()));
-        assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
-        let (result, _) = driver.block_on(Op::with_driver(Write::new(raw_tx, b"x"), driver.clone()));
-        assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
-        let (result, _) = driver.block_on(Op::with_driver(ReadAt::new(raw_rx, Vec::with_capacity(8), 0), driver.clone()));
-        assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
-    }
-
     fn zero_length_buffers_and_eof(driver) {
         let (file, _) = common::pattern_file(10);
         driver.block_on(async {
@@ -92,14 +79,27 @@ fn disabled_blocking_pool_is_a_clear_error() {
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     assert!(err.to_string().contains("blocking_threads(0)"), "{err}");
     // Sockets and pipes still work without the pool.
-    let (rx, tx) = common::pipe();
-    let (n, _) = driver.block_on(Op::with_driver(Write::new(tx, b"ok"), driver.clone()));
-    assert_eq!(n.unwrap(), 2);
-    let (n, _) = driver.block_on(Op::with_driver(
-        Read::new(rx, Vec::with_capacity(2)),
-        driver.clone(),
-    ));
-    assert_eq!(n.unwrap(), 2);
+    #[cfg(unix)]
+    {
+        let (rx, tx) = common::pipe();
+        let (n, _) = driver.block_on(Op::with_driver(Write::new(tx, b"ok"), driver.clone()));
+        assert_eq!(n.unwrap(), 2);
+        let (n, _) = driver.block_on(Op::with_driver(
+            Read::new(rx, Vec::with_capacity(2)),
+            driver.clone(),
+        ));
+        assert_eq!(n.unwrap(), 2);
+    }
+    let echoed = driver.block_on(async {
+        let listener = proactor::net::TcpListener::bind("127.0.0.1:0").await?;
+        let client = proactor::net::TcpStream::connect(listener.local_addr()?).await?;
+        let (server, _) = listener.accept().await?;
+        let (sent, _) = client.write_all(b"ok").await;
+        sent?;
+        let (got, buf) = server.read_exact(Vec::with_capacity(2)).await;
+        got.map(|()| buf)
+    });
+    assert_eq!(echoed.unwrap(), b"ok");
 }
 
 /// Runs only as a child of `unknown_backend_env_is_an_error`.
@@ -132,4 +132,28 @@ fn unknown_backend_env_is_an_error() {
         &[("PROACTOR_TEST_CHILD", "1"), ("PROACTOR_BACKEND", "epoll")],
     );
     assert!(ok && out.contains("CHILD-OK"), "child failed:\n{out}");
+}
+
+/// Closing raw fds behind the driver's back is a Unix notion.
+#[cfg(unix)]
+mod unix_only {
+    use super::*;
+
+    both_backends! {
+        fn closed_fd_is_ebadf(driver) {
+            let (rx, tx) = common::pipe();
+            let (raw_rx, raw_tx) = (rx.into_raw_fd(), tx.into_raw_fd());
+            // SAFETY: closing fds we own; they are not used as owned again.
+            unsafe {
+                libc::close(raw_rx);
+                libc::close(raw_tx);
+            }
+            let (result, _) = driver.block_on(Op::with_driver(Read::new(raw_rx, Vec::with_capacity(8)), driver.clone()));
+            assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
+            let (result, _) = driver.block_on(Op::with_driver(Write::new(raw_tx, b"x"), driver.clone()));
+            assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
+            let (result, _) = driver.block_on(Op::with_driver(ReadAt::new(raw_rx, Vec::with_capacity(8), 0), driver.clone()));
+            assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
+        }
+    }
 }

@@ -5,12 +5,12 @@ mod common;
 use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use proactor::compat::Compat;
 use proactor::fs::OpenOptions;
-use proactor::net::{TcpListener, TcpStream, UnixStream};
+use proactor::net::{TcpListener, TcpStream};
 
 both_backends! {
     fn copy_between_streams(driver) {
         driver.block_on(async {
-            let (a, b) = UnixStream::pair().unwrap();
+            let (a, b) = common::tcp_pair().await;
             let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
             let writer = async {
                 let mut a = Compat::with_capacity(4096, a);
@@ -68,7 +68,7 @@ both_backends! {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         use tokio_util::compat::FuturesAsyncReadCompatExt;
         driver.block_on(async {
-            let (a, b) = UnixStream::pair().unwrap();
+            let (a, b) = common::tcp_pair().await;
             let mut a = Compat::new(a).compat();
             let mut b = Compat::new(b).compat();
             a.write_all(b"tokio traits").await.unwrap();

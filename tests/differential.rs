@@ -5,6 +5,9 @@
 //! kinds) must match everywhere. `PROACTOR_DIFF_SEEDS` sets how many seeds
 //! (default 200); a failure names its seed.
 
+// Unix only: the std model uses Unix socket pairs and `FileExt`.
+#![cfg(unix)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -3,6 +3,7 @@
 
 mod common;
 
+#[cfg(unix)]
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures::future::join_all;
-use proactor::op::{Nop, Op, Read, ReadAt, Write};
+use proactor::op::{Nop, Op, ReadAt};
+#[cfg(unix)]
+use proactor::op::{Read, Write};
 use proactor::{Backend, CompletionDriver, Driver};
 
 both_backends! {
@@ -60,51 +63,6 @@ both_backends! {
         }
     }
 
-    fn read_and_write_in_flight_on_one_socket(driver) {
-        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        a.set_nonblocking(true).unwrap();
-        b.set_nonblocking(true).unwrap();
-        let a = Arc::new(a);
-        let b = Arc::new(b);
-        driver.block_on(async {
-            // a: a read that must wait, and a write, at once.
-            let read = Op::with_driver(Read::new(a.clone(), Vec::with_capacity(5)), driver.clone());
-            let write = Op::with_driver(Write::new(a.clone(), b"ping!".to_vec()), driver.clone());
-            let echo = async {
-                let (n, buf) = Op::with_driver(Read::new(b.clone(), Vec::with_capacity(5)), driver.clone()).await;
-                assert_eq!(n.unwrap(), 5);
-                let (n, _) = Op::with_driver(Write::new(b.clone(), buf), driver.clone()).await;
-                n.unwrap()
-            };
-            let ((read, buf), (written, _), echoed) = futures::join!(read, write, echo);
-            assert_eq!(written.unwrap(), 5);
-            assert_eq!(echoed, 5);
-            assert_eq!(read.unwrap(), 5);
-            assert_eq!(&buf[..], b"ping!");
-        });
-    }
-
-    fn two_reads_waiting_on_one_pipe(driver) {
-        let (rx, tx) = common::pipe();
-        let rx = Arc::new(rx);
-        driver.block_on(async {
-            let first = Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(3)), driver.clone());
-            let second = Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(3)), driver.clone());
-            let feed = async {
-                proactor::time::sleep(Duration::from_millis(20)).await.unwrap();
-                let (n, _) = Op::with_driver(Write::new(tx.as_raw_fd(), b"abcdef"), driver.clone()).await;
-                n.unwrap()
-            };
-            let ((n1, b1), (n2, b2), fed) = futures::join!(first, second, feed);
-            assert_eq!(fed, 6);
-            let (n1, n2) = (n1.unwrap(), n2.unwrap());
-            assert_eq!(n1 + n2, 6, "both reads complete and share the data");
-            let mut all = [&b1[..], &b2[..]].concat();
-            all.sort_unstable();
-            assert_eq!(all, b"abcdef");
-        });
-    }
-
     fn unpark_from_another_thread_wakes_block_on(driver) {
         let flag = Arc::new(AtomicBool::new(false));
         let setter = {
@@ -134,34 +92,6 @@ both_backends! {
         driver.unpark();
         // Must return at once, not block forever.
         driver.park(None).unwrap();
-    }
-
-    fn futures_polled_on_another_thread_complete(driver) {
-        // The op is polled by futures::executor on this thread while a
-        // second thread parks on the driver.
-        let parker = {
-            let driver = driver.clone();
-            let stop = Arc::new(AtomicBool::new(false));
-            let stop2 = stop.clone();
-            (std::thread::spawn(move || {
-                while !stop2.load(Ordering::SeqCst) {
-                    driver.park(Some(Duration::from_millis(5))).unwrap();
-                }
-            }), stop)
-        };
-        let (rx, tx) = common::pipe();
-        let rx = Arc::new(rx);
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(30));
-            nix_write(tx.as_raw_fd(), b"xyz");
-            tx
-        });
-        let (n, buf) = futures::executor::block_on(Op::with_driver(Read::new(rx, Vec::with_capacity(8)), driver.clone()));
-        assert_eq!(n.unwrap(), 3);
-        assert_eq!(&buf[..], b"xyz");
-        drop(writer.join().unwrap());
-        parker.1.store(true, Ordering::SeqCst);
-        parker.0.join().unwrap();
     }
 
     fn block_on_while_another_thread_parks_without_timeout(driver) {
@@ -217,6 +147,7 @@ both_backends! {
     }
 }
 
+#[cfg(unix)]
 fn nix_write(fd: i32, data: &[u8]) {
     // SAFETY: writes from a live slice to an fd we own.
     let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
@@ -237,6 +168,8 @@ static_assertions::assert_impl_all!(Driver: Send, Sync, Clone);
 static_assertions::assert_impl_all!(Op<ReadAt<Arc<std::fs::File>, Vec<u8>>>: Send);
 static_assertions::assert_impl_all!(Op<Nop>: Send, Unpin);
 
+// Unix only: the op that waits uses a pipe.
+#[cfg(unix)]
 mod wakers_run_unlocked {
     use super::*;
     use std::task::{Context, Wake, Waker};
@@ -277,4 +210,85 @@ mod wakers_run_unlocked {
     }
 
     use std::future::Future;
+}
+
+/// Reads and writes on pipes and Unix sockets: the Windows readiness back end waits on sockets only.
+#[cfg(unix)]
+mod unix_only {
+    use super::*;
+
+    both_backends! {
+        fn read_and_write_in_flight_on_one_socket(driver) {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
+            b.set_nonblocking(true).unwrap();
+            let a = Arc::new(a);
+            let b = Arc::new(b);
+            driver.block_on(async {
+                // a: a read that must wait, and a write, at once.
+                let read = Op::with_driver(Read::new(a.clone(), Vec::with_capacity(5)), driver.clone());
+                let write = Op::with_driver(Write::new(a.clone(), b"ping!".to_vec()), driver.clone());
+                let echo = async {
+                    let (n, buf) = Op::with_driver(Read::new(b.clone(), Vec::with_capacity(5)), driver.clone()).await;
+                    assert_eq!(n.unwrap(), 5);
+                    let (n, _) = Op::with_driver(Write::new(b.clone(), buf), driver.clone()).await;
+                    n.unwrap()
+                };
+                let ((read, buf), (written, _), echoed) = futures::join!(read, write, echo);
+                assert_eq!(written.unwrap(), 5);
+                assert_eq!(echoed, 5);
+                assert_eq!(read.unwrap(), 5);
+                assert_eq!(&buf[..], b"ping!");
+            });
+        }
+
+        fn two_reads_waiting_on_one_pipe(driver) {
+            let (rx, tx) = common::pipe();
+            let rx = Arc::new(rx);
+            driver.block_on(async {
+                let first = Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(3)), driver.clone());
+                let second = Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(3)), driver.clone());
+                let feed = async {
+                    proactor::time::sleep(Duration::from_millis(20)).await.unwrap();
+                    let (n, _) = Op::with_driver(Write::new(tx.as_raw_fd(), b"abcdef"), driver.clone()).await;
+                    n.unwrap()
+                };
+                let ((n1, b1), (n2, b2), fed) = futures::join!(first, second, feed);
+                assert_eq!(fed, 6);
+                let (n1, n2) = (n1.unwrap(), n2.unwrap());
+                assert_eq!(n1 + n2, 6, "both reads complete and share the data");
+                let mut all = [&b1[..], &b2[..]].concat();
+                all.sort_unstable();
+                assert_eq!(all, b"abcdef");
+            });
+        }
+
+        fn futures_polled_on_another_thread_complete(driver) {
+            // The op is polled by futures::executor on this thread while a
+            // second thread parks on the driver.
+            let parker = {
+                let driver = driver.clone();
+                let stop = Arc::new(AtomicBool::new(false));
+                let stop2 = stop.clone();
+                (std::thread::spawn(move || {
+                    while !stop2.load(Ordering::SeqCst) {
+                        driver.park(Some(Duration::from_millis(5))).unwrap();
+                    }
+                }), stop)
+            };
+            let (rx, tx) = common::pipe();
+            let rx = Arc::new(rx);
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                nix_write(tx.as_raw_fd(), b"xyz");
+                tx
+            });
+            let (n, buf) = futures::executor::block_on(Op::with_driver(Read::new(rx, Vec::with_capacity(8)), driver.clone()));
+            assert_eq!(n.unwrap(), 3);
+            assert_eq!(&buf[..], b"xyz");
+            drop(writer.join().unwrap());
+            parker.1.store(true, Ordering::SeqCst);
+            parker.0.join().unwrap();
+        }
+    }
 }

@@ -131,6 +131,8 @@ mod bytes_buffers {
     }
 }
 
+// Unix only: a FIFO is what makes open(2) block.
+#[cfg(unix)]
 mod blocking_file_ops {
     use super::*;
     use proactor::op::{Nop, Op, OpenAt};
@@ -229,7 +231,7 @@ mod path_operations {
                 let (r, buf) = f.read_exact_at(vec![9u8; 8], 0).await;
                 r.unwrap();
                 assert_eq!(buf, b"0123\0\0\0\0");
-                assert_eq!(f.set_len(u64::MAX).await.unwrap_err().raw_os_error(), Some(libc::EINVAL));
+                assert_eq!(f.set_len(u64::MAX).await.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
             });
         }
     }

@@ -7,7 +7,9 @@ use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
 use futures::future::join_all;
-use proactor::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+use proactor::net::{TcpListener, TcpStream, UdpSocket};
+#[cfg(unix)]
+use proactor::net::{UnixDatagram, UnixListener, UnixStream};
 
 both_backends! {
     fn tcp_round_trip(driver) {
@@ -159,74 +161,6 @@ both_backends! {
         });
     }
 
-    fn unix_stream_listener_and_pair(driver) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sock");
-        driver.block_on(async {
-            let listener = UnixListener::bind(&path).unwrap();
-            assert_eq!(listener.local_addr().unwrap().as_pathname(), Some(path.as_path()));
-            let client = UnixStream::connect(&path).await.unwrap();
-            let (server, peer) = listener.accept().await.unwrap();
-            assert!(peer.is_unnamed(), "an unbound client has no name: {peer:?}");
-            let (r, _) = client.write_all(b"over unix").await;
-            r.unwrap();
-            let (r, buf) = server.read_exact(vec![0; 9]).await;
-            r.unwrap();
-            assert_eq!(buf, b"over unix");
-
-            let (a, b) = UnixStream::pair().unwrap();
-            let (r, _) = a.write_all(b"pair").await;
-            r.unwrap();
-            a.shutdown(Shutdown::Write).await.unwrap();
-            let (r, buf) = b.read_exact(vec![0; 4]).await;
-            r.unwrap();
-            assert_eq!(buf, b"pair");
-            let (n, _) = b.read(Vec::with_capacity(4)).await;
-            assert_eq!(n.unwrap(), 0);
-        });
-    }
-
-    fn unix_datagrams(driver) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dgram");
-        driver.block_on(async {
-            let server = UnixDatagram::bind(&path).unwrap();
-            let client_path = dir.path().join("client");
-            let client = UnixDatagram::bind(&client_path).unwrap();
-            let (n, _) = client.send_to(b"hello", &path).await;
-            assert_eq!(n.unwrap(), 5);
-            let (got, buf) = server.recv_from(Vec::with_capacity(16)).await;
-            let (n, from) = got.unwrap();
-            assert_eq!(&buf[..n], b"hello");
-            assert_eq!(from.as_pathname(), Some(client_path.as_path()));
-
-            let (a, b) = UnixDatagram::pair().unwrap();
-            let (n, _) = a.send(b"0123456789").await;
-            assert_eq!(n.unwrap(), 10);
-            let (n, buf) = b.recv(Vec::with_capacity(4)).await;
-            assert_eq!(n.unwrap(), 4);
-            assert_eq!(&buf[..], b"0123", "truncated to the buffer");
-            let unbound = UnixDatagram::unbound().unwrap();
-            unbound.connect(&path).unwrap();
-            let (n, _) = unbound.send(b"x").await;
-            assert_eq!(n.unwrap(), 1);
-        });
-    }
-
-    fn dropped_accepts_leak_nothing(driver) {
-        let fds_before = common::fd_count();
-        driver.block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            for _ in 0..100 {
-                let accept = listener.accept();
-                let timed = proactor::time::timeout(Duration::from_millis(1), accept).await;
-                assert!(timed.is_err(), "nobody connects");
-            }
-        });
-        assert!(common::park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
-        assert_eq!(common::fd_count_settles(fds_before), fds_before);
-    }
-
     fn from_std_sockets(driver) {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr: SocketAddr = std_listener.local_addr().unwrap();
@@ -248,6 +182,7 @@ both_backends! {
 }
 
 /// Runs only as a child of `no_sigpipe_when_writing_to_a_closed_socket`.
+#[cfg(unix)]
 #[test]
 fn child_with_default_sigpipe() {
     let Ok(backend) = std::env::var("PROACTOR_TEST_SIGPIPE_CHILD") else {
@@ -295,6 +230,7 @@ fn child_with_default_sigpipe() {
     println!("CHILD-OK");
 }
 
+#[cfg(unix)]
 #[test]
 fn no_sigpipe_when_writing_to_a_closed_socket() {
     let _serial = common::serial();
@@ -311,6 +247,7 @@ fn no_sigpipe_when_writing_to_a_closed_socket() {
 }
 
 /// Runs only as a child of `accept_without_free_fds_recovers`.
+#[cfg(unix)]
 #[test]
 fn child_with_few_fds() {
     let Ok(backend) = std::env::var("PROACTOR_TEST_EMFILE_CHILD") else {
@@ -327,8 +264,8 @@ fn child_with_few_fds() {
         // Use up every fd the limit allows, keeping a few to free later.
         let limit = common::fd_count() as u64 + 16;
         let rlimit = libc::rlimit {
-            rlim_cur: limit,
-            rlim_max: limit,
+            rlim_cur: libc::rlim_t::try_from(limit).unwrap(),
+            rlim_max: libc::rlim_t::try_from(limit).unwrap(),
         };
         // SAFETY: setrlimit with a valid struct.
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) }, 0);
@@ -349,6 +286,7 @@ fn child_with_few_fds() {
     println!("CHILD-OK");
 }
 
+#[cfg(unix)]
 #[test]
 fn accept_without_free_fds_recovers() {
     let _serial = common::serial();
@@ -361,5 +299,81 @@ fn accept_without_free_fds_recovers() {
             ok && out.contains("CHILD-OK"),
             "{backend}: child failed:\n{out}"
         );
+    }
+}
+
+/// Unix domain sockets, and fd counting through /proc or /dev/fd.
+#[cfg(unix)]
+mod unix_only {
+    use super::*;
+
+    both_backends! {
+        fn unix_stream_listener_and_pair(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sock");
+            driver.block_on(async {
+                let listener = UnixListener::bind(&path).unwrap();
+                assert_eq!(listener.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+                let client = UnixStream::connect(&path).await.unwrap();
+                let (server, peer) = listener.accept().await.unwrap();
+                assert!(peer.is_unnamed(), "an unbound client has no name: {peer:?}");
+                let (r, _) = client.write_all(b"over unix").await;
+                r.unwrap();
+                let (r, buf) = server.read_exact(vec![0; 9]).await;
+                r.unwrap();
+                assert_eq!(buf, b"over unix");
+
+                let (a, b) = UnixStream::pair().unwrap();
+                let (r, _) = a.write_all(b"pair").await;
+                r.unwrap();
+                a.shutdown(Shutdown::Write).await.unwrap();
+                let (r, buf) = b.read_exact(vec![0; 4]).await;
+                r.unwrap();
+                assert_eq!(buf, b"pair");
+                let (n, _) = b.read(Vec::with_capacity(4)).await;
+                assert_eq!(n.unwrap(), 0);
+            });
+        }
+
+        fn unix_datagrams(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("dgram");
+            driver.block_on(async {
+                let server = UnixDatagram::bind(&path).unwrap();
+                let client_path = dir.path().join("client");
+                let client = UnixDatagram::bind(&client_path).unwrap();
+                let (n, _) = client.send_to(b"hello", &path).await;
+                assert_eq!(n.unwrap(), 5);
+                let (got, buf) = server.recv_from(Vec::with_capacity(16)).await;
+                let (n, from) = got.unwrap();
+                assert_eq!(&buf[..n], b"hello");
+                assert_eq!(from.as_pathname(), Some(client_path.as_path()));
+
+                let (a, b) = UnixDatagram::pair().unwrap();
+                let (n, _) = a.send(b"0123456789").await;
+                assert_eq!(n.unwrap(), 10);
+                let (n, buf) = b.recv(Vec::with_capacity(4)).await;
+                assert_eq!(n.unwrap(), 4);
+                assert_eq!(&buf[..], b"0123", "truncated to the buffer");
+                let unbound = UnixDatagram::unbound().unwrap();
+                unbound.connect(&path).unwrap();
+                let (n, _) = unbound.send(b"x").await;
+                assert_eq!(n.unwrap(), 1);
+            });
+        }
+
+        fn dropped_accepts_leak_nothing(driver) {
+            let fds_before = common::fd_count();
+            driver.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                for _ in 0..100 {
+                    let accept = listener.accept();
+                    let timed = proactor::time::timeout(Duration::from_millis(1), accept).await;
+                    assert!(timed.is_err(), "nobody connects");
+                }
+            });
+            assert!(common::park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
+            assert_eq!(common::fd_count_settles(fds_before), fds_before);
+        }
     }
 }

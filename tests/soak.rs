@@ -4,6 +4,9 @@
 //! warm-up) and at the end; fds must match and RSS must stay within a
 //! bound.
 
+// Unix only: the fd count and RSS come from /proc (or /dev/fd).
+#![cfg(unix)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! fd counting, buffers that report their drop, child processes.
 #![allow(dead_code)]
 
+#[cfg(unix)]
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -90,14 +91,36 @@ pub fn small_driver(backend: Backend, entries: u32) -> Driver {
         .unwrap()
 }
 
-/// A non-blocking pipe: (read end, write end).
+/// A non-blocking, close-on-exec pipe: (read end, write end). Unix only:
+/// the readiness back end waits on sockets alone on Windows.
+#[cfg(unix)]
 pub fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two fds pipe2 writes.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
-    // SAFETY: pipe2 returned two new fds that we now own.
+    // SAFETY: `fds` has room for the two fds pipe writes.
+    let rc = unsafe { libc::pipe(fds.as_mut_ptr()) };
+    assert_eq!(rc, 0, "pipe: {}", std::io::Error::last_os_error());
+    for fd in fds {
+        // SAFETY: plain fcntl calls on fds we own.
+        unsafe {
+            assert_ne!(libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK), -1);
+            assert_ne!(libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC), -1);
+        }
+    }
+    // SAFETY: pipe returned two new fds that we now own.
     unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Two connected loopback TCP streams, on the current driver: the stream
+/// pair every OS has.
+pub async fn tcp_pair() -> (proactor::net::TcpStream, proactor::net::TcpStream) {
+    let listener = proactor::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let client = proactor::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (client, server)
 }
 
 /// Serialises the tests of one binary that count fds, so another test's
@@ -107,11 +130,18 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-/// Number of fds this process has open.
+/// Number of fds this process has open (Unix: `/proc/self/fd` on Linux,
+/// `/dev/fd` elsewhere). Tests that count fds are Unix-only.
+#[cfg(unix)]
 pub fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd")
+    let dir = if cfg!(any(target_os = "linux", target_os = "android")) {
+        "/proc/self/fd"
+    } else {
+        "/dev/fd"
+    };
+    std::fs::read_dir(dir)
         .map(|dir| dir.count())
-        .unwrap_or(0)
+        .expect("list the open fds")
 }
 
 /// Waits (parking on `driver`) until `done()` or `limit` passes.
@@ -129,6 +159,7 @@ pub fn park_until(driver: &Driver, limit: Duration, done: impl Fn() -> bool) -> 
 /// Waits until the fd count settles at or below `expected` (threads of a
 /// dropped pool exit asynchronously but hold no fds, so this is immediate in
 /// practice; the bound is for the kernel's deferred closes).
+#[cfg(unix)]
 pub fn fd_count_settles(expected: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
