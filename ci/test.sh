@@ -4,7 +4,7 @@
 #   ci/test.sh
 #
 # Formatting, clippy and checks on every feature set (cargo-hack), the
-# minimum Rust, the test suite on every feature set, the suite again
+# minimum Rust, check and clippy for every other target, the test suite on every feature set, the suite again
 # with each back end forced through PROACTOR_BACKEND, loom and Miri on the
 # OS-free core, the suite under AddressSanitizer, fault injection, a short
 # soak, a release-mode stress run, every example against real clients, the
@@ -37,6 +37,9 @@ ci/features.sh
 
 step "minimum supported Rust"
 ci/msrv.sh
+
+step "every target (macOS, Windows, FreeBSD, aarch64 Linux): check and clippy"
+ci/cross.sh
 
 for features in "${FEATURE_SETS[@]}"; do
     step "tests, features {$features}"

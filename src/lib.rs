@@ -33,7 +33,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `poll` | yes | the readiness back end (tested on Linux; other OSes not yet) |
+//! | `poll` | yes | the readiness back end: epoll, kqueue, event ports, IOCP |
 //! | `uring` | no | the io_uring back end (Linux; compiles to nothing elsewhere) |
 //! | `bytes` | no | [`IoBuf`](buf::IoBuf) / [`IoBufMut`](buf::IoBufMut) for `bytes::Bytes` and `BytesMut` |
 //!

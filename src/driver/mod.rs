@@ -3,8 +3,8 @@
 //!
 //! # The back-end contract
 //!
-//! Every back end ([`UringDriver`], [`PollDriver`]) and [`Driver`] itself
-//! implement [`CompletionDriver`] and promise:
+//! Every back end (`UringDriver` on Linux, `PollDriver` everywhere) and
+//! [`Driver`] itself implement [`CompletionDriver`] and promise:
 //!
 //! 1. **Ownership.** `submit` takes the operation by `Box`. From then on the
 //!    driver owns it until the future takes the result back through

@@ -112,4 +112,5 @@ pub use addr::ToSocketAddrs;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -3,7 +3,8 @@
 //!
 //! Operations are generic over their file or socket: anything that can lend
 //! a raw handle of the right kind. On Unix both kinds are file descriptors,
-//! so every [`AsRawFd`](std::os::fd::AsRawFd) type is both an [`AsRawFile`]
+//! so every [`AsRawFd`](https://doc.rust-lang.org/std/os/fd/trait.AsRawFd.html)
+//! type is both an [`AsRawFile`]
 //! and an [`AsRawSource`]. On Windows files are `HANDLE`s
 //! ([`AsHandle`](https://doc.rust-lang.org/std/os/windows/io/trait.AsHandle.html))
 //! and what the event loop can wait on are `SOCKET`s
