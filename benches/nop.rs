@@ -1,5 +1,8 @@
 //! NOP round trips with 1, 32 and 256 in flight: proactor on each back end
-//! against a hand-written io-uring loop with the same batch.
+//! against a hand-written io-uring loop with the same batch. Each back end
+//! runs twice: under a `FuturesUnordered` (an executor task per op, as most
+//! code would), and with the ops in a fixed array of slots (`slots`), which
+//! leaves only proactor's own cost.
 //!
 //! `cargo bench --features uring --bench nop`
 
@@ -25,6 +28,45 @@ fn proactor_nops(driver: &Driver, in_flight: usize) {
             }
             pending.next().await.expect("in flight").expect("nop");
         }
+    })
+}
+
+/// The same NOPs, in-flight ops kept in a fixed array of slots and polled
+/// in turn with the task's own waker: no executor task per op, so what is
+/// left is proactor's own cost (FuturesUnordered allocates and wakes a task
+/// for each op).
+fn proactor_nops_in_slots(driver: &Driver, in_flight: usize) {
+    driver.block_on(async {
+        let mut slots: Vec<Option<Op<Nop>>> = (0..in_flight).map(|_| None).collect();
+        let (mut issued, mut done) = (0, 0);
+        futures::future::poll_fn(|cx| {
+            for slot in slots.iter_mut() {
+                loop {
+                    if slot.is_none() {
+                        if issued == OPS {
+                            break;
+                        }
+                        *slot = Some(Op::with_driver(Nop::new(), driver.clone()));
+                        issued += 1;
+                    }
+                    let op = slot.as_mut().expect("filled above");
+                    match std::future::Future::poll(std::pin::Pin::new(op), cx) {
+                        std::task::Poll::Ready(result) => {
+                            result.expect("nop");
+                            *slot = None;
+                            done += 1;
+                        }
+                        std::task::Poll::Pending => break,
+                    }
+                }
+            }
+            if done == OPS {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await
     })
 }
 
@@ -66,6 +108,11 @@ fn bench(c: &mut Criterion) {
                 BenchmarkId::new(format!("proactor {backend}"), in_flight),
                 &in_flight,
                 |b, &n| b.iter(|| proactor_nops(&driver, n)),
+            );
+            group.bench_with_input(
+                BenchmarkId::new(format!("proactor {backend} slots"), in_flight),
+                &in_flight,
+                |b, &n| b.iter(|| proactor_nops_in_slots(&driver, n)),
             );
         }
     }

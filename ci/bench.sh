@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-3}
 echo "# $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-for bench in nop randread; do
+for bench in nop randread echo; do
     cargo bench --quiet --features uring --bench "$bench" -- --warm-up-time 1 --measurement-time "$secs" 2>&1 |
         grep -E "^[a-z_]+/|thrpt|skipped" | sed 's/time:.*//' | paste -d' ' - - | sed 's/ \+/ /g'
 done
@@ -20,4 +20,27 @@ for backend in uring poll; do
         # shellcheck disable=SC2086
         target/release/examples/iobench $args --secs "$secs" --backend "$backend" 2>/dev/null
     done
+done
+
+# O_DIRECT random reads against fio's io_uring engine on the same file, the
+# same depth and block size, one after the other.
+if ! command -v fio >/dev/null; then
+    if command -v apt-get >/dev/null; then
+        SUDO=$([[ $(id -u) -eq 0 ]] || echo sudo)
+        $SUDO apt-get install -y -qq fio >/dev/null
+    fi
+fi
+file=${TMPDIR:-/tmp}/proactor-bench-direct.dat
+[[ -f $file && $(stat -c %s "$file") -eq $((256 << 20)) ]] ||
+    dd if=/dev/urandom of="$file" bs=1M count=256 status=none
+if command -v fio >/dev/null; then
+    fio --name=randread --filename="$file" --ioengine=io_uring --direct=1 --iodepth=32 \
+        --bs=4k --rw=randread --size=256M --runtime="$secs" --time_based --output-format=terse \
+        --terse-version=3 | awk -F';' '{printf "fio io_uring O_DIRECT qd32: %d IOPS, mean completion latency %.1f us\n", $8, $16}'
+else
+    echo "fio: not installed; the O_DIRECT comparison is skipped"
+fi
+for backend in uring poll; do
+    target/release/examples/iobench --op randread --qd 32 --direct --file "$file" --size 256M \
+        --secs "$secs" --backend "$backend" 2>/dev/null
 done

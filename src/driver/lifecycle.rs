@@ -137,14 +137,24 @@ impl<T> OpTable<T> {
     }
 
     /// Takes ownership of `data` for a new in-flight operation.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, data: T) -> OpKey {
+        self.insert_waiting(data, None)
+    }
+
+    /// Like [`insert`](Self::insert), with the submitting future's waker
+    /// registered at once: the future need not poll again (and take the
+    /// table's lock again) just to be woken.
+    pub(crate) fn insert_waiting(&mut self, data: T, waker: Option<&Waker>) -> OpKey {
         let generation = self.next_generation;
         // Generations stay below 2^31 so an encoded key never reaches the
         // values back ends reserve for their own markers.
         self.next_generation = self.next_generation.wrapping_add(1) & 0x7fff_ffff;
         let index = self.slots.insert(Slot {
             generation,
-            lifecycle: Lifecycle::Submitted,
+            lifecycle: waker.map_or(Lifecycle::Submitted, |waker| {
+                Lifecycle::Waiting(waker.clone())
+            }),
             data: Some(data),
         });
         OpKey {

@@ -98,8 +98,10 @@ pub trait CompletionDriver:
     fn backend(&self) -> Backend;
 
     /// Hands `op` to the driver. Errors come back as
-    /// `Submission::Done(Err(..), op)` so buffers are never lost.
-    fn submit<O: OpCode>(&self, op: Box<O>) -> Submission<O>;
+    /// `Submission::Done(Err(..), op)` so buffers are never lost. If it goes
+    /// in flight, `waker` is woken when its result arrives, as if
+    /// [`poll_op`](Self::poll_op) had registered it.
+    fn submit<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O>;
 
     /// Asks for the result of an in-flight operation, registering `cx`'s
     /// waker if it is not there yet.
@@ -253,8 +255,8 @@ impl CompletionDriver for Driver {
     fn backend(&self) -> Backend {
         dispatch!(self, d => d.backend())
     }
-    fn submit<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
-        dispatch!(self, d => d.submit(op))
+    fn submit<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
+        dispatch!(self, d => d.submit(op, waker))
     }
     fn poll_op<O: OpCode>(
         &self,

@@ -1,5 +1,6 @@
 //! Steps both back ends take the same way around their op table.
 
+use std::cell::Cell;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -17,13 +18,20 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
+thread_local! {
+    static WAKERS: Cell<Vec<Waker>> = const { Cell::new(Vec::new()) };
+}
+
 /// Stores results in the table, then — with the lock released — wakes the
 /// futures waiting for them and cleans up results nobody will take.
 pub(crate) fn complete_all(
     table: &SharedTable,
     results: impl IntoIterator<Item = (OpKey, io::Result<usize>, Option<BoxedOp>)>,
 ) {
-    let mut wakers: Vec<Waker> = Vec::new();
+    // The wakers' vector is kept per thread, so completing allocates nothing
+    // once warm. A waker that completes more work on this thread (it may
+    // call into the driver) just finds it empty and uses its own.
+    let mut wakers = WAKERS.with(Cell::take);
     let mut orphans: Vec<(io::Result<usize>, BoxedOp)> = Vec::new();
     {
         let mut table = lock(table);
@@ -35,9 +43,10 @@ pub(crate) fn complete_all(
             }
         }
     }
-    for waker in wakers {
+    for waker in wakers.drain(..) {
         waker.wake();
     }
+    WAKERS.with(|cell| cell.set(wakers));
     for (result, op) in orphans {
         op.cleanup_erased(result);
     }
@@ -95,10 +104,11 @@ pub(crate) fn submit_to_pool<O: OpCode>(
     pool: &BlockingPool,
     completions: &Arc<PoolCompletions>,
     op: Box<O>,
+    waker: Option<&Waker>,
 ) -> Submission<O> {
     let (key, lent) = {
         let mut table = lock(table);
-        let key = table.insert(op);
+        let key = table.insert_waiting(op, waker);
         (key, table.lend(key).expect("a new slot holds its data"))
     };
     match run_on_pool(pool, completions, key, lent) {

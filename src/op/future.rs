@@ -66,28 +66,28 @@ impl<O: OpCode, D: CompletionDriver> Future for Op<O, D> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
         let this = self.get_mut();
-        loop {
-            match std::mem::replace(&mut this.state, OpState::Finished) {
-                OpState::Unsubmitted(op) => {
-                    if let Err(error) = op.validate() {
-                        return Poll::Ready(op.complete(Err(error)));
-                    }
-                    match this.driver.submit(op) {
-                        Submission::Done(result, op) => return Poll::Ready(op.complete(result)),
-                        Submission::InFlight(id) => this.state = OpState::InFlight(id),
+        match std::mem::replace(&mut this.state, OpState::Finished) {
+            OpState::Unsubmitted(op) => {
+                if let Err(error) = op.validate() {
+                    return Poll::Ready(op.complete(Err(error)));
+                }
+                match this.driver.submit(op, cx.waker()) {
+                    Submission::Done(result, op) => Poll::Ready(op.complete(result)),
+                    // The driver holds the waker already.
+                    Submission::InFlight(id) => {
+                        this.state = OpState::InFlight(id);
+                        Poll::Pending
                     }
                 }
-                OpState::InFlight(id) => {
-                    return match this.driver.poll_op::<O>(id, cx) {
-                        Poll::Ready((result, op)) => Poll::Ready(op.complete(result)),
-                        Poll::Pending => {
-                            this.state = OpState::InFlight(id);
-                            Poll::Pending
-                        }
-                    };
-                }
-                OpState::Finished => panic!("Op polled after completion"),
             }
+            OpState::InFlight(id) => match this.driver.poll_op::<O>(id, cx) {
+                Poll::Ready((result, op)) => Poll::Ready(op.complete(result)),
+                Poll::Pending => {
+                    this.state = OpState::InFlight(id);
+                    Poll::Pending
+                }
+            },
+            OpState::Finished => panic!("Op polled after completion"),
         }
     }
 }

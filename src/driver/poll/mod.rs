@@ -22,7 +22,7 @@ use std::io;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use polling::{Events, Poller};
@@ -116,12 +116,12 @@ fn cancelled() -> io::Result<usize> {
 }
 
 impl Shared {
-    fn submit_op<O: OpCode>(&self, mut op: Box<O>) -> Submission<O> {
+    fn submit_op<O: OpCode>(&self, mut op: Box<O>, waker: &Waker) -> Submission<O> {
         match op.readiness() {
             Readiness::Now => Submission::Done(op.perform(), op),
             Readiness::Blocking => match op.try_now() {
                 Some(result) => Submission::Done(result, op),
-                None => submit_to_pool(&self.table, &self.pool, &self.pool_done, op),
+                None => submit_to_pool(&self.table, &self.pool, &self.pool_done, op, Some(waker)),
             },
             Readiness::Fd { fd, interest } => {
                 let result = op.perform();
@@ -129,7 +129,7 @@ impl Shared {
                     return Submission::Done(result, op);
                 }
                 let mut waits = lock(&self.waits);
-                let key = lock(&self.table).insert(op);
+                let key = lock(&self.table).insert_waiting(op, Some(waker));
                 match waits.wait_fd(&self.poller, key, fd, interest) {
                     Ok(()) => Submission::InFlight(OpId(key)),
                     Err(error) => {
@@ -141,13 +141,13 @@ impl Shared {
             Readiness::Timer(duration) => {
                 let Some(deadline) = Instant::now().checked_add(duration) else {
                     // Beyond the clock's range: it never fires.
-                    return self.hold_forever(op);
+                    return self.hold_forever(op, waker);
                 };
                 if duration.is_zero() {
                     return Submission::Done(Ok(0), op);
                 }
                 let mut waits = lock(&self.waits);
-                let key = lock(&self.table).insert(op);
+                let key = lock(&self.table).insert_waiting(op, Some(waker));
                 let earliest = waits.add_timer(key, deadline);
                 drop(waits);
                 if earliest {
@@ -160,9 +160,9 @@ impl Shared {
     }
 
     /// An operation that only ends when cancelled.
-    fn hold_forever<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
+    fn hold_forever<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
         let mut waits = lock(&self.waits);
-        let key = lock(&self.table).insert(op);
+        let key = lock(&self.table).insert_waiting(op, Some(waker));
         waits.add_forever(key);
         Submission::InFlight(OpId(key))
     }
@@ -313,8 +313,8 @@ impl CompletionDriver for PollDriver {
         Backend::Poll
     }
 
-    fn submit<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
-        self.shared.submit_op(op)
+    fn submit<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
+        self.shared.submit_op(op, waker)
     }
 
     fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {

@@ -13,7 +13,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring};
@@ -244,13 +244,19 @@ impl Shared {
     fn reap(&self) {
         const BATCH: usize = 256;
         loop {
-            let mut batch: Vec<(u64, i32)> = Vec::with_capacity(BATCH);
-            {
+            // On the stack: a park reaps without allocating.
+            let mut entries = [(0u64, 0i32); BATCH];
+            let reaped = {
                 let _cq = lock(&self.cq_lock);
                 // SAFETY: cq_lock serialises every use of the completion queue.
                 let mut cq = unsafe { self.ring.completion_shared() };
-                batch.extend((&mut cq).take(BATCH).map(|cqe| (cqe.user_data(), cqe.result())));
-            }
+                entries
+                    .iter_mut()
+                    .zip(&mut cq)
+                    .map(|(entry, cqe)| *entry = (cqe.user_data(), cqe.result()))
+                    .count()
+            };
+            let batch = &entries[..reaped];
             if batch.is_empty() {
                 return;
             }
@@ -321,7 +327,7 @@ impl Shared {
             Some(timeout) => {
                 // Kernels before 5.11 cannot time out the wait itself: a
                 // timeout operation, abandoned at once, ends it instead.
-                let timer = self.submit_op_holding(Box::new(Timeout::new(timeout)), true);
+                let timer = self.submit_op_holding(Box::new(Timeout::new(timeout)), None, true);
                 if let Submission::InFlight(id) = timer {
                     cancel_slot(&self.table, id);
                 }
@@ -335,18 +341,18 @@ impl Shared {
         }
     }
 
-    fn submit_op<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
-        self.submit_op_holding(op, false)
+    fn submit_op<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
+        self.submit_op_holding(op, Some(waker), false)
     }
 
     /// `submit_op` by a thread that may hold the parker's turn.
-    fn submit_op_holding<O: OpCode>(&self, op: Box<O>, holding: bool) -> Submission<O> {
+    fn submit_op_holding<O: OpCode>(&self, op: Box<O>, waker: Option<&Waker>, holding: bool) -> Submission<O> {
         if !self.support.has(O::URING_OPCODE) {
-            return submit_to_pool(&self.table, &self.pool, &self.pool_done, op);
+            return submit_to_pool(&self.table, &self.pool, &self.pool_done, op, waker);
         }
         let (key, entry) = {
             let mut table = lock(&self.table);
-            let key = table.insert(op);
+            let key = table.insert_waiting(op, waker);
             let op = table.data_mut(key).expect("a new slot holds its data");
             (key, op.uring_entry().user_data(key.encode()))
         };
@@ -449,8 +455,8 @@ impl CompletionDriver for UringDriver {
         Backend::IoUring
     }
 
-    fn submit<O: OpCode>(&self, op: Box<O>) -> Submission<O> {
-        self.shared.submit_op(op)
+    fn submit<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
+        self.shared.submit_op(op, waker)
     }
 
     fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {

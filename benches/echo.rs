@@ -1,0 +1,255 @@
+//! Loopback TCP echo: 1 connection × 64 B and 64 connections × 4 KiB. The
+//! server is proactor (each back end) or tokio's current-thread runtime, on
+//! its own thread pinned to core 0; the client is the same tokio
+//! current-thread client for every server, on the bench thread pinned to
+//! core 1.
+//!
+//! On two cores the client saturates before a good server does, so each case
+//! is measured twice: `echo_wall` is wall time per round trip (what the
+//! client sees), `echo_server_cpu` is the server thread's CPU time (user +
+//! system, `pthread_getcpuclockid`) per round trip, reported by criterion as
+//! if it were time. The CPU figure is the one that tells servers apart.
+//!
+//! `cargo bench --features uring --bench echo`
+
+// criterion_group! makes an undocumented public function.
+#![allow(missing_docs)]
+
+// Thread CPU clocks and pinning are Linux calls.
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    println!("echo: server CPU time needs Linux thread clocks; nothing measured");
+}
+
+#[cfg(target_os = "linux")]
+criterion::criterion_main!(linux::benches);
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+    use futures::stream::{FuturesUnordered, StreamExt};
+    use futures::FutureExt;
+    use proactor::net::{TcpListener, TcpStream};
+    use proactor::{Backend, Driver};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// (connections, message bytes)
+    const CASES: [(usize, usize); 2] = [(1, 64), (64, 4096)];
+
+    fn pin_to_core(core: usize) {
+        // SAFETY: a zeroed cpu_set_t is empty; CPU_SET writes within it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(core, &mut set);
+            // Best effort: a machine with one core still runs the bench.
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
+
+    /// The CPU clock of the calling thread, readable from any thread.
+    fn this_thread_cpu_clock() -> libc::clockid_t {
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: pthread_self is always valid; `clock` is writable.
+        let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
+        assert_eq!(rc, 0, "pthread_getcpuclockid");
+        clock
+    }
+
+    fn cpu_time(clock: libc::clockid_t) -> Duration {
+        // SAFETY: a zeroed timespec is valid; clock_gettime writes it.
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::clock_gettime(clock, &mut ts) }, 0);
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+
+    /// A running server: its address and its thread's CPU clock. The thread
+    /// serves until the process exits.
+    struct Server {
+        addr: SocketAddr,
+        cpu_clock: libc::clockid_t,
+    }
+
+    fn start(
+        name: &str,
+        serve: impl FnOnce(std::sync::mpsc::Sender<(SocketAddr, libc::clockid_t)>) + Send + 'static,
+    ) -> Server {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                pin_to_core(0);
+                serve(tx)
+            })
+            .expect("server thread");
+        let (addr, cpu_clock) = rx.recv().expect("server started");
+        Server { addr, cpu_clock }
+    }
+
+    fn proactor_server(backend: Backend) -> Server {
+        start("proactor-echo", move |ready| {
+            let driver = Driver::builder().force(backend).build().expect("driver");
+            driver.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                ready
+                    .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
+                    .unwrap();
+                let mut connections = FuturesUnordered::new();
+                let mut accept = Box::pin(listener.accept().fuse());
+                loop {
+                    futures::select! {
+                        accepted = accept => {
+                            accept.set(listener.accept().fuse());
+                            let Ok((stream, _)) = accepted else { continue };
+                            stream.set_nodelay(true).unwrap();
+                            connections.push(proactor_connection(stream));
+                        }
+                        () = connections.select_next_some() => {}
+                    }
+                }
+            })
+        })
+    }
+
+    async fn proactor_connection(stream: TcpStream) {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        loop {
+            buf.clear();
+            let (n, read) = stream.read(buf).await;
+            if !matches!(n, Ok(n) if n > 0) {
+                return;
+            }
+            let (sent, written) = stream.write_all(read).await;
+            if sent.is_err() {
+                return;
+            }
+            buf = written;
+        }
+    }
+
+    fn tokio_server() -> Server {
+        start("tokio-echo", |ready| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                ready
+                    .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
+                    .unwrap();
+                loop {
+                    let Ok((mut stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    stream.set_nodelay(true).unwrap();
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => {
+                                    if stream.write_all(&buf[..n]).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    });
+                }
+            })
+        })
+    }
+
+    /// The client: `connections` streams to `addr`, each doing its share of
+    /// `round_trips` ping-pongs of `size` bytes, all at once.
+    struct Client {
+        rt: tokio::runtime::Runtime,
+        streams: Vec<tokio::net::TcpStream>,
+        size: usize,
+    }
+
+    impl Client {
+        fn connect(addr: SocketAddr, connections: usize, size: usize) -> Client {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .expect("runtime");
+            let streams = rt.block_on(async {
+                let mut streams = Vec::new();
+                for _ in 0..connections {
+                    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+                    stream.set_nodelay(true).unwrap();
+                    streams.push(stream);
+                }
+                streams
+            });
+            Client { rt, streams, size }
+        }
+
+        fn round_trips(&mut self, round_trips: u64) {
+            let connections = self.streams.len() as u64;
+            let size = self.size;
+            self.rt.block_on(async {
+                let work = self.streams.iter_mut().enumerate().map(|(i, stream)| {
+                    // Spread the remainder over the first connections.
+                    let mine = round_trips / connections
+                        + u64::from((i as u64) < round_trips % connections);
+                    async move {
+                        let mut buf = vec![7u8; size];
+                        for _ in 0..mine {
+                            stream.write_all(&buf).await.expect("send");
+                            stream.read_exact(&mut buf).await.expect("receive");
+                        }
+                    }
+                });
+                futures::future::join_all(work).await;
+            });
+        }
+    }
+
+    fn bench(c: &mut Criterion) {
+        pin_to_core(1);
+        let mut servers: Vec<(&str, Server)> = Vec::new();
+        #[cfg(feature = "uring")]
+        if let Ok(driver) = Driver::builder().force(Backend::IoUring).build() {
+            drop(driver);
+            servers.push(("proactor io_uring", proactor_server(Backend::IoUring)));
+        }
+        #[cfg(feature = "poll")]
+        servers.push(("proactor poll", proactor_server(Backend::Poll)));
+        servers.push(("tokio current_thread", tokio_server()));
+
+        for (connections, size) in CASES {
+            let case = format!("{connections}x{size}B");
+            for (group_name, measure_cpu) in [("echo_wall", false), ("echo_server_cpu", true)] {
+                let mut group = c.benchmark_group(format!("{group_name}/{case}"));
+                group.throughput(Throughput::Elements(1));
+                for (name, server) in &servers {
+                    let mut client = Client::connect(server.addr, connections, size);
+                    client.round_trips(1000); // warm the connections
+                    group.bench_function(BenchmarkId::from_parameter(name), |b| {
+                        b.iter_custom(|round_trips| {
+                            let (wall, cpu) =
+                                (std::time::Instant::now(), cpu_time(server.cpu_clock));
+                            client.round_trips(round_trips);
+                            if measure_cpu {
+                                cpu_time(server.cpu_clock) - cpu
+                            } else {
+                                wall.elapsed()
+                            }
+                        })
+                    });
+                }
+                group.finish();
+            }
+        }
+    }
+
+    criterion_group!(benches, bench);
+}
