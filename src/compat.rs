@@ -109,10 +109,7 @@ impl CompatIo for File {
     type ReadOp = ReadAt<Arc<OwnedFile>, Vec<u8>>;
     type WriteOp = WriteAt<Arc<OwnedFile>, Slice<Vec<u8>>>;
     fn read_op(&self, buf: Vec<u8>, offset: u64) -> Op<Self::ReadOp> {
-        Op::with_driver(
-            ReadAt::new(self.shared_fd().clone(), buf, offset),
-            self.driver().clone(),
-        )
+        Op::with_driver(self.read_at_op(buf, offset), self.driver().clone())
     }
     fn write_op(&self, buf: Slice<Vec<u8>>, offset: u64) -> Op<Self::WriteOp> {
         Op::with_driver(

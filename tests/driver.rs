@@ -17,6 +17,36 @@ use proactor::op::{Read, Write};
 use proactor::{Backend, CompletionDriver, Driver};
 
 both_backends! {
+    fn blocking_pool_runs_a_burst_at_once(driver) {
+        use proactor::op::Blocking;
+        // One idle pool thread, then a burst of jobs that each wait until
+        // all of them run: a pool that handed the burst to the one woken
+        // thread would run them one by one and never get there.
+        driver.block_on(Op::with_driver(Blocking::new(|| ()), driver.clone())).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        const BURST: usize = 8;
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let jobs = (0..BURST).map(|_| {
+            let started = started.clone();
+            Op::with_driver(
+                Blocking::new(move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while started.load(Ordering::SeqCst) < BURST {
+                        if std::time::Instant::now() > deadline {
+                            return false;
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    true
+                }),
+                driver.clone(),
+            )
+        });
+        let all = driver.block_on(futures::future::join_all(jobs));
+        assert!(all.into_iter().all(|ran| ran.unwrap()), "the burst never ran at once");
+    }
+
     fn reports_its_backend(driver) {
         let expected = if cfg!(all(target_os = "linux", feature = "uring")) && driver.fallback_reason().is_none() {
             Backend::IoUring

@@ -125,3 +125,43 @@ both_backends! {
         assert!(shorts > 0, "no short transfer was injected");
     }
 }
+
+/// The readiness back end tries page-cache reads inline with RWF_NOWAIT, but
+/// an O_DIRECT read waits for the device even then: on the event loop it
+/// would stall every other operation. Such reads must go to the pool.
+#[test]
+fn direct_reads_go_to_the_pool_on_the_readiness_back_end() {
+    let _serial = common::serial();
+    let driver = common::driver(proactor::Backend::Poll);
+    // On the target directory's filesystem: tmpfs refuses O_DIRECT.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let path = dir.path().join("direct");
+    std::fs::write(&path, vec![5u8; 64 * 1024]).unwrap();
+    let opened = driver.block_on(
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path),
+    );
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("skipped: this filesystem refuses O_DIRECT ({e})");
+            return;
+        }
+    };
+    let before = fault::pool_runs();
+    driver.block_on(async {
+        for block in 0..4u64 {
+            let buf = proactor::buf::AlignedBuf::new(4096, 4096).unwrap();
+            let (n, buf) = file.read_at(buf, block * 4096).await;
+            assert_eq!(n.unwrap(), 4096);
+            assert!(buf.iter().all(|&b| b == 5));
+        }
+    });
+    assert_eq!(
+        fault::pool_runs() - before,
+        4,
+        "every O_DIRECT read ran on the pool"
+    );
+}

@@ -101,12 +101,11 @@ impl BlockingPool {
         }
         let mut state = self.shared.state();
         state.queue.push_back(job);
-        if state.idle > 0 {
-            drop(state);
-            self.shared.work_ready.notify_one();
-            return Ok(());
-        }
-        if state.threads < self.shared.max_threads {
+        let wake_idle = state.idle > 0;
+        // A woken thread counts as idle until it runs: compare the queue
+        // with the idle threads, not with zero, or a burst of jobs would all
+        // wait for the one thread woken first.
+        if state.queue.len() > state.idle && state.threads < self.shared.max_threads {
             state.threads += 1;
             let shared = self.shared.clone();
             let started = std::thread::Builder::new()
@@ -119,6 +118,10 @@ impl BlockingPool {
                     return Err((e, job));
                 }
             }
+        }
+        drop(state);
+        if wake_idle {
+            self.shared.work_ready.notify_one();
         }
         Ok(())
     }

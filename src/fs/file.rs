@@ -19,6 +19,8 @@ use crate::Driver;
 pub struct File {
     fd: Arc<OwnedFile>,
     driver: Driver,
+    /// Opened with `O_DIRECT`: reads never try the page cache inline.
+    direct: bool,
 }
 
 impl fmt::Debug for File {
@@ -26,6 +28,25 @@ impl fmt::Debug for File {
         f.debug_struct("File")
             .field("fd", &self.fd.as_raw_file())
             .finish()
+    }
+}
+
+/// Whether `file` was opened with `O_DIRECT` (Linux; elsewhere never).
+fn is_direct(file: &std::fs::File) -> io::Result<bool> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: F_GETFL on an fd the caller owns; no memory involved.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(flags & libc::O_DIRECT != 0)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = file;
+        Ok(false)
     }
 }
 
@@ -53,13 +74,29 @@ impl File {
 
     /// Wraps a standard file; its operations run on the current driver.
     pub fn from_std(file: std::fs::File) -> io::Result<File> {
-        Ok(File::from_owned(file.into(), Driver::try_current()?))
+        let direct = is_direct(&file)?;
+        Ok(File::from_owned(
+            file.into(),
+            Driver::try_current()?,
+            direct,
+        ))
     }
 
-    pub(crate) fn from_owned(fd: OwnedFile, driver: Driver) -> File {
+    pub(crate) fn from_owned(fd: OwnedFile, driver: Driver, direct: bool) -> File {
         File {
             fd: Arc::new(fd),
             driver,
+            direct,
+        }
+    }
+
+    /// The positional read every read of this file makes.
+    pub(crate) fn read_at_op<B: IoBufMut>(&self, buf: B, offset: u64) -> ReadAt<Arc<OwnedFile>, B> {
+        let read = ReadAt::new(self.fd.clone(), buf, offset);
+        if self.direct {
+            read.never_inline()
+        } else {
+            read
         }
     }
 
@@ -71,7 +108,7 @@ impl File {
     /// of file (or an empty buffer). At most
     /// [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes per call.
     pub async fn read_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
-        self.op(ReadAt::new(self.fd.clone(), buf, offset)).await
+        self.op(self.read_at_op(buf, offset)).await
     }
 
     /// Writes `buf`'s initialised bytes at `offset`; may write fewer. At most

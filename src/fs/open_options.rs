@@ -131,6 +131,16 @@ impl OpenOptions {
         Ok(access | creation | (self.custom_flags & !access_mode))
     }
 
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn is_direct(&self) -> bool {
+        self.custom_flags & libc::O_DIRECT != 0
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn is_direct(&self) -> bool {
+        false
+    }
+
     /// Opens `path` on the [current driver](Driver::current).
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         self.open_with(path.as_ref(), Driver::try_current()?).await
@@ -140,6 +150,6 @@ impl OpenOptions {
     pub async fn open_with(&self, path: impl AsRef<Path>, driver: Driver) -> io::Result<File> {
         let op = OpenAt::new(path.as_ref(), self.flags()?, self.mode)?;
         let fd = Op::with_driver(op, driver.clone()).await?;
-        Ok(File::from_owned(fd, driver))
+        Ok(File::from_owned(fd, driver, self.is_direct()))
     }
 }

@@ -78,12 +78,29 @@ pub struct ReadAt<F, B> {
     fd: F,
     buf: B,
     offset: u64,
+    inline_first: bool,
 }
 
 impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
     /// A positional read of up to `buf.bytes_total()` bytes.
     pub fn new(fd: F, buf: B, offset: u64) -> Self {
-        ReadAt { fd, buf, offset }
+        ReadAt {
+            fd,
+            buf,
+            offset,
+            inline_first: true,
+        }
+    }
+
+    /// Never tries the read inline first on the readiness back end (Linux's
+    /// `preadv2(RWF_NOWAIT)`): it goes straight to the blocking pool. For
+    /// `O_DIRECT` files, where the kernel waits for the device even with
+    /// `RWF_NOWAIT`, so an inline attempt would stall the event loop.
+    /// [`File`](crate::fs::File) does this by itself for files opened with
+    /// `O_DIRECT`.
+    pub fn never_inline(mut self) -> Self {
+        self.inline_first = false;
+        self
     }
 }
 
@@ -118,6 +135,9 @@ unsafe impl<F: AsRawFile + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> 
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn try_now(&mut self) -> Option<io::Result<usize>> {
+        if !self.inline_first {
+            return None;
+        }
         let len = capped_len(self.buf.bytes_total()) as usize;
         let offset = sys::offset_arg(self.offset).ok()?;
         let iov = libc::iovec {
