@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-3}
+# A fresh criterion home: no comparison with an earlier run in the output.
+CRITERION_HOME=$(mktemp -d)
+export CRITERION_HOME
+trap 'rm -rf "$CRITERION_HOME"' EXIT
 echo "# $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for bench in nop randread echo; do
     cargo bench --quiet --features uring --bench "$bench" -- --warm-up-time 1 --measurement-time "$secs" 2>&1 |
