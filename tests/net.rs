@@ -308,6 +308,52 @@ mod unix_only {
     use super::*;
 
     both_backends! {
+        fn fd_numbers_reused_after_close_still_wait(driver) {
+            use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+            // A socket waits and is closed; new sockets reuse its number,
+            // once with a dup of the old one still open (so epoll keeps its
+            // old registration). Waits on the new sockets must still work.
+            driver.block_on(async {
+                // One listener throughout, so closed numbers go to new streams.
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let pair = || async {
+                    let client = TcpStream::connect(addr).await.unwrap();
+                    (client, listener.accept().await.unwrap().0)
+                };
+                for keep_a_dup in [false, true] {
+                    let (a, b) = pair().await;
+                    let old_number = a.as_raw_fd();
+                    let (n, _) = futures::join!(a.read(Vec::with_capacity(4)), async {
+                        proactor::time::sleep(Duration::from_millis(20)).await.unwrap();
+                        b.write_all(b"ping").await
+                    })
+                    .0;
+                    assert_eq!(n.unwrap(), 4);
+                    // SAFETY: dup of a live fd; the result is owned below.
+                    let dup = keep_a_dup.then(|| unsafe { OwnedFd::from_raw_fd(libc::dup(old_number)) });
+                    drop((a, b));
+                    let mut reused = false;
+                    for _ in 0..4 {
+                        let (c, d) = pair().await;
+                        reused |= c.as_raw_fd() == old_number || d.as_raw_fd() == old_number;
+                        for (reader, writer) in [(&c, &d), (&d, &c)] {
+                            let read = proactor::time::timeout(Duration::from_secs(10), reader.read(Vec::with_capacity(4)));
+                            let (n, _) = futures::join!(read, async {
+                                proactor::time::sleep(Duration::from_millis(5)).await.unwrap();
+                                writer.write_all(b"pong").await
+                            })
+                            .0
+                            .expect("a wait on a reused fd number never ended");
+                            assert_eq!(n.unwrap(), 4);
+                        }
+                    }
+                    assert!(reused, "no new socket took the old fd number");
+                    drop(dup);
+                }
+            });
+        }
+
         fn unix_stream_listener_and_pair(driver) {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("sock");

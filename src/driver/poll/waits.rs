@@ -11,6 +11,17 @@ use crate::driver::lifecycle::OpKey;
 use crate::op::Interest;
 use crate::os::RawSource;
 
+/// Whether an fd's registration stays after its last waiter leaves. Only
+/// on epoll (polling's back end on Linux and Android), where this is sound:
+/// the kernel drops a registration when its file closes; polling keeps no
+/// state of its own for it (its epoll back end says the rule of deleting
+/// before close "doesn't apply to epoll"); and a oneshot registration that
+/// fired is disarmed and reports nothing more. Keeping it saves the delete,
+/// and turns the next wait's add into a modify: one system call per wait
+/// instead of two. Elsewhere (kqueue, IOCP, poll) the rule holds and
+/// registrations go with their last waiter.
+const KEEP_IDLE_REGISTRATIONS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 #[derive(Default)]
 struct FdWaiters {
     readers: Vec<OpKey>,
@@ -65,6 +76,10 @@ impl Waits {
         };
         let (readable, writable) = (!waiters.readers.is_empty(), !waiters.writers.is_empty());
         if !readable && !writable {
+            if KEEP_IDLE_REGISTRATIONS && waiters.registered {
+                // Kept, disarmed once it fired: the next wait is one modify.
+                return Ok(());
+            }
             if waiters.registered {
                 // Fails only if the fd was closed, which removed it already.
                 let _ = poller.delete(borrow(fd));
@@ -80,8 +95,10 @@ impl Waits {
                 other => return other,
             }
         }
-        // SAFETY: the registration is deleted (above) once no operation
-        // waits on the fd, and operations keep their fd open while waiting.
+        // SAFETY: operations keep their fd open while waiting. Off epoll the
+        // registration is deleted (above) once no operation waits on the
+        // fd; on epoll it may stay, which polling's epoll back end allows
+        // (see KEEP_IDLE_REGISTRATIONS).
         match unsafe { poller.add(fd, event) } {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => poller.modify(borrow(fd), event)?,
             other => other?,
