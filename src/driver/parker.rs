@@ -144,6 +144,15 @@ impl Parker {
         true
     }
 
+    /// The turn holder is back from the kernel wait but still holds the
+    /// turn (to take the completions). From here `unpark` needs no poke:
+    /// wakers woken while the completions are dispatched, usually this
+    /// thread's own, would otherwise make it wake itself through the kernel.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn left_kernel(&self) {
+        self.kernel_sleeper.store(false, SeqCst);
+    }
+
     /// The turn holder is done: out of the kernel, completions taken.
     pub(crate) fn leave_turn(&self) {
         self.kernel_sleeper.store(false, SeqCst);
@@ -187,6 +196,20 @@ mod tests {
         // The token was consumed.
         assert_eq!(park(&parker, true), ParkTurn::Kernel(None));
         assert!(parker.unpark(), "a kernel sleeper must be poked");
+        parker.leave_turn();
+    }
+
+    #[test]
+    fn no_poke_while_the_holder_dispatches() {
+        let parker = Parker::default();
+        assert_eq!(park(&parker, true), ParkTurn::Kernel(None));
+        assert!(parker.unpark(), "in the kernel: poke");
+        parker.left_kernel();
+        // Wakers woken while the holder dispatches completions (its own
+        // future's, usually) must not make it wake itself via the kernel.
+        assert!(!parker.unpark(), "back from the kernel: no poke");
+        parker.leave_turn();
+        assert_eq!(park(&parker, true), ParkTurn::Poll, "the wake-up is kept");
         parker.leave_turn();
     }
 

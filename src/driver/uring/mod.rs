@@ -291,6 +291,7 @@ impl Shared {
         let result = match parker.park(timeout, still_idle, &flush) {
             ParkTurn::Kernel(timeout) => {
                 let waited = self.arm_wake(true).and_then(|()| self.enter_and_wait(timeout));
+                parker.left_kernel();
                 self.reap();
                 parker.leave_turn();
                 waited
