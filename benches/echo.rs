@@ -24,15 +24,18 @@ fn main() {
 #[cfg(target_os = "linux")]
 criterion::criterion_main!(linux::benches);
 
+// The server the echo example and iobench run, too.
+#[cfg(target_os = "linux")]
+#[path = "../examples/support/echo_server.rs"]
+mod echo_server;
+
 #[cfg(target_os = "linux")]
 mod linux {
     use std::net::SocketAddr;
     use std::time::Duration;
 
     use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-    use futures::stream::{FuturesUnordered, StreamExt};
-    use futures::FutureExt;
-    use proactor::net::{TcpListener, TcpStream};
+    use proactor::net::TcpListener;
     use proactor::{Backend, Driver};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -97,37 +100,9 @@ mod linux {
                 ready
                     .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
                     .unwrap();
-                let mut connections = FuturesUnordered::new();
-                let mut accept = Box::pin(listener.accept().fuse());
-                loop {
-                    futures::select! {
-                        accepted = accept => {
-                            accept.set(listener.accept().fuse());
-                            let Ok((stream, _)) = accepted else { continue };
-                            stream.set_nodelay(true).unwrap();
-                            connections.push(proactor_connection(stream));
-                        }
-                        () = connections.select_next_some() => {}
-                    }
-                }
+                super::echo_server::serve_all(listener).await
             })
         })
-    }
-
-    async fn proactor_connection(stream: TcpStream) {
-        let mut buf = Vec::with_capacity(64 * 1024);
-        loop {
-            buf.clear();
-            let (n, read) = stream.read(buf).await;
-            if !matches!(n, Ok(n) if n > 0) {
-                return;
-            }
-            let (sent, written) = stream.write_all(read).await;
-            if sent.is_err() {
-                return;
-            }
-            buf = written;
-        }
     }
 
     fn tokio_server() -> Server {

@@ -9,6 +9,8 @@
 
 #[path = "support/ctrl_c.rs"]
 mod ctrl_c;
+#[path = "support/echo_server.rs"]
+mod echo_server;
 #[path = "support/server.rs"]
 mod server;
 
@@ -16,24 +18,7 @@ use std::io;
 
 use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
-use proactor::net::{TcpListener, TcpStream};
-
-async fn serve(stream: TcpStream) -> io::Result<u64> {
-    let mut echoed = 0;
-    let mut buf = Vec::with_capacity(16 * 1024);
-    loop {
-        buf.clear();
-        let (result, read) = stream.read(buf).await;
-        let n = result?;
-        if n == 0 {
-            return Ok(echoed);
-        }
-        let (result, written) = stream.write_all(read).await;
-        result?;
-        echoed += n as u64;
-        buf = written;
-    }
-}
+use proactor::net::TcpListener;
 
 async fn run(addr: &str) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
@@ -53,7 +38,7 @@ async fn run(addr: &str) -> io::Result<()> {
                 match accepted {
                     Ok((stream, _)) => {
                         stream.set_nodelay(true)?;
-                        connections.push(serve(stream));
+                        connections.push(echo_server::serve(stream, 16 * 1024));
                     }
                     // Out of fds or a client gone before accept: keep serving.
                     Err(e) => eprintln!("echo: accept: {e}"),

@@ -12,14 +12,16 @@
 //! line is printed every second; at the end: ops/s, MiB/s and p50 / p99 /
 //! p99.9 latency.
 
+#[path = "support/echo_server.rs"]
+mod echo_server;
+
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use proactor::buf::{AlignedBuf, IoBuf};
-use proactor::fs::OpenOptions;
+use proactor::fs::{File, OpenOptions};
 use proactor::net::{TcpListener, TcpStream};
 use proactor::op::{Nop, Op};
 use proactor::{Backend, Driver};
@@ -147,12 +149,7 @@ async fn prepare_file(args: &Args, path: &std::path::Path) -> io::Result<()> {
         args.size >> 20,
         path.display()
     );
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .await?;
+    let file = File::create(path).await?;
     let chunk = 1 << 20;
     let mut offset = 0;
     while offset < args.size {
@@ -282,40 +279,8 @@ fn spawn_echo_server(backend: Backend) -> io::Result<std::net::SocketAddr> {
     let addr = listener.local_addr()?;
     std::thread::Builder::new()
         .name("iobench-server".into())
-        .spawn(move || {
-            driver.block_on(async move {
-                let mut connections = FuturesUnordered::new();
-                let mut accept = Box::pin(listener.accept().fuse());
-                loop {
-                    futures::select! {
-                        accepted = accept => {
-                            accept.set(listener.accept().fuse());
-                            let Ok((stream, _)) = accepted else { continue };
-                            let _ = stream.set_nodelay(true);
-                            connections.push(echo_connection(stream));
-                        }
-                        () = connections.select_next_some() => {}
-                    }
-                }
-            })
-        })?;
+        .spawn(move || driver.block_on(echo_server::serve_all(listener)))?;
     Ok(addr)
-}
-
-async fn echo_connection(stream: TcpStream) {
-    let mut buf = Vec::with_capacity(64 * 1024);
-    loop {
-        buf.clear();
-        let (n, read) = stream.read(buf).await;
-        if !matches!(n, Ok(n) if n > 0) {
-            return;
-        }
-        let (r, written) = stream.write_all(read).await;
-        if r.is_err() {
-            return;
-        }
-        buf = written;
-    }
 }
 
 async fn run_echo(args: &Args, backend: Backend) -> io::Result<Stats> {

@@ -91,9 +91,7 @@ fn disabled_blocking_pool_is_a_clear_error() {
         assert_eq!(n.unwrap(), 2);
     }
     let echoed = driver.block_on(async {
-        let listener = proactor::net::TcpListener::bind("127.0.0.1:0").await?;
-        let client = proactor::net::TcpStream::connect(listener.local_addr()?).await?;
-        let (server, _) = listener.accept().await?;
+        let (client, server) = common::tcp_pair().await;
         let (sent, _) = client.write_all(b"ok").await;
         sent?;
         let (got, buf) = server.read_exact(Vec::with_capacity(2)).await;

@@ -148,14 +148,13 @@ impl Parker {
     /// turn (to take the completions). From here `unpark` needs no poke:
     /// wakers woken while the completions are dispatched, usually this
     /// thread's own, would otherwise make it wake itself through the kernel.
-    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
     pub(crate) fn left_kernel(&self) {
         self.kernel_sleeper.store(false, SeqCst);
     }
 
     /// The turn holder is done: out of the kernel, completions taken.
     pub(crate) fn leave_turn(&self) {
-        self.kernel_sleeper.store(false, SeqCst);
+        self.left_kernel();
         let mut held = self.gate();
         *held = false;
         drop(held);

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use super::{File, Metadata, OpenOptions};
+use super::{File, Metadata};
 use crate::buf::IoBuf;
 use crate::op::{MkDirAt, Op, RenameAt, StatxPath, UnlinkAt};
 use crate::Driver;
@@ -48,12 +48,7 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 
 /// Writes `contents` as the whole file, creating or truncating it.
 pub async fn write<B: IoBuf>(path: impl AsRef<Path>, contents: B) -> io::Result<()> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .await?;
+    let file = File::create(path).await?;
     let (result, _) = file.write_all_at(contents, 0).await;
     result?;
     file.close().await

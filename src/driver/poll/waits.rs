@@ -68,8 +68,9 @@ impl Waits {
         armed
     }
 
-    /// Registers `fd` for the union of what its waiters want, or removes it
-    /// when nobody waits any more.
+    /// Registers `fd` for the union of what its waiters want. When nobody
+    /// waits any more, removes it, or on epoll keeps the registration (see
+    /// [`KEEP_IDLE_REGISTRATIONS`]).
     fn arm(&mut self, poller: &Poller, fd: RawSource) -> io::Result<()> {
         let Some(waiters) = self.fds.get_mut(&fd) else {
             return Ok(());
