@@ -18,8 +18,9 @@
 //! ```
 //!
 //! A future dropped after its result arrived releases the slot at once. No
-//! waker is woken and nothing is cleaned up here: the table hands wakers and
-//! leftovers back to the caller, who acts on them after releasing its lock.
+//! waker is woken, dropped or cleaned up here: wakers and leftovers are user
+//! code (a waker's `wake` and `drop`, a buffer's `drop`), so the table hands
+//! them back to the caller, who runs them after releasing its lock.
 //!
 //! This module makes no system calls, so it can be model-checked and run
 //! under Miri.
@@ -83,8 +84,9 @@ struct Slot<T> {
 #[derive(Debug)]
 pub(crate) enum CancelOutcome<T> {
     /// Still in flight: ask the back end to stop it. The slot stays until the
-    /// result arrives.
-    InFlight,
+    /// result arrives. The future's waker, if it left one, is handed back to
+    /// be dropped outside the lock.
+    InFlight(Option<Waker>),
     /// The result was already there: the slot is free; clean up the result
     /// (close an fd it carries) and drop the data, outside any lock.
     Finished(io::Result<usize>, T),
@@ -185,10 +187,19 @@ impl<T> OpTable<T> {
         self.slot_mut(key).is_some_and(|slot| slot.data.is_none())
     }
 
-    /// Removes a slot whose operation never reached the kernel or pool.
-    pub(crate) fn remove_unstarted(&mut self, key: OpKey) -> Option<T> {
-        self.slot_mut(key)?;
-        self.slots.remove(key.index as usize).data
+    /// Removes a slot whose operation never reached the kernel or pool,
+    /// handing back its data (`None` if lent out or no such slot) and the
+    /// waker it held, to drop outside the lock.
+    pub(crate) fn remove_unstarted(&mut self, key: OpKey) -> (Option<T>, Option<Waker>) {
+        if self.slot_mut(key).is_none() {
+            return (None, None);
+        }
+        let slot = self.slots.remove(key.index as usize);
+        let waker = match slot.lifecycle {
+            Lifecycle::Waiting(waker) => Some(waker),
+            _ => None,
+        };
+        (slot.data, waker)
     }
 
     /// Returns lent data whose operation must wait again. If the future was
@@ -214,10 +225,13 @@ impl<T> OpTable<T> {
     }
 
     /// The future asks for its result. `None` if the slot does not exist.
+    /// A waker this poll replaces is put in `displaced`, for the caller to
+    /// drop once the lock is released.
     pub(crate) fn poll(
         &mut self,
         key: OpKey,
         waker: &Waker,
+        displaced: &mut Option<Waker>,
     ) -> Option<Poll<(io::Result<usize>, T)>> {
         let slot = self.slot_mut(key)?;
         match &mut slot.lifecycle {
@@ -232,7 +246,11 @@ impl<T> OpTable<T> {
             Lifecycle::Waiting(current) if current.will_wake(waker) => Some(Poll::Pending),
             Lifecycle::Cancelled => None,
             lifecycle => {
-                *lifecycle = Lifecycle::Waiting(waker.clone());
+                if let Lifecycle::Waiting(old) =
+                    std::mem::replace(lifecycle, Lifecycle::Waiting(waker.clone()))
+                {
+                    *displaced = Some(old);
+                }
                 Some(Poll::Pending)
             }
         }
@@ -251,11 +269,11 @@ impl<T> OpTable<T> {
                 };
                 CancelOutcome::Finished(result, slot.data.expect("a completed slot holds its data"))
             }
-            Lifecycle::Cancelled => CancelOutcome::InFlight,
-            _ => {
-                slot.lifecycle = Lifecycle::Cancelled;
-                CancelOutcome::InFlight
-            }
+            Lifecycle::Cancelled => CancelOutcome::InFlight(None),
+            _ => match std::mem::replace(&mut slot.lifecycle, Lifecycle::Cancelled) {
+                Lifecycle::Waiting(waker) => CancelOutcome::InFlight(Some(waker)),
+                _ => CancelOutcome::InFlight(None),
+            },
         }
     }
 
@@ -342,12 +360,15 @@ mod tests {
         let mut table = OpTable::default();
         let key = table.insert("data");
         let (_, w) = waker();
-        assert!(matches!(table.poll(key, &w), Some(Poll::Pending)));
+        assert!(matches!(
+            table.poll(key, &w, &mut None),
+            Some(Poll::Pending)
+        ));
         let CompleteOutcome::Stored(Some(to_wake)) = table.complete(key, Ok(7), None) else {
             panic!("waiting slot must hand back its waker")
         };
         to_wake.wake();
-        let Some(Poll::Ready((Ok(7), "data"))) = table.poll(key, &w) else {
+        let Some(Poll::Ready((Ok(7), "data"))) = table.poll(key, &w, &mut None) else {
             panic!("result not delivered")
         };
         assert!(table.is_empty());
@@ -357,7 +378,7 @@ mod tests {
     fn cancel_in_flight_keeps_data_until_result() {
         let mut table = OpTable::default();
         let key = table.insert(String::from("buffer"));
-        assert!(matches!(table.cancel(key), CancelOutcome::InFlight));
+        assert!(matches!(table.cancel(key), CancelOutcome::InFlight(_)));
         assert_eq!(table.len(), 1, "a cancelled op keeps its slot");
         match table.complete(key, Ok(3), None) {
             CompleteOutcome::Orphaned(Ok(3), data) => assert_eq!(data, "buffer"),
@@ -384,7 +405,7 @@ mod tests {
         let old = table.insert(1u8);
         table.complete(old, Ok(0), None);
         let (_, w) = waker();
-        let _ = table.poll(old, &w);
+        let _ = table.poll(old, &w, &mut None);
         let new = table.insert(2u8);
         assert_eq!(old.index, new.index, "slab reuses the index");
         assert!(matches!(
@@ -401,7 +422,7 @@ mod tests {
         let key = table.insert(vec![1u8]);
         let lent = table.lend(key).unwrap();
         assert!(table.data_mut(key).is_none());
-        assert!(matches!(table.cancel(key), CancelOutcome::InFlight));
+        assert!(matches!(table.cancel(key), CancelOutcome::InFlight(_)));
         match table.complete(key, Ok(1), Some(lent)) {
             CompleteOutcome::Orphaned(_, data) => assert_eq!(data, vec![1u8]),
             other => panic!("unexpected {other:?}"),
@@ -413,12 +434,39 @@ mod tests {
         let mut table = OpTable::default();
         let key = table.insert(());
         let (count, w) = waker();
-        let _ = table.poll(key, &w);
-        let _ = table.poll(key, &w);
+        let _ = table.poll(key, &w, &mut None);
+        let _ = table.poll(key, &w, &mut None);
         if let CompleteOutcome::Stored(Some(w)) = table.complete(key, Ok(0), None) {
             w.wake();
         }
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn replaced_or_cancelled_waker_is_handed_back_not_dropped() {
+        let mut table = OpTable::default();
+        let key = table.insert(());
+        let (first, w1) = waker();
+        let (_, w2) = waker();
+        let mut displaced = None;
+        let _ = table.poll(key, &w1, &mut displaced);
+        assert!(displaced.is_none());
+        let _ = table.poll(key, &w2, &mut displaced);
+        let displaced = displaced.expect("the replaced waker comes back to the caller");
+        assert!(displaced.will_wake(&w1));
+        drop((displaced, w1));
+        assert_eq!(
+            Arc::strong_count(&first),
+            1,
+            "the table kept no clone of it"
+        );
+        let CancelOutcome::InFlight(Some(last)) = table.cancel(key) else {
+            panic!("cancelling a waiting slot hands its waker back")
+        };
+        assert!(last.will_wake(&w2));
+        let unstarted = table.insert_waiting((), Some(&w2));
+        let (data, waker) = table.remove_unstarted(unstarted);
+        assert!(data.is_some() && waker.is_some_and(|w| w.will_wake(&w2)));
     }
 
     #[test]

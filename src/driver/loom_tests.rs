@@ -56,7 +56,7 @@ fn loom_complete_races_cancel_and_poll() {
 
         // The future polls once, then is dropped.
         let waker = noop_waker();
-        let polled = table.lock().unwrap().poll(key, &waker);
+        let polled = table.lock().unwrap().poll(key, &waker, &mut None);
         match polled {
             Some(std::task::Poll::Ready((result, data))) => {
                 assert_eq!(result.unwrap(), 7);
@@ -64,7 +64,7 @@ fn loom_complete_races_cancel_and_poll() {
             }
             Some(std::task::Poll::Pending) => match table.lock().unwrap().cancel(key) {
                 CancelOutcome::Finished(_, data) => drop(data),
-                CancelOutcome::InFlight => {
+                CancelOutcome::InFlight(_) => {
                     assert!(!completed.load(SeqCst) || drops.load(SeqCst) <= 1);
                 }
                 CancelOutcome::Unknown => panic!("a live future's slot vanished"),
@@ -90,7 +90,7 @@ fn loom_results_race_teardown() {
         for &key in &keys {
             assert!(matches!(
                 table.lock().unwrap().cancel(key),
-                CancelOutcome::InFlight
+                CancelOutcome::InFlight(_)
             ));
         }
         let kernel = {

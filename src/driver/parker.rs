@@ -178,6 +178,33 @@ impl Parker {
     }
 }
 
+/// The turn, held: left when dropped, also on unwinding, so a panic while
+/// holding it never wedges the threads that park after.
+#[derive(Debug)]
+pub(crate) struct HeldTurn<'a> {
+    parker: &'a Parker,
+}
+
+impl<'a> HeldTurn<'a> {
+    /// The turn [`Parker::park`] gave this thread
+    /// ([`ParkTurn::Kernel`] or [`ParkTurn::Poll`]).
+    pub(crate) fn taken(parker: &'a Parker) -> Self {
+        HeldTurn { parker }
+    }
+
+    /// [`Parker::try_take_turn`], guarded.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn try_take(parker: &'a Parker) -> Option<Self> {
+        parker.try_take_turn().then_some(HeldTurn { parker })
+    }
+}
+
+impl Drop for HeldTurn<'_> {
+    fn drop(&mut self) {
+        self.parker.leave_turn();
+    }
+}
+
 #[cfg(all(test, not(proactor_loom)))]
 mod tests {
     use super::*;

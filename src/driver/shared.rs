@@ -1,11 +1,27 @@
-//! Steps both back ends take the same way around their op table.
+//! Steps both back ends take the same way around their op table, and the
+//! one place where a driver runs user code.
+//!
+//! # Where user code runs
+//!
+//! A driver calls code it did not write in three places: a future's waker
+//! (`wake`, and `drop` when a poll replaces it or the future is cancelled),
+//! the cleanup of a result nobody will take (an op's buffers, whose `Drop`
+//! may be a user type's), and `Blocking` jobs on the pool. None of them runs
+//! under a driver lock or while the thread holds the parker's turn: results
+//! are stored under the lock into a [`Dispatch`], which is run once every
+//! lock and the turn are released. A panic in one waker or cleanup does not
+//! stop the others; the first panic is resumed on the dispatching thread
+//! once all of them ran, when the driver is consistent again. Pool jobs
+//! catch their own panics (see the pool).
 
+use std::any::Any;
 use std::cell::Cell;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::lifecycle::{CompleteOutcome, OpKey, OpTable};
+use super::lifecycle::{CancelOutcome, CompleteOutcome, OpKey, OpTable};
 use super::pool::{run_on_pool, BlockingPool, PoolCompletions};
 use crate::op::{downcast, BoxedOp, OpCode, OpId, Submission};
 
@@ -19,48 +35,113 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 thread_local! {
-    static WAKERS: Cell<Vec<Waker>> = const { Cell::new(Vec::new()) };
+    /// A spare vector for [`Dispatch`], so completing allocates nothing once
+    /// warm.
+    static SPARE_WAKERS: Cell<Vec<Waker>> = const { Cell::new(Vec::new()) };
 }
 
-/// Stores results in the table, then — with the lock released — wakes the
-/// futures waiting for them and cleans up results nobody will take.
-pub(crate) fn complete_all(
-    table: &SharedTable,
-    results: impl IntoIterator<Item = (OpKey, io::Result<usize>, Option<BoxedOp>)>,
-) {
-    // The wakers' vector is kept per thread, so completing allocates nothing
-    // once warm. A waker that completes more work on this thread (it may
-    // call into the driver) just finds it empty and uses its own.
-    let mut wakers = WAKERS.with(Cell::take);
-    let mut orphans: Vec<(io::Result<usize>, BoxedOp)> = Vec::new();
-    {
+/// Runs pieces of user code one after another, each caught, and resumes the
+/// first panic only once all of them have run.
+#[derive(Default)]
+pub(crate) struct PanicGuard {
+    first: Option<Box<dyn Any + Send>>,
+}
+
+impl PanicGuard {
+    /// Runs `f`; a panic is kept for [`PanicGuard::resume`].
+    pub(crate) fn run(&mut self, f: impl FnOnce()) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            self.first.get_or_insert(payload);
+        }
+    }
+
+    /// Resumes the first panic caught, if any.
+    pub(crate) fn resume(self) {
+        if let Some(payload) = self.first {
+            panic::resume_unwind(payload);
+        }
+    }
+}
+
+/// Wakers to wake and orphaned results to clean up, gathered under the op
+/// table's lock (and possibly the parker's turn) and run after both are
+/// released.
+pub(crate) struct Dispatch {
+    wakers: Vec<Waker>,
+    orphans: Vec<(io::Result<usize>, BoxedOp)>,
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        // `try_with`: a driver may be dropped from a thread-local destructor,
+        // after this thread's own locals are gone.
+        let wakers = SPARE_WAKERS.try_with(Cell::take).unwrap_or_default();
+        Dispatch {
+            wakers,
+            orphans: Vec::new(),
+        }
+    }
+}
+
+impl Dispatch {
+    /// Stores `results` in the table; what they release is kept for
+    /// [`Dispatch::run`].
+    pub(crate) fn store(
+        &mut self,
+        table: &SharedTable,
+        results: impl IntoIterator<Item = (OpKey, io::Result<usize>, Option<BoxedOp>)>,
+    ) {
         let mut table = lock(table);
         for (key, result, returned) in results {
             match table.complete(key, result, returned) {
-                CompleteOutcome::Stored(Some(waker)) => wakers.push(waker),
-                CompleteOutcome::Orphaned(result, op) => orphans.push((result, op)),
+                CompleteOutcome::Stored(Some(waker)) => self.wakers.push(waker),
+                CompleteOutcome::Orphaned(result, op) => self.orphans.push((result, op)),
                 CompleteOutcome::Stored(None) | CompleteOutcome::Unknown => {}
             }
         }
     }
-    for waker in wakers.drain(..) {
-        waker.wake();
+
+    /// Moves the blocking pool's finished jobs into the table.
+    pub(crate) fn collect_pool(&mut self, table: &SharedTable, completions: &PoolCompletions) {
+        let done = completions.take();
+        if !done.is_empty() {
+            self.store(
+                table,
+                done.into_iter()
+                    .map(|(key, result, op)| (key, result, Some(op))),
+            );
+        }
     }
-    WAKERS.with(|cell| cell.set(wakers));
-    for (result, op) in orphans {
-        op.cleanup_erased(result);
+
+    /// Keeps `op`'s cleanup for [`Dispatch::run`].
+    pub(crate) fn clean_up(&mut self, result: io::Result<usize>, op: BoxedOp) {
+        self.orphans.push((result, op));
+    }
+
+    /// Wakes every waker and cleans up every orphan. Call with no driver
+    /// lock held and outside the parker's turn. Every piece runs even if
+    /// one panics; the first panic is then resumed.
+    pub(crate) fn run(mut self) {
+        let mut guard = PanicGuard::default();
+        for waker in self.wakers.drain(..) {
+            guard.run(|| waker.wake());
+        }
+        for (result, op) in self.orphans.drain(..) {
+            guard.run(|| op.cleanup_erased(result));
+        }
+        let spare = std::mem::take(&mut self.wakers);
+        let _ = SPARE_WAKERS.try_with(|cell| cell.set(spare));
+        guard.resume();
     }
 }
 
-/// Moves results that came back from the blocking pool into the table.
-pub(crate) fn collect_pool(table: &SharedTable, completions: &PoolCompletions) {
-    let done = completions.take();
-    if !done.is_empty() {
-        complete_all(
-            table,
-            done.into_iter()
-                .map(|(key, result, op)| (key, result, Some(op))),
-        );
+impl Dispatch {
+    /// [`Dispatch::run`] for a driver's teardown, which may run while this
+    /// thread unwinds or in a thread-local destructor: a panic in a
+    /// cleanup is not resumed (the panic hook has reported it) so that the
+    /// teardown finishes and never aborts the process.
+    pub(crate) fn run_in_teardown(self) {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| self.run()));
     }
 }
 
@@ -70,7 +151,11 @@ pub(crate) fn poll_slot<O: OpCode>(
     id: OpId,
     cx: &mut Context<'_>,
 ) -> Poll<(io::Result<usize>, Box<O>)> {
-    match lock(table).poll(id.0, cx.waker()) {
+    // Dropped after the lock: a waker's drop is user code.
+    let mut displaced = None;
+    let polled = lock(table).poll(id.0, cx.waker(), &mut displaced);
+    drop(displaced);
+    match polled {
         Some(Poll::Ready((result, op))) => Poll::Ready((result, downcast(op))),
         Some(Poll::Pending) => Poll::Pending,
         None => panic!("proactor: an Op was polled on a driver that does not hold it"),
@@ -82,7 +167,6 @@ pub(crate) fn poll_slot<O: OpCode>(
 /// the pool (its result is cleaned up when it comes back).
 #[cfg(all(target_os = "linux", feature = "uring"))]
 pub(crate) fn cancel_slot(table: &SharedTable, id: OpId) -> bool {
-    use super::lifecycle::CancelOutcome;
     let (outcome, lent) = {
         let mut table = lock(table);
         let lent = table.is_lent(id.0);
@@ -93,9 +177,17 @@ pub(crate) fn cancel_slot(table: &SharedTable, id: OpId) -> bool {
             op.cleanup_erased(result);
             false
         }
-        CancelOutcome::InFlight => !lent,
+        // The waker the future left is dropped here, outside the lock.
+        CancelOutcome::InFlight(_waker) => !lent,
         CancelOutcome::Unknown => false,
     }
+}
+
+/// Removes a slot whose operation never started, dropping what it held
+/// outside the lock.
+pub(crate) fn remove_unstarted(table: &SharedTable, key: OpKey) -> BoxedOp {
+    let (op, _waker) = lock(table).remove_unstarted(key);
+    op.expect("an unstarted slot keeps its data until its submitter removes it")
 }
 
 /// Runs `op` on the blocking pool, holding its slot meanwhile.
@@ -114,8 +206,85 @@ pub(crate) fn submit_to_pool<O: OpCode>(
     match run_on_pool(pool, completions, key, lent) {
         Ok(()) => Submission::InFlight(OpId(key)),
         Err((error, op)) => {
-            lock(table).remove_unstarted(key);
+            // The slot's data is lent out (here it is `op`): only the waker
+            // comes back from the table, dropped after the lock.
+            let (_, _waker) = lock(table).remove_unstarted(key);
             Submission::Done(Err(error), downcast(op))
         }
+    }
+}
+
+#[cfg(all(test, not(proactor_loom)))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::task::Wake;
+
+    use super::*;
+    use crate::op::{Nop, OpCode};
+
+    struct Counting(AtomicUsize);
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    struct Panicking;
+    impl Wake for Panicking {
+        fn wake(self: Arc<Self>) {
+            panic!("hostile waker");
+        }
+    }
+
+    /// An op whose cleanup is counted, standing for an fd to close.
+    struct Orphan(Arc<AtomicUsize>);
+
+    // SAFETY: never submitted to a kernel; only its cleanup runs.
+    unsafe impl OpCode for Orphan {
+        type Output = ();
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        const URING_OPCODE: u8 = crate::op::POOL_ONLY;
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+            OpCode::uring_entry(&mut Nop::new())
+        }
+        fn readiness(&self) -> crate::op::Readiness {
+            crate::op::Readiness::Now
+        }
+        fn perform(&mut self) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn complete(self: Box<Self>, _: io::Result<usize>) {}
+        fn cleanup(self: Box<Self>, _: io::Result<usize>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_panicking_waker_leaves_every_other_waker_and_cleanup_to_run() {
+        let table: SharedTable = Mutex::new(OpTable::default());
+        let counter = Arc::new(Counting(AtomicUsize::new(0)));
+        let cleaned = Arc::new(AtomicUsize::new(0));
+        let counting = Waker::from(counter.clone());
+        let panicking = Waker::from(Arc::new(Panicking));
+        let mut keys = Vec::new();
+        for waker in [&counting, &panicking, &counting, &panicking, &counting] {
+            let op: BoxedOp = Box::new(Orphan(cleaned.clone()));
+            keys.push(lock(&table).insert_waiting(op, Some(waker)));
+        }
+        let orphan = lock(&table).insert_waiting(Box::new(Orphan(cleaned.clone())), None);
+        let _ = lock(&table).cancel(orphan);
+        keys.push(orphan);
+        let mut dispatch = Dispatch::default();
+        dispatch.store(&table, keys.iter().map(|&key| (key, Ok(0), None)));
+        let panicked = panic::catch_unwind(AssertUnwindSafe(|| dispatch.run()));
+        assert!(panicked.is_err(), "the first panic is resumed");
+        assert_eq!(counter.0.load(SeqCst), 3, "every other waker ran");
+        assert_eq!(cleaned.load(SeqCst), 1, "the orphan was cleaned up");
+        assert_eq!(
+            lock(&table).len(),
+            5,
+            "the five results wait for their futures"
+        );
     }
 }

@@ -13,7 +13,9 @@
 //! - timers: a deadline queue that bounds how long a park may block.
 //!
 //! Lock order: `waits`, then the op table. No lock is held while a thread is
-//! blocked in the poller, and wakers are woken after every lock is released.
+//! blocked in the poller, and wakers are woken (and dropped) after every
+//! lock and the parker's turn are released (see the `shared` module for
+//! where user code runs).
 
 mod waits;
 
@@ -27,10 +29,10 @@ use std::time::{Duration, Instant};
 
 use polling::{Events, Poller};
 
-use super::lifecycle::{CancelOutcome, OpKey, OpTable};
-use super::parker::{ParkTurn, Parker};
+use super::lifecycle::{CancelOutcome, CompleteOutcome, OpKey, OpTable};
+use super::parker::{HeldTurn, ParkTurn, Parker};
 use super::pool::{BlockingPool, PoolCompletions, Unpark};
-use super::shared::{collect_pool, complete_all, lock, poll_slot, submit_to_pool, SharedTable};
+use super::shared::{lock, poll_slot, remove_unstarted, submit_to_pool, Dispatch, SharedTable};
 use super::{sealed, Backend, Builder, CompletionDriver};
 use crate::op::{downcast, BoxedOp, OpCode, OpId, Readiness, Submission};
 use waits::Waits;
@@ -130,12 +132,11 @@ impl Shared {
                 }
                 let mut waits = lock(&self.waits);
                 let key = lock(&self.table).insert_waiting(op, Some(waker));
-                match waits.wait_fd(&self.poller, key, fd, interest) {
+                let waiting = waits.wait_fd(&self.poller, key, fd, interest);
+                drop(waits);
+                match waiting {
                     Ok(()) => Submission::InFlight(OpId(key)),
-                    Err(error) => {
-                        let op = lock(&self.table).remove_unstarted(key).expect("slot inserted just above");
-                        Submission::Done(Err(error), downcast(op))
-                    }
+                    Err(error) => Submission::Done(Err(error), downcast(remove_unstarted(&self.table, key))),
                 }
             }
             Readiness::Timer(duration) => {
@@ -169,26 +170,27 @@ impl Shared {
 
     fn cancel(&self, id: OpId) {
         let mut cleanup: Option<(io::Result<usize>, BoxedOp)> = None;
+        // The future's waker, dropped once the locks are released.
+        let mut _displaced = None;
         {
             let mut waits = lock(&self.waits);
             let mut table = lock(&self.table);
             let lent = table.is_lent(id.0);
             match table.cancel(id.0) {
                 CancelOutcome::Finished(result, op) => cleanup = Some((result, op)),
-                CancelOutcome::InFlight if !lent => {
+                CancelOutcome::InFlight(waker) => {
+                    _displaced = waker;
                     // Removed from its wait: no result will ever come, so
                     // resolve it now. Not found: an event already took it
-                    // and will complete it.
-                    if waits.remove(&self.poller, id.0) {
-                        if let super::lifecycle::CompleteOutcome::Orphaned(result, op) =
-                            table.complete(id.0, cancelled(), None)
-                        {
+                    // and will complete it. On the pool (lent): cleaned up
+                    // when it comes back.
+                    if !lent && waits.remove(&self.poller, id.0) {
+                        if let CompleteOutcome::Orphaned(result, op) = table.complete(id.0, cancelled(), None) {
                             cleanup = Some((result, op));
                         }
                     }
                 }
-                // On the pool: cleaned up when it comes back.
-                CancelOutcome::InFlight | CancelOutcome::Unknown => {}
+                CancelOutcome::Unknown => {}
             }
         }
         if let Some((result, op)) = cleanup {
@@ -196,8 +198,9 @@ impl Shared {
         }
     }
 
-    /// Runs again an operation whose fd became ready.
-    fn retry(&self, key: OpKey) {
+    /// Runs again an operation whose fd became ready; what ends goes to
+    /// `dispatch`.
+    fn retry(&self, key: OpKey, dispatch: &mut Dispatch) {
         let Some(mut op) = lock(&self.table).lend(key) else {
             return;
         };
@@ -210,35 +213,40 @@ impl Shared {
             let mut table = lock(&self.table);
             match table.give_back(key, op) {
                 // The future is gone: nothing waits for this any more.
-                Some(op) => {
-                    drop((table, waits));
-                    op.cleanup_erased(cancelled());
-                }
+                Some(op) => dispatch.clean_up(cancelled(), op),
                 None => {
                     if let Err(error) = waits.wait_fd(&self.poller, key, fd, interest) {
                         let op = table.lend(key).expect("given back just above");
                         drop((table, waits));
-                        complete_all(&self.table, [(key, Err(error), Some(op))]);
+                        dispatch.store(&self.table, [(key, Err(error), Some(op))]);
                     }
                 }
             }
             return;
         }
-        complete_all(&self.table, [(key, result, Some(op))]);
+        dispatch.store(&self.table, [(key, result, Some(op))]);
     }
 
-    fn fire_timers(&self) -> Option<Instant> {
+    /// Ends the timers that are due; returns the next deadline.
+    fn fire_timers(&self, dispatch: &mut Dispatch) -> Option<Instant> {
         let now = Instant::now();
         let (expired, next) = lock(&self.waits).expired_timers(now);
         if !expired.is_empty() {
-            complete_all(&self.table, expired.into_iter().map(|key| (key, Ok(0), None)));
+            dispatch.store(&self.table, expired.into_iter().map(|key| (key, Ok(0), None)));
         }
         next
     }
 
+    /// Blocks until an fd is ready, a timer is due, a pool job is back or
+    /// `unpark` is called, then completes what is ready. Wakers run after
+    /// the turn is left; a panicking one is resumed here once the rest ran.
     fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
-        collect_pool(&self.table, &self.pool_done);
-        let next_timer = self.fire_timers();
+        // Woken before the decision to block: their futures may be polled
+        // (and end this park) instead of waiting for the next event.
+        let mut due = Dispatch::default();
+        due.collect_pool(&self.table, &self.pool_done);
+        let next_timer = self.fire_timers(&mut due);
+        due.run();
         let timeout = match next_timer {
             Some(deadline) => {
                 let until_timer = deadline.saturating_duration_since(Instant::now());
@@ -253,7 +261,9 @@ impl Shared {
             ParkTurn::Return => None,
         };
         let mut result = Ok(());
+        let mut dispatch = Dispatch::default();
         if let Some(timeout) = wait_for {
+            let held = HeldTurn::taken(parker);
             let mut ready = Vec::new();
             {
                 let mut events = lock(&self.events);
@@ -261,16 +271,17 @@ impl Shared {
                 result = self.poller.wait(&mut events, timeout).map(drop);
                 ready.extend(events.iter().map(|ev| (ev.key, ev.readable, ev.writable)));
             }
-            parker.leave_turn();
+            drop(held);
             for (key, readable, writable) in ready {
                 let keys = lock(&self.waits).ready(&self.poller, key, readable, writable);
                 for key in keys {
-                    self.retry(key);
+                    self.retry(key, &mut dispatch);
                 }
             }
         }
-        collect_pool(&self.table, &self.pool_done);
-        self.fire_timers();
+        dispatch.collect_pool(&self.table, &self.pool_done);
+        self.fire_timers(&mut dispatch);
+        dispatch.run();
         result
     }
 }
@@ -281,10 +292,14 @@ impl Drop for Shared {
         // timers end here; pool jobs are waited for, since a pool thread
         // may still be using their buffers.
         let waiting = lock(&self.waits).drain(&self.poller);
-        complete_all(&self.table, waiting.into_iter().map(|key| (key, cancelled(), None)));
+        let mut dispatch = Dispatch::default();
+        dispatch.store(&self.table, waiting.into_iter().map(|key| (key, cancelled(), None)));
+        dispatch.run_in_teardown();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            collect_pool(&self.table, &self.pool_done);
+            let mut dispatch = Dispatch::default();
+            dispatch.collect_pool(&self.table, &self.pool_done);
+            dispatch.run_in_teardown();
             if lock(&self.table).is_empty() {
                 return;
             }

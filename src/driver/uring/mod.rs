@@ -5,6 +5,11 @@
 //! op table has a third. A thread blocked in `io_uring_enter` holds none of
 //! them. Cross-thread wake-ups arrive as the completion of a read on an
 //! eventfd, armed in the ring at all times.
+//!
+//! Completions are taken out of the ring by the holder of the parker's turn
+//! only, into a [`Dispatch`]; wakers and cleanups run after the turn is
+//! left, so a waker may park, block on another thread parked here, or run a
+//! nested `block_on`, and a panicking one leaves the turn free.
 
 pub(crate) mod probe;
 
@@ -21,7 +26,8 @@ use io_uring::{opcode, squeue, types, IoUring};
 use super::lifecycle::{OpKey, OpTable};
 use super::parker::{ParkTurn, Parker};
 use super::pool::{BlockingPool, PoolCompletions, Unpark};
-use super::shared::{collect_pool, cancel_slot, complete_all, lock, poll_slot, submit_to_pool, SharedTable};
+use super::parker::HeldTurn;
+use super::shared::{cancel_slot, lock, poll_slot, remove_unstarted, submit_to_pool, Dispatch, SharedTable};
 use super::{is_batching, sealed, Backend, Builder, CompletionDriver};
 use crate::op::{from_cqe_result, OpCode, OpId, Submission, Timeout};
 
@@ -128,9 +134,12 @@ impl UringDriver {
             closing: AtomicBool::new(false),
             pool: BlockingPool::new(builder.blocking_threads),
         });
-        // Nobody else can see the driver yet: this thread is the holder.
-        shared.arm_wake(true)?;
-        shared.submit_pending(true)?;
+        // Nobody else can see the driver yet: this thread is the holder, and
+        // no operation exists whose completion could need dispatching.
+        let mut dispatch = Dispatch::default();
+        shared.arm_wake(&mut dispatch)?;
+        shared.submit_pending(Some(&mut dispatch))?;
+        dispatch.run();
         Ok(UringDriver { shared })
     }
 
@@ -146,12 +155,13 @@ impl Shared {
     }
 
     /// Copies `entry` into the submission queue, making room as needed.
+    /// `turn`: see [`Shared::submit_pending`].
     ///
     /// # Safety
     ///
     /// Every pointer in `entry` must stay valid until its completion is
     /// reaped.
-    unsafe fn push(&self, entry: &squeue::Entry, holding: bool) -> io::Result<()> {
+    unsafe fn push(&self, entry: &squeue::Entry, mut turn: Option<&mut Dispatch>) -> io::Result<()> {
         loop {
             {
                 let _sq = lock(&self.sq_lock);
@@ -164,7 +174,7 @@ impl Shared {
                 }
             }
             // Full: hand what is queued to the kernel, then try again.
-            self.submit_pending(holding)?;
+            self.submit_pending(turn.as_deref_mut())?;
         }
     }
 
@@ -173,17 +183,18 @@ impl Shared {
         if !is_batching(self.identity()) {
             // The entries are queued and count as in flight whatever this
             // returns: a failed submit is retried at the next park.
-            let _ = self.submit_pending(false);
+            let _ = self.submit_pending(None);
         }
     }
 
     /// Hands every queued entry to the kernel. EINTR is retried; EBUSY and
     /// EAGAIN (completion queue or kernel memory full) reap completions,
     /// which also flushes an overflowed completion queue, and retry.
-    /// `holding`: this thread holds the parker's turn, so it may reap;
-    /// otherwise it reaps only if it can take the turn, and else leaves that
+    /// `turn`: `Some` if this thread holds the parker's turn, so it may reap,
+    /// into that dispatch (run by the holder once it leaves the turn);
+    /// `None`: it reaps only if it can take the turn, and else leaves that
     /// to the holder.
-    fn submit_pending(&self, holding: bool) -> io::Result<()> {
+    fn submit_pending(&self, mut turn: Option<&mut Dispatch>) -> io::Result<()> {
         let mut attempts = 0u32;
         loop {
             #[cfg(proactor_fault)]
@@ -198,11 +209,13 @@ impl Shared {
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EINTR) => {}
                     Some(libc::EBUSY) | Some(libc::EAGAIN) => {
-                        if holding {
-                            self.reap();
-                        } else if self.wakeup.parker.try_take_turn() {
-                            self.reap();
-                            self.wakeup.parker.leave_turn();
+                        if let Some(dispatch) = turn.as_deref_mut() {
+                            self.reap(dispatch);
+                        } else if let Some(held) = HeldTurn::try_take(&self.wakeup.parker) {
+                            let mut dispatch = Dispatch::default();
+                            self.reap(&mut dispatch);
+                            drop(held);
+                            dispatch.run();
                         }
                         attempts += 1;
                         if attempts > 64 {
@@ -217,8 +230,9 @@ impl Shared {
         }
     }
 
-    /// Makes sure the eventfd read that carries wake-ups is in the ring.
-    fn arm_wake(&self, holding: bool) -> io::Result<()> {
+    /// Makes sure the eventfd read that carries wake-ups is in the ring. Only
+    /// the turn holder (or teardown) arms it.
+    fn arm_wake(&self, dispatch: &mut Dispatch) -> io::Result<()> {
         if self.closing.load(Ordering::Acquire) || self.wake_armed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
@@ -231,17 +245,18 @@ impl Shared {
         .build()
         .user_data(WAKE_DATA);
         // SAFETY: wake_buf lives until the read resolves (see Drop).
-        let pushed = unsafe { self.push(&entry, holding) };
+        let pushed = unsafe { self.push(&entry, Some(dispatch)) };
         if pushed.is_err() {
             self.wake_armed.store(false, Ordering::Release);
         }
         pushed
     }
 
-    /// Moves every available completion into the op table. Only the holder
-    /// of the parker's turn (or teardown, when no other thread is left)
-    /// calls this: see the parker's docs for why.
-    fn reap(&self) {
+    /// Moves every available completion into the op table; the wakers and
+    /// cleanups they release go to `dispatch`. Only the holder of the
+    /// parker's turn (or teardown, when no other thread is left) calls
+    /// this: see the parker's docs for why.
+    fn reap(&self, dispatch: &mut Dispatch) {
         const BATCH: usize = 256;
         loop {
             // On the stack: a park reaps without allocating.
@@ -272,9 +287,9 @@ impl Shared {
                 CANCEL_DATA => None,
                 _ => OpKey::decode(user_data).map(|key| (key, from_cqe_result(result), None)),
             });
-            complete_all(&self.table, results);
+            dispatch.store(&self.table, results);
             if rearm {
-                let _ = self.arm_wake(true);
+                let _ = self.arm_wake(dispatch);
             }
             if batch.len() < BATCH {
                 return;
@@ -282,36 +297,49 @@ impl Shared {
         }
     }
 
-    /// Moves results that came back from the blocking pool into the table.
+    /// Blocks until completions arrive, then wakes their futures once the
+    /// turn is left. A panicking waker is resumed here, after every other
+    /// waker ran and the driver is consistent.
     fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
         let flush = || {
-            let _ = self.submit_pending(false);
+            let _ = self.submit_pending(None);
         };
         let parker = &self.wakeup.parker;
+        let mut dispatch = Dispatch::default();
         let result = match parker.park(timeout, still_idle, &flush) {
             ParkTurn::Kernel(timeout) => {
-                let waited = self.arm_wake(true).and_then(|()| self.enter_and_wait(timeout));
+                let held = HeldTurn::taken(parker);
+                let waited = self
+                    .arm_wake(&mut dispatch)
+                    .and_then(|()| self.enter_and_wait(timeout, &mut dispatch));
                 parker.left_kernel();
-                self.reap();
-                parker.leave_turn();
+                self.reap(&mut dispatch);
+                drop(held);
                 waited
             }
             ParkTurn::Poll => {
-                let submitted = self.submit_pending(true);
-                self.reap();
-                parker.leave_turn();
+                let held = HeldTurn::taken(parker);
+                let submitted = self.submit_pending(Some(&mut dispatch));
+                self.reap(&mut dispatch);
+                drop(held);
                 submitted
             }
             ParkTurn::Return => Ok(()),
         };
-        collect_pool(&self.table, &self.pool_done);
+        dispatch.collect_pool(&self.table, &self.pool_done);
+        dispatch.run();
         result
     }
 
     /// Submits queued entries and blocks until a completion arrives or
-    /// `timeout` passes. No lock is held meanwhile.
-    fn enter_and_wait(&self, timeout: Option<Duration>) -> io::Result<()> {
+    /// `timeout` passes. No lock is held meanwhile. The caller holds the
+    /// turn; `dispatch` takes what reaping to make room releases.
+    fn enter_and_wait(&self, timeout: Option<Duration>, dispatch: &mut Dispatch) -> io::Result<()> {
         let submitter = self.ring.submitter();
+        #[cfg(proactor_fault)]
+        let has_ext_arg = self.ring.params().is_feature_ext_arg() && !crate::fault::is_ext_arg_hidden();
+        #[cfg(not(proactor_fault))]
+        let has_ext_arg = self.ring.params().is_feature_ext_arg();
         #[cfg(proactor_fault)]
         if let Some(errno) = crate::fault::submit_error() {
             // As if the wait was interrupted before it began.
@@ -320,19 +348,30 @@ impl Shared {
         }
         let result = match timeout {
             None => submitter.submit_and_wait(1),
-            Some(timeout) if self.ring.params().is_feature_ext_arg() => {
+            Some(timeout) if has_ext_arg => {
                 let timespec = types::Timespec::from(timeout);
                 let args = types::SubmitArgs::new().timespec(&timespec);
                 submitter.submit_with_args(1, &args)
             }
             Some(timeout) => {
                 // Kernels before 5.11 cannot time out the wait itself: a
-                // timeout operation, abandoned at once, ends it instead.
-                let timer = self.submit_op_holding(Box::new(Timeout::new(timeout)), None, true);
-                if let Submission::InFlight(id) = timer {
-                    cancel_slot(&self.table, id);
+                // timeout operation ends it instead. Nobody takes its result
+                // (marked cancelled at once); if the wait ends first, it is
+                // cancelled in the kernel too, or parks woken early would
+                // pile long timeouts up in the ring.
+                let timer = self.submit_op_holding(Box::new(Timeout::new(timeout)), None, Some(&mut *dispatch));
+                let timer = match timer {
+                    Submission::InFlight(id) => {
+                        cancel_slot(&self.table, id);
+                        Some(id)
+                    }
+                    Submission::Done(..) => None,
+                };
+                let waited = submitter.submit_and_wait(1);
+                if let Some(id) = timer {
+                    self.cancel_in_kernel(id, Some(dispatch));
                 }
-                submitter.submit_and_wait(1)
+                waited
             }
         };
         match result {
@@ -343,11 +382,17 @@ impl Shared {
     }
 
     fn submit_op<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
-        self.submit_op_holding(op, Some(waker), false)
+        self.submit_op_holding(op, Some(waker), None)
     }
 
-    /// `submit_op` by a thread that may hold the parker's turn.
-    fn submit_op_holding<O: OpCode>(&self, op: Box<O>, waker: Option<&Waker>, holding: bool) -> Submission<O> {
+    /// `submit_op` by a thread that may hold the parker's turn (`turn`: see
+    /// [`Shared::submit_pending`]).
+    fn submit_op_holding<O: OpCode>(
+        &self,
+        op: Box<O>,
+        waker: Option<&Waker>,
+        mut turn: Option<&mut Dispatch>,
+    ) -> Submission<O> {
         if !self.support.has(O::URING_OPCODE) {
             return submit_to_pool(&self.table, &self.pool, &self.pool_done, op, waker);
         }
@@ -359,16 +404,17 @@ impl Shared {
         };
         // SAFETY: the entry points into the op, which its slot keeps boxed
         // and unmoved until the completion is reaped (OpCode contract).
-        match unsafe { self.push(&entry, holding) } {
+        match unsafe { self.push(&entry, turn.as_deref_mut()) } {
             Ok(()) => {
-                self.submit_unless_batching();
+                // The turn holder submits on its way into the kernel.
+                if turn.is_none() {
+                    self.submit_unless_batching();
+                }
                 Submission::InFlight(OpId(key))
             }
             Err(error) => {
                 // Never pushed: the kernel has not seen it, so it can go.
-                let op = lock(&self.table)
-                    .remove_unstarted(key)
-                    .expect("an unpushed slot is still there");
+                let op = remove_unstarted(&self.table, key);
                 Submission::Done(Err(error), crate::op::downcast(op))
             }
         }
@@ -376,11 +422,17 @@ impl Shared {
 
     fn cancel(&self, id: OpId) {
         if cancel_slot(&self.table, id) {
-            let entry = opcode::AsyncCancel::new(id.0.encode()).build().user_data(CANCEL_DATA);
-            // SAFETY: a cancel entry carries no pointers.
-            if unsafe { self.push(&entry, false) }.is_ok() {
-                self.submit_unless_batching();
-            }
+            self.cancel_in_kernel(id, None);
+        }
+    }
+
+    /// Asks the kernel to end `id`, whose slot is already marked cancelled.
+    fn cancel_in_kernel(&self, id: OpId, turn: Option<&mut Dispatch>) {
+        let holding = turn.is_some();
+        let entry = opcode::AsyncCancel::new(id.0.encode()).build().user_data(CANCEL_DATA);
+        // SAFETY: a cancel entry carries no pointers.
+        if unsafe { self.push(&entry, turn) }.is_ok() && !holding {
+            self.submit_unless_batching();
         }
     }
 }
@@ -400,16 +452,19 @@ impl Drop for Shared {
         if self.wake_armed.load(Ordering::Acquire) {
             cancels.push(WAKE_DATA);
         }
+        // Teardown runs on the last thread that holds the driver: it is the
+        // turn holder. What it releases is cleaned up as it goes.
+        let mut dispatch = Dispatch::default();
         for user_data in cancels {
             let entry = opcode::AsyncCancel::new(user_data).build().user_data(CANCEL_DATA);
-            // SAFETY: a cancel entry carries no pointers; teardown runs on
-            // the last thread that holds the driver.
-            let _ = unsafe { self.push(&entry, true) };
+            // SAFETY: a cancel entry carries no pointers.
+            let _ = unsafe { self.push(&entry, Some(&mut dispatch)) };
         }
         let deadline = Instant::now() + TEARDOWN_LIMIT;
         loop {
-            self.reap();
-            collect_pool(&self.table, &self.pool_done);
+            self.reap(&mut dispatch);
+            dispatch.collect_pool(&self.table, &self.pool_done);
+            std::mem::take(&mut dispatch).run_in_teardown();
             let settled = lock(&self.table).is_empty() && !self.wake_armed.load(Ordering::Acquire);
             if settled {
                 // SAFETY: the eventfd read resolved, so the kernel no longer
@@ -447,7 +502,7 @@ impl sealed::Sealed for UringDriver {
         self.shared.park(None, &|| !woken.load(Ordering::SeqCst))
     }
     fn flush(&self) {
-        let _ = self.shared.submit_pending(false);
+        let _ = self.shared.submit_pending(None);
     }
 }
 
