@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,7 +26,17 @@ impl Job {
     fn run(mut self) {
         #[cfg(proactor_fault)]
         crate::fault::note_pool_run();
-        let result = self.op.perform();
+        // A job may be user code (`Blocking`), which catches its own panic
+        // to hand it to its future. Anything else that panics still ends
+        // the operation, with an error, and leaves the thread serving: an
+        // unwound worker would never report this job nor leave the pool's
+        // thread count.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.op.perform()))
+            .unwrap_or_else(|_| {
+                Err(io::Error::other(
+                    "the operation panicked on the blocking pool",
+                ))
+            });
         self.completions
             .done
             .lock()

@@ -1,4 +1,6 @@
+use std::any::Any;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 
 use super::{OpCode, Readiness};
 
@@ -9,15 +11,30 @@ pub const POOL_ONLY: u8 = u8::MAX;
 /// Runs a closure on the driver's bounded blocking pool (for work with no
 /// kernel operation, such as name resolution). Dropping the future does not
 /// stop the closure; its result is then dropped.
+///
+/// If the closure panics, the panic is caught on the pool (the pool thread
+/// goes on serving) and resumed where the future is polled, as joining a
+/// thread would report it.
+///
+/// ```
+/// use proactor::op::{Blocking, Op};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let sum = proactor::block_on(async { Op::new(Blocking::new(|| 2 + 2))?.await })?;
+/// assert_eq!(sum, 4);
+/// # Ok(()) }
+/// ```
 pub struct Blocking<F, T> {
     work: Option<F>,
     output: Option<T>,
+    panic: Option<Box<dyn Any + Send>>,
 }
 
 impl<F, T> std::fmt::Debug for Blocking<F, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Blocking")
             .field("done", &self.output.is_some())
+            .field("panicked", &self.panic.is_some())
             .finish()
     }
 }
@@ -28,6 +45,7 @@ impl<F: FnOnce() -> T + Send + 'static, T: Send + 'static> Blocking<F, T> {
         Blocking {
             work: Some(work),
             output: None,
+            panic: None,
         }
     }
 }
@@ -55,11 +73,24 @@ unsafe impl<F: FnOnce() -> T + Send + 'static, T: Send + 'static> OpCode for Blo
             .work
             .take()
             .ok_or_else(|| io::Error::other("blocking work ran twice"))?;
-        self.output = Some(work());
-        Ok(0)
+        // Unwind safety: on a panic nothing of `self` is left half-written;
+        // the payload is only carried to the future.
+        match panic::catch_unwind(AssertUnwindSafe(work)) {
+            Ok(output) => {
+                self.output = Some(output);
+                Ok(0)
+            }
+            Err(payload) => {
+                self.panic = Some(payload);
+                Err(io::Error::other("the blocking work panicked"))
+            }
+        }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<T> {
+        if let Some(payload) = self.panic {
+            panic::resume_unwind(payload);
+        }
         result?;
         self.output
             .ok_or_else(|| io::Error::other("blocking work finished without output"))
