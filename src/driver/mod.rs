@@ -202,8 +202,14 @@ impl Driver {
     }
 
     /// Makes this driver the thread's current one until the guard drops.
+    ///
+    /// In a thread-local destructor, once this thread's own locals are gone,
+    /// this does nothing: operations then go to the process-wide driver
+    /// unless given a driver explicitly.
     pub fn enter(&self) -> EnterGuard {
-        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        let previous = CURRENT
+            .try_with(|current| current.replace(Some(self.clone())))
+            .ok();
         EnterGuard {
             previous,
             _not_send: std::marker::PhantomData,
@@ -225,7 +231,13 @@ impl Driver {
     /// Like [`Driver::current`], returning the error if the process-wide
     /// driver cannot be built (for example an invalid `PROACTOR_BACKEND`).
     pub fn try_current() -> io::Result<Driver> {
-        if let Some(driver) = CURRENT.with(|current| current.borrow().clone()) {
+        // In a thread-local destructor this thread's current driver may be
+        // gone already: the process-wide one serves then.
+        if let Some(driver) = CURRENT
+            .try_with(|current| current.borrow().clone())
+            .ok()
+            .flatten()
+        {
             return Ok(driver);
         }
         global_driver()
@@ -302,14 +314,18 @@ impl Driver {
 /// Restores the previous current driver when dropped. See [`Driver::enter`].
 #[derive(Debug)]
 pub struct EnterGuard {
-    previous: Option<Driver>,
+    /// `None` if nothing was entered (thread-locals already destroyed).
+    previous: Option<Option<Driver>>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        CURRENT.with(|current| *current.borrow_mut() = previous);
+        if let Some(previous) = self.previous.take() {
+            // `try_with`: the guard may be dropped by a thread-local
+            // destructor.
+            let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
+        }
     }
 }
 
@@ -324,7 +340,11 @@ thread_local! {
 /// thread's next park.
 #[cfg(all(target_os = "linux", feature = "uring"))]
 pub(crate) fn is_batching(identity: usize) -> bool {
-    BATCHING.with(|batching| batching.get() == identity)
+    // Ops may be submitted or cancelled from a thread-local destructor,
+    // after this thread's locals are gone: then nothing batches.
+    BATCHING
+        .try_with(|batching| batching.get() == identity)
+        .unwrap_or(false)
 }
 
 struct BatchScope<'a, D: CompletionDriver> {
@@ -334,14 +354,16 @@ struct BatchScope<'a, D: CompletionDriver> {
 
 impl<'a, D: CompletionDriver> BatchScope<'a, D> {
     fn enter(driver: &'a D) -> Self {
-        let previous = BATCHING.with(|batching| batching.replace(driver.identity()));
+        let previous = BATCHING
+            .try_with(|batching| batching.replace(driver.identity()))
+            .unwrap_or(0);
         BatchScope { driver, previous }
     }
 }
 
 impl<D: CompletionDriver> Drop for BatchScope<'_, D> {
     fn drop(&mut self) {
-        BATCHING.with(|batching| batching.set(self.previous));
+        let _ = BATCHING.try_with(|batching| batching.set(self.previous));
         // Cancellations queued while the future was dropped must not wait
         // for a park that may never come.
         self.driver.flush();
@@ -415,7 +437,13 @@ fn global_driver() -> io::Result<Driver> {
         std::thread::Builder::new()
             .name("proactor-driver".into())
             .spawn(move || loop {
-                if parked.park(None).is_err() {
+                // A waker that panics is user code failing on this thread:
+                // its panic was reported by the hook, the driver is
+                // consistent again, and every other future still needs this
+                // thread to drive it.
+                let parked_once =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parked.park(None)));
+                if !matches!(parked_once, Ok(Ok(()))) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             })?;
