@@ -11,6 +11,10 @@
 //!   receive lengths to a seeded random part of the buffer, so the kernel
 //!   returns short counts.
 //!
+//! - **old kernels**: [`hide_ext_arg`] makes the io_uring driver time its
+//!   waits as kernels before 5.11 must (no `IORING_ENTER_EXT_ARG`: a timeout
+//!   operation per timed wait).
+//!
 //! [`counts`] reports how many faults were injected.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -74,6 +78,18 @@ pub fn fail_submissions(seed: u64, every: u64) {
 /// by `seed`. `every == 0` turns it off.
 pub fn short_transfers(seed: u64, every: u64) {
     *SHORT.lock().unwrap_or_else(|p| p.into_inner()) = schedule(seed, every);
+}
+
+static EXT_ARG_HIDDEN: AtomicBool = AtomicBool::new(false);
+
+/// Makes the io_uring driver behave as on a kernel without
+/// `IORING_ENTER_EXT_ARG` (`true`), or as the kernel is (`false`).
+pub fn hide_ext_arg(hidden: bool) {
+    EXT_ARG_HIDDEN.store(hidden, Relaxed);
+}
+
+pub(crate) fn is_ext_arg_hidden() -> bool {
+    EXT_ARG_HIDDEN.load(Relaxed)
 }
 
 static POOL_RUNS: AtomicU64 = AtomicU64::new(0);

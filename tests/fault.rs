@@ -165,3 +165,26 @@ fn direct_reads_go_to_the_pool_on_the_readiness_back_end() {
         "every O_DIRECT read ran on the pool"
     );
 }
+
+/// On kernels without `IORING_ENTER_EXT_ARG` (before 5.11) a timed park
+/// submits a timeout operation to end its wait. A park woken early must
+/// cancel it: otherwise every early wake-up leaves a long timeout in the
+/// ring, and they pile up.
+#[test]
+fn timed_parks_without_ext_arg_cancel_their_timeouts() {
+    let _serial = common::serial();
+    fault::hide_ext_arg(true);
+    let driver = common::driver(proactor::Backend::IoUring);
+    for _ in 0..20 {
+        let waker = driver.clone();
+        let unparker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(2));
+            waker.unpark();
+        });
+        driver.park(Some(Duration::from_secs(600))).unwrap();
+        unparker.join().unwrap();
+    }
+    fault::hide_ext_arg(false);
+    let settled = common::park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0);
+    assert!(settled, "{} timeouts still in the ring", driver.in_flight());
+}

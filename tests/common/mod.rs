@@ -262,3 +262,64 @@ pub fn pattern_file(len: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
     std::io::Write::write_all(&mut file, &data).unwrap();
     (file, data)
 }
+
+/// Runs `f` on a thread of its own and returns its result, or fails the
+/// test if it has not finished within `limit`: a hang becomes a failure
+/// (the stuck thread is left behind).
+pub fn finishes_within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match finished.recv_timeout(limit) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what}: still running after {limit:?} (hung)"),
+    }
+}
+
+/// A waker made of two closures: what `wake` does, and what dropping the
+/// waker's last clone does. Both are user code as far as a driver knows.
+pub struct FnWaker {
+    on_wake: Box<dyn Fn() + Send + Sync>,
+    on_drop: Box<dyn Fn() + Send + Sync>,
+}
+
+impl FnWaker {
+    pub fn waker(
+        on_wake: impl Fn() + Send + Sync + 'static,
+        on_drop: impl Fn() + Send + Sync + 'static,
+    ) -> std::task::Waker {
+        std::task::Waker::from(Arc::new(FnWaker {
+            on_wake: Box::new(on_wake),
+            on_drop: Box::new(on_drop),
+        }))
+    }
+}
+
+impl std::task::Wake for FnWaker {
+    fn wake(self: Arc<Self>) {
+        (self.on_wake)()
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        (self.on_wake)()
+    }
+}
+
+impl Drop for FnWaker {
+    fn drop(&mut self) {
+        (self.on_drop)()
+    }
+}
+
+/// Polls `fut` once with `waker`.
+pub fn poll_with<F: std::future::Future + Unpin>(
+    fut: &mut F,
+    waker: &std::task::Waker,
+) -> std::task::Poll<F::Output> {
+    std::pin::Pin::new(fut).poll(&mut std::task::Context::from_waker(waker))
+}
