@@ -216,14 +216,18 @@ impl Driver {
     /// # Panics
     ///
     /// If there is no current driver and the process-wide one cannot be
-    /// built; [`Driver::try_current`] returns that error instead.
+    /// built now because no back end can run (for example every fd is in
+    /// use); [`Driver::try_current`] returns that error instead. A failure is
+    /// not remembered: a later call tries again.
     pub fn current() -> Driver {
         Driver::try_current()
             .unwrap_or_else(|e| panic!("proactor: no driver could be started: {e}"))
     }
 
     /// Like [`Driver::current`], returning the error if the process-wide
-    /// driver cannot be built (for example an invalid `PROACTOR_BACKEND`).
+    /// driver cannot be built (for example an invalid `PROACTOR_BACKEND`, or
+    /// no fd left for any back end). Nothing is cached until a driver runs,
+    /// so a later call tries again.
     pub fn try_current() -> io::Result<Driver> {
         if let Some(driver) = CURRENT.with(|current| current.borrow().clone()) {
             return Ok(driver);
