@@ -22,9 +22,9 @@ fn means_not_here(errno: i32) -> bool {
     )
 }
 
-/// Makes every later io_uring_setup of this thread (and threads it starts)
-/// fail with `errno`.
-fn block_io_uring_setup(errno: u32) {
+/// Makes every later call of `syscalls` by this thread (and threads it
+/// starts) fail with `errno`.
+fn fail_syscalls(syscalls: &[libc::c_long], errno: u32) {
     #[cfg(target_arch = "x86_64")]
     const AUDIT_ARCH: u32 = 0xC000_003E;
     #[cfg(target_arch = "aarch64")]
@@ -41,18 +41,22 @@ fn block_io_uring_setup(errno: u32) {
         k,
     };
     let jump = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
-    let filter = [
+    let mut filter = vec![
         stmt(LD_W_ABS, 4), // seccomp_data.arch
         jump(JEQ_K, AUDIT_ARCH, 1, 0),
         stmt(RET_K, RET_ALLOW),
         stmt(LD_W_ABS, 0), // seccomp_data.nr
-        jump(JEQ_K, libc::SYS_io_uring_setup as u32, 0, 1),
-        stmt(RET_K, RET_ERRNO | (errno & 0xffff)),
-        stmt(RET_K, RET_ALLOW),
     ];
+    // One test per syscall; a match jumps past the rest and the allow.
+    for (i, &nr) in syscalls.iter().enumerate() {
+        let to_errno = u8::try_from(syscalls.len() - i).expect("a short list");
+        filter.push(jump(JEQ_K, nr as u32, to_errno, 0));
+    }
+    filter.push(stmt(RET_K, RET_ALLOW));
+    filter.push(stmt(RET_K, RET_ERRNO | (errno & 0xffff)));
     let prog = libc::sock_fprog {
         len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut libc::sock_filter,
+        filter: filter.as_mut_ptr(),
     };
     // SAFETY: plain prctl calls; `prog` points at a filter that outlives them.
     unsafe {
@@ -68,6 +72,12 @@ fn block_io_uring_setup(errno: u32) {
             std::io::Error::last_os_error()
         );
     }
+}
+
+/// Makes every later io_uring_setup of this thread (and threads it starts)
+/// fail with `errno`.
+fn block_io_uring_setup(errno: u32) {
+    fail_syscalls(&[libc::SYS_io_uring_setup], errno);
 }
 
 /// Runs only as a child of `falls_back_when_io_uring_is_blocked` and
@@ -242,6 +252,41 @@ fn transient_probe_error_is_not_cached() {
     );
     assert!(ok && out.contains("CHILD-OK"), "child failed:\n{out}");
     assert!(!out.contains("panicked"), "{out}");
+}
+
+const CHILD_CANNOT_START_THREADS: &str = "PROACTOR_TEST_NO_THREADS";
+
+/// Runs only as a child of
+/// `process_wide_driver_is_not_kept_when_its_thread_cannot_start`.
+#[test]
+fn child_starting_the_process_wide_driver_without_threads() {
+    if std::env::var_os(CHILD_CANNOT_START_THREADS).is_none() {
+        return;
+    }
+    // Thread creation fails as it does at the task limit (pthread_create
+    // tries clone3, then clone).
+    fail_syscalls(&[libc::SYS_clone3, libc::SYS_clone], libc::EAGAIN as u32);
+    assert!(
+        std::thread::Builder::new().spawn(|| ()).is_err(),
+        "the filter stops threads"
+    );
+
+    // Without its parker thread the process-wide driver would never reap
+    // completions for futures run by another executor: it is not kept.
+    let err = Driver::try_current().expect_err("the driver's thread cannot start");
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+    let err = Driver::try_current().expect_err("nor can it on the second call");
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+    println!("CHILD-OK");
+}
+
+#[test]
+fn process_wide_driver_is_not_kept_when_its_thread_cannot_start() {
+    let (ok, out) = common::run_child(
+        "child_starting_the_process_wide_driver_without_threads",
+        &[(CHILD_CANNOT_START_THREADS, "1")],
+    );
+    assert!(ok && out.contains("CHILD-OK"), "child failed:\n{out}");
 }
 
 #[test]

@@ -47,7 +47,7 @@ use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -403,26 +403,33 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     Driver::current().block_on(fut)
 }
 
+/// The process-wide driver, started with its parker thread on first use.
+/// Only a running driver is kept: if none can be built now (every fd in
+/// use, say) or its thread cannot start, the error goes to this caller and
+/// the next one tries again.
 fn global_driver() -> io::Result<Driver> {
     static GLOBAL: OnceLock<Driver> = OnceLock::new();
+    static STARTING: Mutex<()> = Mutex::new(());
+    if let Some(driver) = GLOBAL.get() {
+        return Ok(driver.clone());
+    }
+    // Callers that race here start one driver between them. Poisoned only if
+    // building a driver panicked, which left `GLOBAL` untouched.
+    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(driver) = GLOBAL.get() {
         return Ok(driver.clone());
     }
     let driver = Driver::new()?;
-    let mut started = false;
-    let global = GLOBAL.get_or_init(|| {
-        started = true;
-        driver
-    });
-    if started {
-        let parked = global.clone();
-        std::thread::Builder::new()
-            .name("proactor-driver".into())
-            .spawn(move || loop {
-                if parked.park(None).is_err() {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            })?;
-    }
-    Ok(global.clone())
+    let parked = driver.clone();
+    // Started before the driver is published, so a published driver always
+    // has a thread parked on it; on failure the clone is dropped with the
+    // closure.
+    std::thread::Builder::new()
+        .name("proactor-driver".into())
+        .spawn(move || loop {
+            if parked.park(None).is_err() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })?;
+    Ok(GLOBAL.get_or_init(|| driver).clone())
 }
