@@ -45,10 +45,13 @@
 //!    prevents it.
 //! 2. Else `PROACTOR_BACKEND=uring|poll` does the same; another value is an
 //!    error, never a silent default.
-//! 3. Else io_uring is probed once per process (ring setup, a NOP round trip,
+//! 3. Else io_uring is probed (ring setup, a NOP round trip,
 //!    `IORING_REGISTER_PROBE`). ENOSYS, EPERM, EACCES, EINVAL and ENOMEM mean
-//!    "not here": the readiness back end is used and
-//!    [`Driver::fallback_reason`] says why. Other errors are returned.
+//!    "not here": the answer is kept for the process, the readiness back end
+//!    is used and [`Driver::fallback_reason`] says why. Any other errno
+//!    (EMFILE, EAGAIN, ...) is transient: this driver uses the readiness back
+//!    end and the next driver probes again. If no back end can be built,
+//!    the error is returned.
 //! 4. An opcode the running kernel lacks runs on the blocking pool.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,17 +1,30 @@
 //! Run-time fallback: a seccomp filter makes io_uring_setup fail in a child
-//! process, as Docker's default profile or an old kernel would.
+//! process, as Docker's default profile or an old kernel would; a child
+//! that uses up every fd makes the probe fail for a passing reason.
 #![cfg(all(target_os = "linux", feature = "uring", feature = "poll"))]
 
 mod common;
+
+use std::time::Duration;
 
 use proactor::fs::OpenOptions;
 use proactor::{Backend, Driver};
 
 const CHILD_ERRNO: &str = "PROACTOR_TEST_SECCOMP_ERRNO";
+const CHILD_EXHAUSTS_FDS: &str = "PROACTOR_TEST_EXHAUST_FDS";
 
-/// Makes every later io_uring_setup of this thread (and threads it starts)
-/// fail with `errno`.
-fn block_io_uring_setup(errno: u32) {
+/// The errnos that mean "io_uring is not here" (DESIGN.md, "Back-end choice
+/// at run time"); every other one is transient.
+fn means_not_here(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::ENOSYS | libc::EPERM | libc::EACCES | libc::EINVAL | libc::ENOMEM
+    )
+}
+
+/// Makes every later call of `syscalls` by this thread (and threads it
+/// starts) fail with `errno`.
+fn fail_syscalls(syscalls: &[libc::c_long], errno: u32) {
     #[cfg(target_arch = "x86_64")]
     const AUDIT_ARCH: u32 = 0xC000_003E;
     #[cfg(target_arch = "aarch64")]
@@ -28,18 +41,22 @@ fn block_io_uring_setup(errno: u32) {
         k,
     };
     let jump = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
-    let filter = [
+    let mut filter = vec![
         stmt(LD_W_ABS, 4), // seccomp_data.arch
         jump(JEQ_K, AUDIT_ARCH, 1, 0),
         stmt(RET_K, RET_ALLOW),
         stmt(LD_W_ABS, 0), // seccomp_data.nr
-        jump(JEQ_K, libc::SYS_io_uring_setup as u32, 0, 1),
-        stmt(RET_K, RET_ERRNO | (errno & 0xffff)),
-        stmt(RET_K, RET_ALLOW),
     ];
+    // One test per syscall; a match jumps past the rest and the allow.
+    for (i, &nr) in syscalls.iter().enumerate() {
+        let to_errno = u8::try_from(syscalls.len() - i).expect("a short list");
+        filter.push(jump(JEQ_K, nr as u32, to_errno, 0));
+    }
+    filter.push(stmt(RET_K, RET_ALLOW));
+    filter.push(stmt(RET_K, RET_ERRNO | (errno & 0xffff)));
     let prog = libc::sock_fprog {
         len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut libc::sock_filter,
+        filter: filter.as_mut_ptr(),
     };
     // SAFETY: plain prctl calls; `prog` points at a filter that outlives them.
     unsafe {
@@ -57,7 +74,14 @@ fn block_io_uring_setup(errno: u32) {
     }
 }
 
-/// Runs only as a child of `falls_back_when_io_uring_is_blocked`.
+/// Makes every later io_uring_setup of this thread (and threads it starts)
+/// fail with `errno`.
+fn block_io_uring_setup(errno: u32) {
+    fail_syscalls(&[libc::SYS_io_uring_setup], errno);
+}
+
+/// Runs only as a child of `falls_back_when_io_uring_is_blocked` and
+/// `transient_io_uring_error_falls_back_to_poll_for_that_driver`.
 #[test]
 fn child_with_io_uring_blocked() {
     let Some(errno) = std::env::var(CHILD_ERRNO)
@@ -72,7 +96,13 @@ fn child_with_io_uring_blocked() {
     assert_eq!(driver.backend(), Backend::Poll);
     let reason = driver.fallback_reason().expect("the fallback says why");
     assert_eq!(reason.errno(), Some(errno));
+    assert_eq!(reason.is_transient(), !means_not_here(errno), "{reason}");
     println!("fallback reason: {reason}");
+    // Whether the answer was kept or probed again, the next driver falls
+    // back for the same reason.
+    let again = Driver::new().expect("a second automatic driver");
+    assert_eq!(again.backend(), Backend::Poll);
+    assert_eq!(again.fallback_reason(), Some(reason));
 
     let err = Driver::builder()
         .force(Backend::IoUring)
@@ -122,6 +152,141 @@ fn falls_back_when_io_uring_is_blocked() {
             "reason should mention {meaning:?}:\n{out}"
         );
     }
+}
+
+#[test]
+fn transient_io_uring_error_falls_back_to_poll_for_that_driver() {
+    for errno in [libc::EMFILE, libc::EAGAIN] {
+        let errno_text = errno.to_string();
+        let (ok, out) =
+            common::run_child("child_with_io_uring_blocked", &[(CHILD_ERRNO, &errno_text)]);
+        assert!(
+            ok && out.contains("CHILD-OK"),
+            "child with errno {errno} failed:\n{out}"
+        );
+        assert!(
+            out.contains("tried again"),
+            "the reason should say io_uring is tried again:\n{out}"
+        );
+    }
+}
+
+fn nofile_limit() -> libc::rlimit {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into `limit`, which outlives it.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
+    limit
+}
+
+fn set_nofile_limit(limit: libc::rlimit) {
+    // SAFETY: setrlimit only reads the rlimit `limit` points to.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
+}
+
+/// Opens /dev/null until the fd table is full; the files free it again.
+fn use_up_every_fd() -> Vec<std::fs::File> {
+    let mut files = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(file) => files.push(file),
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => return files,
+            Err(e) => panic!("open /dev/null: {e}"),
+        }
+    }
+}
+
+/// Runs only as a child of `transient_probe_error_is_not_cached`.
+#[test]
+fn child_probing_with_every_fd_in_use() {
+    if std::env::var_os(CHILD_EXHAUSTS_FDS).is_none() {
+        return;
+    }
+    let original = nofile_limit();
+    // A low soft limit keeps the fd table small enough to fill.
+    set_nofile_limit(libc::rlimit {
+        rlim_cur: original.rlim_cur.min(64),
+        ..original
+    });
+    let files = use_up_every_fd();
+
+    // No fd for the probe's ring, nor for the readiness back end's poller:
+    // no back end can run, and the error says why.
+    let err = Driver::new().expect_err("no back end can run without an fd");
+    assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{err}");
+    let err = Driver::try_current().expect_err("nor can the process-wide driver");
+    assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{err}");
+
+    drop(files);
+    set_nofile_limit(original);
+
+    // Nothing of the failure was kept: io_uring is probed again and used.
+    let driver = Driver::new().expect("a driver once fds are free");
+    assert_eq!(
+        driver.backend(),
+        Backend::IoUring,
+        "{:?}",
+        driver.fallback_reason()
+    );
+    assert_eq!(driver.fallback_reason(), None);
+    assert_eq!(Driver::current().backend(), Backend::IoUring);
+    let slept = proactor::block_on(async {
+        proactor::time::sleep(Duration::from_millis(1))
+            .await
+            .unwrap();
+        "slept"
+    });
+    assert_eq!(slept, "slept");
+    println!("CHILD-OK");
+}
+
+#[test]
+fn transient_probe_error_is_not_cached() {
+    let (ok, out) = common::run_child(
+        "child_probing_with_every_fd_in_use",
+        &[(CHILD_EXHAUSTS_FDS, "1")],
+    );
+    assert!(ok && out.contains("CHILD-OK"), "child failed:\n{out}");
+    assert!(!out.contains("panicked"), "{out}");
+}
+
+const CHILD_CANNOT_START_THREADS: &str = "PROACTOR_TEST_NO_THREADS";
+
+/// Runs only as a child of
+/// `process_wide_driver_is_not_kept_when_its_thread_cannot_start`.
+#[test]
+fn child_starting_the_process_wide_driver_without_threads() {
+    if std::env::var_os(CHILD_CANNOT_START_THREADS).is_none() {
+        return;
+    }
+    // Thread creation fails as it does at the task limit (pthread_create
+    // tries clone3, then clone).
+    fail_syscalls(&[libc::SYS_clone3, libc::SYS_clone], libc::EAGAIN as u32);
+    assert!(
+        std::thread::Builder::new().spawn(|| ()).is_err(),
+        "the filter stops threads"
+    );
+
+    // Without its parker thread the process-wide driver would never reap
+    // completions for futures run by another executor: it is not kept.
+    let err = Driver::try_current().expect_err("the driver's thread cannot start");
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+    let err = Driver::try_current().expect_err("nor can it on the second call");
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+    println!("CHILD-OK");
+}
+
+#[test]
+fn process_wide_driver_is_not_kept_when_its_thread_cannot_start() {
+    let (ok, out) = common::run_child(
+        "child_starting_the_process_wide_driver_without_threads",
+        &[(CHILD_CANNOT_START_THREADS, "1")],
+    );
+    assert!(ok && out.contains("CHILD-OK"), "child failed:\n{out}");
 }
 
 #[test]

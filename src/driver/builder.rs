@@ -73,9 +73,13 @@ impl Builder {
     /// 1. [`force`](Builder::force)d: exactly that back end, or its error;
     /// 2. else `PROACTOR_BACKEND=uring|poll`: the same (another value is an
     ///    [`io::ErrorKind::InvalidInput`] error);
-    /// 3. else io_uring if the process-wide probe succeeds, falling back to
-    ///    the readiness back end on ENOSYS, EPERM, EACCES, EINVAL or ENOMEM
-    ///    (see [`Driver::fallback_reason`]); other errors are returned.
+    /// 3. else io_uring if the probe succeeds, falling back to the readiness
+    ///    back end (see [`Driver::fallback_reason`]). ENOSYS, EPERM, EACCES,
+    ///    EINVAL and ENOMEM mean "not here": that answer is kept for the
+    ///    process. Any other errno (EMFILE, EAGAIN, ...) is
+    ///    [transient](crate::FallbackReason::Transient): this driver uses the
+    ///    readiness back end, and the next one probes io_uring again. If no
+    ///    back end can be built, the error is returned; nothing panics.
     pub fn build(&self) -> io::Result<Driver> {
         select::build(self)
     }

@@ -47,7 +47,7 @@ use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -222,14 +222,18 @@ impl Driver {
     /// # Panics
     ///
     /// If there is no current driver and the process-wide one cannot be
-    /// built; [`Driver::try_current`] returns that error instead.
+    /// built now because no back end can run (for example every fd is in
+    /// use); [`Driver::try_current`] returns that error instead. A failure is
+    /// not remembered: a later call tries again.
     pub fn current() -> Driver {
         Driver::try_current()
             .unwrap_or_else(|e| panic!("proactor: no driver could be started: {e}"))
     }
 
     /// Like [`Driver::current`], returning the error if the process-wide
-    /// driver cannot be built (for example an invalid `PROACTOR_BACKEND`).
+    /// driver cannot be built (for example an invalid `PROACTOR_BACKEND`, or
+    /// no fd left for any back end). Nothing is cached until a driver runs,
+    /// so a later call tries again.
     pub fn try_current() -> io::Result<Driver> {
         // In a thread-local destructor this thread's current driver may be
         // gone already: the process-wide one serves then.
@@ -421,32 +425,39 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     Driver::current().block_on(fut)
 }
 
+/// The process-wide driver, started with its parker thread on first use.
+/// Only a running driver is kept: if none can be built now (every fd in
+/// use, say) or its thread cannot start, the error goes to this caller and
+/// the next one tries again.
 fn global_driver() -> io::Result<Driver> {
     static GLOBAL: OnceLock<Driver> = OnceLock::new();
+    static STARTING: Mutex<()> = Mutex::new(());
+    if let Some(driver) = GLOBAL.get() {
+        return Ok(driver.clone());
+    }
+    // Callers that race here start one driver between them. Poisoned only if
+    // building a driver panicked, which left `GLOBAL` untouched.
+    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(driver) = GLOBAL.get() {
         return Ok(driver.clone());
     }
     let driver = Driver::new()?;
-    let mut started = false;
-    let global = GLOBAL.get_or_init(|| {
-        started = true;
-        driver
-    });
-    if started {
-        let parked = global.clone();
-        std::thread::Builder::new()
-            .name("proactor-driver".into())
-            .spawn(move || loop {
-                // A waker that panics is user code failing on this thread:
-                // its panic was reported by the hook, the driver is
-                // consistent again, and every other future still needs this
-                // thread to drive it.
-                let parked_once =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parked.park(None)));
-                if !matches!(parked_once, Ok(Ok(()))) {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            })?;
-    }
-    Ok(global.clone())
+    let parked = driver.clone();
+    // Started before the driver is published, so a published driver always
+    // has a thread parked on it; on failure the clone is dropped with the
+    // closure.
+    std::thread::Builder::new()
+        .name("proactor-driver".into())
+        .spawn(move || loop {
+            // A waker that panics is user code failing on this thread: its
+            // panic was reported by the hook, the driver is consistent
+            // again, and every other future still needs this thread to
+            // drive it.
+            let parked_once =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parked.park(None)));
+            if !matches!(parked_once, Ok(Ok(()))) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })?;
+    Ok(GLOBAL.get_or_init(|| driver).clone())
 }

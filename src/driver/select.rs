@@ -18,8 +18,21 @@ pub enum FallbackReason {
     Unsupported {
         /// The `errno` the kernel returned.
         errno: i32,
-        /// What the probe was doing: `io_uring_setup`, the NOP round trip,
-        /// or `IORING_REGISTER_PROBE`.
+        /// What was being done: `io_uring_setup`, the NOP round trip,
+        /// `IORING_REGISTER_PROBE`, or the io_uring driver's own setup.
+        stage: &'static str,
+    },
+    /// io_uring could not be probed or set up *now*, for a reason that says
+    /// nothing about whether it is there: too many open files (EMFILE,
+    /// ENFILE), a busy kernel (EAGAIN), or any errno other than the "not
+    /// here" ones of [`Unsupported`](FallbackReason::Unsupported). This
+    /// driver uses the readiness back end; nothing is cached, so the next
+    /// driver tries io_uring again.
+    Transient {
+        /// The `errno` the kernel returned.
+        errno: i32,
+        /// What was being done: `io_uring_setup`, the NOP round trip,
+        /// `IORING_REGISTER_PROBE`, or the io_uring driver's own setup.
         stage: &'static str,
     },
     /// The readiness back end was asked for (by `PROACTOR_BACKEND=poll` or
@@ -34,9 +47,18 @@ impl FallbackReason {
     /// The errno behind the fallback, if the kernel gave one.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            FallbackReason::Unsupported { errno, .. } => Some(*errno),
+            FallbackReason::Unsupported { errno, .. } | FallbackReason::Transient { errno, .. } => {
+                Some(*errno)
+            }
             _ => None,
         }
+    }
+
+    /// Whether the fallback is for a passing reason (see
+    /// [`Transient`](FallbackReason::Transient)): a driver built later may
+    /// get io_uring.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, FallbackReason::Transient { .. })
     }
 
     /// Whether a probe failing with `errno` means "use the readiness back
@@ -47,6 +69,21 @@ impl FallbackReason {
             errno,
             libc::ENOSYS | libc::EPERM | libc::EACCES | libc::EINVAL | libc::ENOMEM
         )
+    }
+
+    /// The reason for an io_uring setup that failed with `error` at `stage`:
+    /// [`Unsupported`](FallbackReason::Unsupported) if its errno means "not
+    /// here", else [`Transient`](FallbackReason::Transient). An error
+    /// without an errno cannot be told apart from a broken kernel interface,
+    /// so it counts as EINVAL.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    pub(crate) fn from_probe_error(stage: &'static str, error: &io::Error) -> FallbackReason {
+        let errno = error.raw_os_error().unwrap_or(libc::EINVAL);
+        if Self::is_fallback_errno(errno) {
+            FallbackReason::Unsupported { errno, stage }
+        } else {
+            FallbackReason::Transient { errno, stage }
+        }
     }
 
     /// The error to return when io_uring was demanded but is unavailable.
@@ -66,6 +103,10 @@ fn errno_name(errno: i32) -> &'static str {
         libc::EACCES => "EACCES",
         libc::EINVAL => "EINVAL",
         libc::ENOMEM => "ENOMEM",
+        libc::EMFILE => "EMFILE",
+        libc::ENFILE => "ENFILE",
+        libc::EAGAIN => "EAGAIN",
+        libc::EINTR => "EINTR",
         _ => "errno",
     }
 }
@@ -84,6 +125,10 @@ fn errno_meaning(errno: i32) -> &'static str {
         libc::ENOMEM => {
             "the locked-memory limit (RLIMIT_MEMLOCK) is too low for a ring on this kernel"
         }
+        libc::EMFILE => "too many open files in this process (RLIMIT_NOFILE)",
+        libc::ENFILE => "too many open files in the system (fs.file-max)",
+        libc::EAGAIN => "resources are temporarily unavailable",
+        libc::EINTR => "interrupted by a signal",
         _ => "unexpected error",
     }
 }
@@ -94,6 +139,13 @@ impl fmt::Display for FallbackReason {
             FallbackReason::Unsupported { errno, stage } => write!(
                 f,
                 "{stage} failed with {} (os error {errno}): {}",
+                errno_name(*errno),
+                errno_meaning(*errno)
+            ),
+            FallbackReason::Transient { errno, stage } => write!(
+                f,
+                "{stage} failed with {} (os error {errno}): {}; io_uring could not be \
+                 set up now, and it will be tried again for the next driver",
                 errno_name(*errno),
                 errno_meaning(*errno)
             ),
@@ -168,33 +220,34 @@ fn build_poll(_builder: &Builder, reason: FallbackReason) -> io::Result<Driver> 
 
 #[cfg(all(target_os = "linux", feature = "uring"))]
 fn build_auto(builder: &Builder) -> io::Result<Driver> {
-    match super::uring::probe::probe() {
+    let uring_error = match super::uring::probe::probe() {
         Ok(_) => match super::UringDriver::new(builder) {
-            Ok(driver) => Ok(Driver::from_inner(Inner::Uring(driver), None)),
-            // The probe passed but this ring's size did not: fall back.
-            Err(e)
-                if e.raw_os_error()
-                    .is_some_and(FallbackReason::is_fallback_errno) =>
-            {
-                build_poll(
-                    builder,
-                    FallbackReason::Unsupported {
-                        errno: e.raw_os_error().unwrap_or_default(),
-                        stage: "io_uring_setup",
-                    },
-                )
-            }
-            Err(e) => Err(e),
+            Ok(driver) => return Ok(Driver::from_inner(Inner::Uring(driver), None)),
+            Err(e) => e,
         },
-        Err(reason)
-            if reason
-                .errno()
-                .is_some_and(FallbackReason::is_fallback_errno) =>
-        {
-            build_poll(builder, reason)
-        }
-        Err(reason) => Err(reason.into_error()),
+        Err(reason) => return fall_back(builder, reason),
+    };
+    // The probe passed but this driver's ring (its size, or the fds it
+    // needs) did not.
+    let reason = match uring_error.raw_os_error() {
+        Some(_) => FallbackReason::from_probe_error("setting up the io_uring driver", &uring_error),
+        // Not a kernel answer about io_uring: nothing to fall back for.
+        None => return Err(uring_error),
+    };
+    fall_back(builder, reason)
+}
+
+/// The readiness back end, because io_uring failed for `reason`. A transient
+/// failure is not cached by anyone: if no readiness back end can be built
+/// either, the error is returned and the next driver starts over.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+fn fall_back(builder: &Builder, reason: FallbackReason) -> io::Result<Driver> {
+    if reason.is_transient() && cfg!(not(feature = "poll")) {
+        // "No readiness back end in this build" would hide the real,
+        // passing cause.
+        return Err(reason.into_error());
     }
+    build_poll(builder, reason)
 }
 
 #[cfg(not(all(target_os = "linux", feature = "uring")))]
@@ -225,5 +278,30 @@ mod tests {
         assert!(text.contains("EPERM") && text.contains("seccomp"), "{text}");
         let err = reason.into_error();
         assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn transient_fallback_reason_names_errno_and_says_it_will_retry() {
+        let reason = FallbackReason::Transient {
+            errno: libc::EMFILE,
+            stage: "io_uring_setup",
+        };
+        assert!(reason.is_transient());
+        assert_eq!(reason.errno(), Some(libc::EMFILE));
+        let text = reason.to_string();
+        assert!(
+            text.contains("EMFILE") && text.contains("too many open files"),
+            "{text}"
+        );
+        assert!(text.contains("tried again"), "{text}");
+        for errno in [libc::ENFILE, libc::EAGAIN, libc::EINTR] {
+            let name = errno_name(errno);
+            assert_ne!(name, "errno", "errno {errno} has a name");
+            assert_ne!(
+                errno_meaning(errno),
+                "unexpected error",
+                "{name} has a meaning"
+            );
+        }
     }
 }
