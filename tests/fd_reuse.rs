@@ -48,10 +48,10 @@ enum Keep {
     ScmRights,
 }
 
-/// The kept reference; dropping it lets the old file go.
+/// The kept reference, held only to be dropped: that lets the old file go.
 enum Keeper {
-    Copy(OwnedFd),
-    Child(ForkedChild),
+    Copy { _fd: OwnedFd },
+    Child { _child: ForkedChild },
 }
 
 /// A child process that holds a copy of every fd its parent had at `fork`,
@@ -106,12 +106,18 @@ impl Drop for ForkedChild {
 
 fn keep_alive(how: Keep, fd: BorrowedFd<'_>) -> Keeper {
     match how {
-        Keep::Dup => Keeper::Copy(fd.try_clone_to_owned().expect("dup")),
-        Keep::Fork => Keeper::Child(ForkedChild::spawn()),
+        Keep::Dup => Keeper::Copy {
+            _fd: fd.try_clone_to_owned().expect("dup"),
+        },
+        Keep::Fork => Keeper::Child {
+            _child: ForkedChild::spawn(),
+        },
         Keep::ScmRights => {
             let (sender, receiver) = UnixStream::pair().unwrap();
             send_fd(&sender, fd);
-            Keeper::Copy(recv_fd(&receiver))
+            Keeper::Copy {
+                _fd: recv_fd(&receiver),
+            }
         }
     }
 }
