@@ -1,6 +1,7 @@
 use std::fmt;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::{Metadata, OpenOptions};
@@ -21,6 +22,10 @@ pub struct File {
     driver: Driver,
     /// Opened with `O_DIRECT`: reads never try the page cache inline.
     direct: bool,
+    /// Set once this file's filesystem refused an inline page-cache read
+    /// (`RWF_NOWAIT`): its later reads go straight to the blocking pool.
+    /// Per file, as that is what the kernel refuses; shared with its reads.
+    inline_refused: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for File {
@@ -87,6 +92,7 @@ impl File {
             fd: Arc::new(fd),
             driver,
             direct,
+            inline_refused: Arc::default(),
         }
     }
 
@@ -96,7 +102,7 @@ impl File {
         if self.direct {
             read.never_inline()
         } else {
-            read
+            read.inline_unless_refused(self.inline_refused.clone())
         }
     }
 

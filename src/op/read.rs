@@ -7,6 +7,10 @@ use crate::os::AsRawFile;
 #[cfg(unix)]
 use crate::os::AsRawSource;
 use std::io;
+use std::sync::atomic::AtomicBool;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 /// Reads from `fd` at its current position into `buf` (pipes, sockets,
 /// terminals). The fd must be in non-blocking mode for the readiness back
@@ -78,7 +82,25 @@ pub struct ReadAt<F, B> {
     fd: F,
     buf: B,
     offset: u64,
-    inline_first: bool,
+    inline: Inline,
+}
+
+/// Whether the readiness back end tries a positional read inline first
+/// (Linux's `preadv2(RWF_NOWAIT)`), before the blocking pool. Elsewhere
+/// there is no inline path, and nothing reads this.
+#[derive(Debug)]
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+enum Inline {
+    /// Try. If the file's filesystem refuses, this read alone learns it:
+    /// each such read costs one failed system call.
+    Try,
+    /// Never (see [`ReadAt::never_inline`]).
+    Never,
+    /// Try unless the flag is set: shared by every read of one
+    /// [`File`](crate::fs::File), and set once its filesystem refuses, so the
+    /// refusal costs that file one failed system call, and no other file
+    /// anything.
+    UnlessRefused(Arc<AtomicBool>),
 }
 
 impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
@@ -88,7 +110,7 @@ impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
             fd,
             buf,
             offset,
-            inline_first: true,
+            inline: Inline::Try,
         }
     }
 
@@ -99,7 +121,14 @@ impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
     /// [`File`](crate::fs::File) does this by itself for files opened with
     /// `O_DIRECT`.
     pub fn never_inline(mut self) -> Self {
-        self.inline_first = false;
+        self.inline = Inline::Never;
+        self
+    }
+
+    /// Tries the read inline first unless `refused` is set, and sets it if
+    /// the file's filesystem refuses: one flag for all reads of one file.
+    pub(crate) fn inline_unless_refused(mut self, refused: Arc<AtomicBool>) -> Self {
+        self.inline = Inline::UnlessRefused(refused);
         self
     }
 }
@@ -135,16 +164,28 @@ unsafe impl<F: AsRawFile + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> 
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn try_now(&mut self) -> Option<io::Result<usize>> {
-        if !self.inline_first {
-            return None;
-        }
+        let refused = match &self.inline {
+            Inline::Never => return None,
+            Inline::Try => None,
+            Inline::UnlessRefused(refused) if refused.load(Relaxed) => return None,
+            Inline::UnlessRefused(refused) => Some(refused),
+        };
         let len = capped_len(self.buf.bytes_total()) as usize;
         let offset = sys::offset_arg(self.offset).ok()?;
         let iov = libc::iovec {
             iov_base: self.buf.stable_mut_ptr().cast(),
             iov_len: len,
         };
-        nowait::pread(self.fd.as_raw_file(), &iov, offset)
+        match nowait::pread(self.fd.as_raw_file(), &iov, offset) {
+            nowait::Outcome::Done(read) => Some(Ok(read)),
+            nowait::Outcome::WouldBlock => None,
+            nowait::Outcome::Refused => {
+                if let Some(refused) = refused {
+                    refused.store(true, Relaxed);
+                }
+                None
+            }
+        }
     }
 
     fn perform(&mut self) -> io::Result<usize> {
@@ -172,36 +213,110 @@ mod nowait {
     use std::io;
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-    /// Set once the kernel or filesystem says it cannot do `RWF_NOWAIT`.
-    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+    /// Set once the kernel says it has no `preadv2` at all (`ENOSYS`): true
+    /// of every file. Whether a filesystem can do `RWF_NOWAIT` is a matter of
+    /// the file (`EOPNOTSUPP`), which its reads learn for themselves.
+    static NO_PREADV2: AtomicBool = AtomicBool::new(false);
 
-    /// `Some(result)` if the read finished without blocking (possibly
-    /// short, if only part of the range is cached); `None` if it would
-    /// block or cannot be tried.
-    pub(super) fn pread(
-        fd: i32,
-        iov: &libc::iovec,
-        offset: libc::off_t,
-    ) -> Option<io::Result<usize>> {
-        if UNSUPPORTED.load(Relaxed) {
-            return None;
+    /// How an inline read went.
+    pub(super) enum Outcome {
+        /// It read this many bytes without blocking (possibly short, if
+        /// only part of the range is cached).
+        Done(usize),
+        /// It would have waited for the device, or cannot be tried.
+        WouldBlock,
+        /// This file cannot be read this way (its filesystem has no
+        /// `RWF_NOWAIT`, or the kernel does not know the flag).
+        Refused,
+    }
+
+    pub(super) fn pread(fd: i32, iov: &libc::iovec, offset: libc::off_t) -> Outcome {
+        if NO_PREADV2.load(Relaxed) {
+            return Outcome::WouldBlock;
         }
         // SAFETY: `iov` describes one buffer valid for writes of its length
         // (IoBufMut), owned by the operation for the whole call.
         let read = unsafe { libc::preadv2(fd, iov, 1, offset, libc::RWF_NOWAIT) };
         if read >= 0 {
-            return Some(Ok(read as usize));
+            return Outcome::Done(read as usize);
         }
         let error = io::Error::last_os_error();
         match error.raw_os_error() {
-            Some(libc::EAGAIN) => None,
-            Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => {
-                UNSUPPORTED.store(true, Relaxed);
-                None
+            Some(libc::EOPNOTSUPP) => Outcome::Refused,
+            Some(libc::ENOSYS) => {
+                NO_PREADV2.store(true, Relaxed);
+                Outcome::WouldBlock
             }
-            // Anything else (EINVAL for a misaligned O_DIRECT read, say):
-            // let the blocking path report the real outcome.
-            _ => None,
+            // EAGAIN: not cached. Anything else (EINVAL for a misaligned
+            // O_DIRECT read, say): let the blocking path report the real
+            // outcome.
+            _ => Outcome::WouldBlock,
         }
+    }
+}
+
+// Linux only: RWF_NOWAIT and procfs. Readiness back end only: io_uring never
+// tries a read inline first.
+#[cfg(all(
+    test,
+    feature = "poll",
+    any(target_os = "linux", target_os = "android")
+))]
+mod tests {
+    use std::io::{self, Write};
+
+    use crate::fs::File;
+    use crate::{Backend, Driver};
+
+    /// With the blocking pool disabled, a read that does not go inline fails
+    /// with the pool's error: which path a read took shows in its result.
+    #[test]
+    fn a_file_that_refuses_rwf_nowait_leaves_inline_reads_on_for_other_files() {
+        let driver = Driver::builder()
+            .force(Backend::Poll)
+            .blocking_threads(0)
+            .build()
+            .unwrap();
+        let data = b"in the page cache since the write";
+        let mut regular = tempfile::tempfile().unwrap();
+        regular.write_all(data).unwrap();
+        let mut probe = [0u8; 1];
+        let iov = libc::iovec {
+            iov_base: probe.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        // SAFETY: `iov` describes `probe`, live for the call.
+        let probed = unsafe {
+            libc::preadv2(
+                std::os::fd::AsRawFd::as_raw_fd(&regular),
+                &iov,
+                1,
+                0,
+                libc::RWF_NOWAIT,
+            )
+        };
+        assert_eq!(
+            probed,
+            1,
+            "precondition: the temporary directory's filesystem reads cached pages with \
+             RWF_NOWAIT ({})",
+            io::Error::last_os_error()
+        );
+
+        driver.block_on(async {
+            // procfs has no FMODE_NOWAIT: preadv2(RWF_NOWAIT) says EOPNOTSUPP.
+            let proc_file =
+                File::from_std(std::fs::File::open("/proc/self/status").unwrap()).unwrap();
+            for _ in 0..2 {
+                let (result, _) = proc_file.read_at(Vec::with_capacity(64), 0).await;
+                let error = result.expect_err("not inline, and the pool is disabled");
+                assert_eq!(error.kind(), io::ErrorKind::Unsupported, "{error}");
+            }
+
+            let regular = File::from_std(regular).unwrap();
+            let (result, buf) = regular.read_at(Vec::with_capacity(64), 0).await;
+            let read = result.expect("a cached regular file still reads inline");
+            assert_eq!(&buf[..read], data);
+        });
     }
 }

@@ -327,42 +327,64 @@ pub(crate) fn shutdown(socket: RawSource, how: How) -> io::Result<usize> {
     cvt(unsafe { libc::shutdown(socket, how) } as isize)
 }
 
-/// Starts a non-blocking `connect(2)`: `WouldBlock` while in progress (wait
-/// for writability, then ask [`connect_result`]).
-pub(crate) fn connect(socket: RawSource, addr: &SockAddr) -> io::Result<usize> {
+/// Where a non-blocking connection attempt stands.
+#[derive(Debug)]
+pub(crate) enum ConnectState {
+    /// The socket is connected.
+    Connected,
+    /// The attempt goes on: wait for writability, then ask
+    /// [`connect_result`].
+    InProgress,
+    /// `connect(2)` said `EAGAIN`: it started no attempt, so there is nothing
+    /// to wait for (a Unix listener's backlog is full, or no local port was
+    /// free). The caller may try once more after a wait, as io_uring does,
+    /// then reports this error.
+    NotStarted(io::Error),
+}
+
+/// Starts a non-blocking `connect(2)`.
+pub(crate) fn connect(socket: RawSource, addr: &SockAddr) -> io::Result<ConnectState> {
     // SAFETY: the address pointer and length describe `addr`.
     let rc = unsafe { libc::connect(socket, addr.as_ptr().cast(), addr.len()) };
     if rc == 0 {
-        return Ok(0);
+        return Ok(ConnectState::Connected);
     }
     let error = io::Error::last_os_error();
     match error.raw_os_error() {
-        Some(libc::EINPROGRESS) | Some(libc::EAGAIN) => Err(io::ErrorKind::WouldBlock.into()),
+        Some(libc::EINPROGRESS) => Ok(ConnectState::InProgress),
+        Some(libc::EAGAIN) => Ok(ConnectState::NotStarted(error)),
         _ => Err(error),
     }
 }
 
-/// How a connection attempt that made the socket writable ended
-/// (`SO_ERROR`).
-pub(crate) fn connect_result(socket: RawSource) -> io::Result<usize> {
-    let mut error: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `error` and `len` are valid for getsockopt to write.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket,
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
-            (&mut error as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
+/// Where the connection attempt on `socket` stands, asked when it woke the
+/// event loop. A wake-up proves nothing (it may be spurious, or an event
+/// meant for another registration: invariant 11), so this checks:
+/// `SO_ERROR` says how a failed attempt failed; `getpeername` succeeds once
+/// connected. Neither means not connected and no error: still in progress,
+/// or failed with an error someone else already read (reading `SO_ERROR`
+/// clears it), or, after `EAGAIN`, never started. Waiting is right only for
+/// the first: the others would wake at once, forever. `connect(2)` again
+/// tells them apart: `EALREADY` while in progress; success, `EISCONN`, or
+/// the attempt's error (`ECONNABORTED` once read) if it ended; a new
+/// attempt if none was started.
+pub(crate) fn connect_result(socket: RawSource, addr: &SockAddr) -> io::Result<ConnectState> {
+    // SAFETY: the operation that owns the socket keeps it open for the call.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(socket) };
+    let sock = socket2::SockRef::from(&borrowed);
+    if let Some(error) = sock.take_error()? {
+        return Err(error);
     }
-    match error {
-        0 => Ok(0),
-        errno => Err(io::Error::from_raw_os_error(errno)),
+    match sock.peer_addr() {
+        Ok(_) => return Ok(ConnectState::Connected),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
+        Err(e) => return Err(e),
+    }
+    match connect(socket, addr) {
+        Err(e) if e.raw_os_error() == Some(libc::EALREADY) => Ok(ConnectState::InProgress),
+        // Connected between the two calls.
+        Err(e) if e.raw_os_error() == Some(libc::EISCONN) => Ok(ConnectState::Connected),
+        other => other,
     }
 }
 

@@ -322,31 +322,50 @@ pub(crate) fn shutdown(socket: RawSource, how: How) -> io::Result<usize> {
     with_socket(socket, |sock| sock.shutdown(how)).map(|()| 0)
 }
 
-/// Starts a non-blocking `connect`: `WouldBlock` while in progress (wait for
-/// writability, then ask [`connect_result`]).
-pub(crate) fn connect(socket: RawSource, addr: &SockAddr) -> io::Result<usize> {
+/// Where a non-blocking connection attempt stands (as on Unix).
+#[derive(Debug)]
+pub(crate) enum ConnectState {
+    /// The socket is connected.
+    Connected,
+    /// The attempt goes on: wait for writability, then ask
+    /// [`connect_result`].
+    InProgress,
+    /// `connect` started no attempt. Unix's `EAGAIN`; Windows reports no
+    /// such case (`WSAEWOULDBLOCK` means in progress), so never made here.
+    #[allow(dead_code)]
+    NotStarted(io::Error),
+}
+
+/// Starts a non-blocking `connect`.
+pub(crate) fn connect(socket: RawSource, addr: &SockAddr) -> io::Result<ConnectState> {
     match with_socket(socket, |sock| sock.connect(addr)) {
-        Ok(()) => Ok(0),
+        Ok(()) => Ok(ConnectState::Connected),
         // WSAEWOULDBLOCK maps to WouldBlock; WSAEINPROGRESS may not.
-        Err(e) if e.raw_os_error() == Some(WSAEINPROGRESS) => Err(io::ErrorKind::WouldBlock.into()),
+        Err(e)
+            if e.kind() == io::ErrorKind::WouldBlock
+                || e.raw_os_error() == Some(WSAEINPROGRESS) =>
+        {
+            Ok(ConnectState::InProgress)
+        }
         Err(e) => Err(e),
     }
 }
 
 const WSAEINPROGRESS: i32 = 10036;
 
-/// How a connection attempt that woke the event loop ended (`SO_ERROR`).
-pub(crate) fn connect_result(socket: RawSource) -> io::Result<usize> {
+/// Where the connection attempt on `socket` stands, asked when it woke the
+/// event loop. A wake-up proves nothing (invariant 11), so this checks, as
+/// on Unix: `SO_ERROR` says how a failed attempt failed, `getpeername`
+/// succeeds once connected, and `WSAENOTCONN` with no error means still in
+/// progress.
+pub(crate) fn connect_result(socket: RawSource, _addr: &SockAddr) -> io::Result<ConnectState> {
     with_socket(socket, |sock| {
         if let Some(error) = sock.take_error()? {
             return Err(error);
         }
-        // Woken without an error but not connected: still in progress.
         match sock.peer_addr() {
-            Ok(_) => Ok(0),
-            Err(e) if e.raw_os_error() == Some(WSAENOTCONN) => {
-                Err(io::ErrorKind::WouldBlock.into())
-            }
+            Ok(_) => Ok(ConnectState::Connected),
+            Err(e) if e.raw_os_error() == Some(WSAENOTCONN) => Ok(ConnectState::InProgress),
             Err(e) => Err(e),
         }
     })

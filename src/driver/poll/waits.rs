@@ -11,27 +11,56 @@ use crate::driver::lifecycle::OpKey;
 use crate::op::Interest;
 use crate::os::RawSource;
 
-/// Whether an fd's registration stays after its last waiter leaves. Only
-/// on epoll (polling's back end on Linux and Android), where this is sound:
-/// the kernel drops a registration when its file closes; polling keeps no
-/// state of its own for it (its epoll back end says the rule of deleting
-/// before close "doesn't apply to epoll"); and a oneshot registration that
-/// fired is disarmed and reports nothing more. Keeping it saves the delete,
-/// and turns the next wait's add into a modify: one system call per wait
-/// instead of two. Elsewhere (kqueue, IOCP, poll) the rule holds and
-/// registrations go with their last waiter.
+/// Whether a registration that fired stays after its last waiter leaves.
+/// Only on epoll (polling's back end on Linux and Android), where this is
+/// sound: the kernel drops a registration when its file closes; polling
+/// keeps no state of its own for it (its epoll back end says the rule of
+/// deleting before close "doesn't apply to epoll"); and a oneshot
+/// registration that fired is disarmed and reports nothing more, not even
+/// `EPOLLHUP`/`EPOLLERR`. Keeping it saves the delete, and turns the next
+/// wait's add into a modify: one system call per wait instead of two.
+///
+/// Only a registration that fired is kept. One whose last waiter was
+/// cancelled is still armed, and epoll keys registrations by (open file, fd
+/// number), not by number: if the file outlives the number (a `dup`, a
+/// `fork`ed child, an fd in flight or received over `SCM_RIGHTS`), the
+/// armed registration outlives the close, and once the number is reused
+/// `epoll_ctl` cannot reach it any more (it looks up the file now at that
+/// number). So it is deleted while the waiting operation still holds the fd.
+/// Elsewhere (kqueue, IOCP, poll) the rule holds and registrations go with
+/// their last waiter.
 const KEEP_IDLE_REGISTRATIONS: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
+/// The waiters on one fd number, and what the poller holds for it.
 #[derive(Default)]
 struct FdWaiters {
     readers: Vec<OpKey>,
     writers: Vec<OpKey>,
+    /// The poller has (or had, until the file closed) a registration for
+    /// this number, armed or not.
     registered: bool,
+    /// The poller key of the registration's pending oneshot arm: `Some`
+    /// from an add or modify until its event is dispatched, or the arm is
+    /// replaced or deleted.
+    armed: Option<usize>,
 }
 
+/// Every wait of the readiness back end.
+///
+/// Each arm of a registration gets a fresh poller key, never reused, and
+/// only the pending arm's key leads to waiters (invariant 11: an event
+/// belongs to one registration). An event under any other key is stale: from
+/// an arm that was replaced since (its registration now waits under a newer
+/// key, and the modify that replaced it polled the file again, so nothing
+/// is lost), or from a registration of a file that no longer holds the fd
+/// number, which must never wake the operations of whatever holds it now.
 #[derive(Default)]
 pub(super) struct Waits {
     fds: HashMap<RawSource, FdWaiters>,
+    /// The fd of each pending arm, by poller key.
+    armed_fds: HashMap<usize, RawSource>,
+    /// The next poller key to hand out.
+    next_key: usize,
     fd_of: HashMap<OpKey, (RawSource, Interest)>,
     timers: BTreeMap<(Instant, u64), OpKey>,
     timer_of: HashMap<OpKey, Instant>,
@@ -68,54 +97,98 @@ impl Waits {
         armed
     }
 
-    /// Registers `fd` for the union of what its waiters want. When nobody
-    /// waits any more, removes it, or on epoll keeps the registration (see
-    /// [`KEEP_IDLE_REGISTRATIONS`]).
+    /// Registers `fd` for the union of what its waiters want, under a fresh
+    /// poller key. When nobody waits any more, deletes the registration, or
+    /// on epoll keeps it if it fired (see [`KEEP_IDLE_REGISTRATIONS`]).
     fn arm(&mut self, poller: &Poller, fd: RawSource) -> io::Result<()> {
         let Some(waiters) = self.fds.get_mut(&fd) else {
             return Ok(());
         };
         let (readable, writable) = (!waiters.readers.is_empty(), !waiters.writers.is_empty());
         if !readable && !writable {
-            if KEEP_IDLE_REGISTRATIONS && waiters.registered {
-                // Kept, disarmed once it fired: the next wait is one modify.
+            let pending = waiters.armed.take();
+            if let Some(key) = pending {
+                self.armed_fds.remove(&key);
+            }
+            if KEEP_IDLE_REGISTRATIONS && waiters.registered && pending.is_none() {
+                // Fired, hence disarmed: kept, so the next wait is one modify.
                 return Ok(());
             }
             if waiters.registered {
-                // Fails only if the fd was closed, which removed it already.
+                // Still armed (its last waiter was cancelled) or off epoll:
+                // deleted now, while the leaving operation still holds the
+                // fd, so the number still names the registered file. This
+                // fails only if the fd was closed under a waiting operation;
+                // then an armed registration of a file that lives on
+                // elsewhere stays out of reach, but its key, forgotten above,
+                // leads nowhere.
                 let _ = poller.delete(borrow(fd));
             }
             self.fds.remove(&fd);
             return Ok(());
         }
-        let event = Event::new(fd as usize, readable, writable);
+        let key = self.next_key;
+        // Never the key polling keeps for `notify`. A key comes back only
+        // after `usize::MAX` arms: never, on 64-bit systems.
+        self.next_key = if key + 1 == usize::MAX { 0 } else { key + 1 };
+        let event = Event::new(key, readable, writable);
+        let mut modified = false;
         if waiters.registered {
             match poller.modify(borrow(fd), event) {
-                // The fd was closed and its number reused: register anew.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                other => return other,
+                Ok(()) => modified = true,
+                // epoll_ctl looks up (the file now at this number, the
+                // number): none, so the file registered under this number
+                // closed, and the number may now name another file. The
+                // old file's registration went with it, or, if the file
+                // lives on elsewhere (dup, fork, SCM_RIGHTS), stays where
+                // no epoll_ctl on this number can reach it. Either way its
+                // pending arm is no concern of this number's waiters any
+                // more: forget its key, so its event is dropped as stale,
+                // and register the file that holds the number now.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if let Some(stale) = waiters.armed.take() {
+                        self.armed_fds.remove(&stale);
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
-        // SAFETY: operations keep their fd open while waiting. Off epoll the
-        // registration is deleted (above) once no operation waits on the
-        // fd; on epoll it may stay, which polling's epoll back end allows
-        // (see KEEP_IDLE_REGISTRATIONS).
-        match unsafe { poller.add(fd, event) } {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => poller.modify(borrow(fd), event)?,
-            other => other?,
+        if !modified {
+            // SAFETY: operations keep their fd open while waiting, and a
+            // registration is deleted (above) when its last waiter leaves,
+            // except on epoll one that fired, which stays disarmed: polling's
+            // epoll back end allows that (see KEEP_IDLE_REGISTRATIONS), and
+            // an add for a new file under a reused number makes a separate
+            // registration, keyed by (file, number).
+            match unsafe { poller.add(fd, event) } {
+                // Registered already for the file at this number, though
+                // the map did not know: take it over.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => poller.modify(borrow(fd), event)?,
+                other => other?,
+            }
         }
         waiters.registered = true;
+        if let Some(replaced) = waiters.armed.replace(key) {
+            // Its arm is replaced, and the modify polled the file again: a
+            // readiness it saw is reported under the new key.
+            self.armed_fds.remove(&replaced);
+        }
+        self.armed_fds.insert(key, fd);
         Ok(())
     }
 
-    /// An event arrived for poller key `key`: the operations to retry.
+    /// An event arrived for poller key `key`: the operations to retry. None
+    /// if the key is not a pending arm's (see [`Waits`]).
     pub(super) fn ready(&mut self, poller: &Poller, key: usize, readable: bool, writable: bool) -> Vec<OpKey> {
-        let Ok(fd) = RawSource::try_from(key) else {
+        let Some(fd) = self.armed_fds.remove(&key) else {
             return Vec::new();
         };
         let Some(waiters) = self.fds.get_mut(&fd) else {
             return Vec::new();
         };
+        debug_assert_eq!(waiters.armed, Some(key), "armed_fds and fds disagree");
+        // A oneshot arm reports once: the registration is disarmed now.
+        waiters.armed = None;
         let mut ready = Vec::new();
         if readable {
             ready.append(&mut waiters.readers);
@@ -193,6 +266,7 @@ impl Waits {
             }
         }
         self.fds.clear();
+        self.armed_fds.clear();
         self.timers.clear();
         let mut keys: Vec<OpKey> = self.fd_of.drain().map(|(key, _)| key).collect();
         keys.extend(self.forever.drain());
