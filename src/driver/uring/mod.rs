@@ -369,7 +369,9 @@ impl Shared {
                 let op = lock(&self.table)
                     .remove_unstarted(key)
                     .expect("an unpushed slot is still there");
-                Submission::Done(Err(error), crate::op::downcast(op))
+                let mut op = crate::op::downcast::<O>(op);
+                op.uring_entry_not_pushed();
+                Submission::Done(Err(error), op)
             }
         }
     }
