@@ -146,10 +146,8 @@ mod unix_only {
             rlim_max: 0,
         };
         // SAFETY: getrlimit writes into the rlimit it is given.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-            0
-        );
+        let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
         RawFd::try_from(limit.rlim_cur).unwrap_or(RawFd::MAX)
     }
 
