@@ -7,6 +7,9 @@
 //! - **submission**: [`fail_submissions`] makes `io_uring_enter` report
 //!   EINTR, EAGAIN or EBUSY on a seeded schedule, before the kernel sees the
 //!   call (what the kernel does for those errors: nothing was consumed);
+//!   [`refuse_submissions`] makes it fail for good, with an error the driver
+//!   does not retry, so operations that find the queue full come back
+//!   unsubmitted;
 //! - **short transfers**: [`short_transfers`] caps read, write, send and
 //!   receive lengths to a seeded random part of the buffer, so the kernel
 //!   returns short counts.
@@ -17,7 +20,7 @@
 //!
 //! [`counts`] reports how many faults were injected.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 static HIDDEN: [AtomicBool; 256] = [const { AtomicBool::new(false) }; 256];
@@ -74,6 +77,16 @@ pub fn fail_submissions(seed: u64, every: u64) {
     *SUBMIT.lock().unwrap_or_else(|p| p.into_inner()) = schedule(seed, every);
 }
 
+static REFUSED_WITH: AtomicI32 = AtomicI32::new(0);
+
+/// Every `io_uring_enter` fails with `errno` until `refuse_submissions(0)`:
+/// meant for an error the driver does not retry (ENXIO, EOWNERDEAD: a ring
+/// the kernel takes no more work on), so an operation whose push finds the
+/// submission queue full gets this error and comes back unsubmitted.
+pub fn refuse_submissions(errno: i32) {
+    REFUSED_WITH.store(errno, Relaxed);
+}
+
 /// About one transfer in `every` is cut to a random shorter length, chosen
 /// by `seed`. `every == 0` turns it off.
 pub fn short_transfers(seed: u64, every: u64) {
@@ -111,6 +124,11 @@ pub fn counts() -> (u64, u64) {
 
 /// The errno this submission fails with, if the schedule says so.
 pub(crate) fn submit_error() -> Option<i32> {
+    let refused_with = REFUSED_WITH.load(Relaxed);
+    if refused_with != 0 {
+        SUBMIT_FAULTS.fetch_add(1, Relaxed);
+        return Some(refused_with);
+    }
     let mut guard = SUBMIT.lock().unwrap_or_else(|p| p.into_inner());
     let schedule = guard.as_mut()?;
     let roll = schedule.rng.next();

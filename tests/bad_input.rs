@@ -4,7 +4,7 @@ mod common;
 
 use std::io::ErrorKind;
 #[cfg(unix)]
-use std::os::fd::IntoRawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::path::Path;
 
 use proactor::fs::File;
@@ -132,25 +132,38 @@ fn unknown_backend_env_is_an_error() {
     assert!(ok && out.contains("CHILD-OK"), "child failed:\n{out}");
 }
 
-/// Closing raw fds behind the driver's back is a Unix notion.
+/// Raw fd numbers are a Unix notion.
 #[cfg(unix)]
 mod unix_only {
     use super::*;
 
+    /// An fd number no file can have: at or above the soft limit on open
+    /// fds, where the kernel never puts one. Unlike a number just closed, no
+    /// other thread can open a file under it meanwhile.
+    fn never_open_fd() -> RawFd {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the rlimit it is given.
+        let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
+        RawFd::try_from(limit.rlim_cur).unwrap_or(RawFd::MAX)
+    }
+
     both_backends! {
         fn closed_fd_is_ebadf(driver) {
-            let (rx, tx) = common::pipe();
-            let (raw_rx, raw_tx) = (rx.into_raw_fd(), tx.into_raw_fd());
-            // SAFETY: closing fds we own; they are not used as owned again.
-            unsafe {
-                libc::close(raw_rx);
-                libc::close(raw_tx);
-            }
-            let (result, _) = driver.block_on(Op::with_driver(Read::new(raw_rx, Vec::with_capacity(8)), driver.clone()));
+            // Safe code cannot name a closed fd (I/O safety): only a broken
+            // `borrow_raw` promise can, and this checks what it costs.
+            // SAFETY: deliberately not kept (the fd is not open), with a
+            // number no file can have, so no I/O reaches a file someone else
+            // owns; BorrowedFd's only validity rule, not -1, holds.
+            let closed = unsafe { BorrowedFd::borrow_raw(never_open_fd()) };
+            let (result, _) = driver.block_on(Op::with_driver(Read::new(closed, Vec::with_capacity(8)), driver.clone()));
             assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
-            let (result, _) = driver.block_on(Op::with_driver(Write::new(raw_tx, b"x"), driver.clone()));
+            let (result, _) = driver.block_on(Op::with_driver(Write::new(closed, b"x"), driver.clone()));
             assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
-            let (result, _) = driver.block_on(Op::with_driver(ReadAt::new(raw_rx, Vec::with_capacity(8), 0), driver.clone()));
+            let (result, _) = driver.block_on(Op::with_driver(ReadAt::new(closed, Vec::with_capacity(8), 0), driver.clone()));
             assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EBADF));
         }
     }

@@ -56,8 +56,11 @@ both_backends! {
 
     fn dropped_read_keeps_its_buffer_while_the_kernel_may_write(driver) {
         let (rx, tx) = common::pipe();
+        // Shared: the read end must stay open after the op is dropped, or the
+        // late write below fails with EPIPE.
+        let rx = Arc::new(rx);
         let (buf, dropped) = TrackedBuf::new(64);
-        let mut read = Op::with_driver(Read::new(rx.as_raw_fd(), buf), driver.clone());
+        let mut read = Op::with_driver(Read::new(rx.clone(), buf), driver.clone());
         assert!(poll_once(&driver, &mut read).is_pending());
         drop(read);
         match driver.backend() {
@@ -82,7 +85,7 @@ both_backends! {
 
     fn completed_then_dropped_is_released_at_once(driver) {
         let (rx, tx) = common::pipe();
-        let mut read = Op::with_driver(Read::new(rx.as_raw_fd(), Vec::with_capacity(8)), driver.clone());
+        let mut read = Op::with_driver(Read::new(rx, Vec::with_capacity(8)), driver.clone());
         assert!(poll_once(&driver, &mut read).is_pending());
         assert_eq!(write_fd(tx.as_raw_fd(), b"done"), 4);
         // Let the result arrive; the future is not polled again.

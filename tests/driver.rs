@@ -226,7 +226,7 @@ mod wakers_run_unlocked {
                 let (pipe_rx, pipe_tx) = common::pipe();
                 let state = Arc::new(ReentrantWaker { driver: driver.clone(), woken: AtomicBool::new(false) });
                 let waker = Waker::from(state.clone());
-                let mut read = Op::with_driver(Read::new(pipe_rx.as_raw_fd(), Vec::with_capacity(4)), driver.clone());
+                let mut read = Op::with_driver(Read::new(pipe_rx, Vec::with_capacity(4)), driver.clone());
                 assert!(std::pin::Pin::new(&mut read).poll(&mut Context::from_waker(&waker)).is_pending());
                 nix_write(pipe_tx.as_raw_fd(), b"wake");
                 common::park_until(&driver, Duration::from_secs(10), || state.woken.load(Ordering::SeqCst));
@@ -275,12 +275,13 @@ mod unix_only {
         fn two_reads_waiting_on_one_pipe(driver) {
             let (rx, tx) = common::pipe();
             let rx = Arc::new(rx);
+            let tx = Arc::new(tx);
             driver.block_on(async {
                 let first = Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(3)), driver.clone());
                 let second = Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(3)), driver.clone());
                 let feed = async {
                     proactor::time::sleep(Duration::from_millis(20)).await.unwrap();
-                    let (n, _) = Op::with_driver(Write::new(tx.as_raw_fd(), b"abcdef"), driver.clone()).await;
+                    let (n, _) = Op::with_driver(Write::new(tx.clone(), b"abcdef"), driver.clone()).await;
                     n.unwrap()
                 };
                 let ((n1, b1), (n2, b2), fed) = futures::join!(first, second, feed);

@@ -1,17 +1,22 @@
 //! Fault injection (`--cfg proactor_fault`, run by `ci/fault.sh`): per-op
 //! fallback for every opcode that may be missing, and failed submissions
 //! plus short transfers on seeded schedules. Every operation must still
-//! complete once, with the right result.
+//! complete once, with the right result. A ring that refuses submissions
+//! for good: what an operation that never started owns is released.
 #![cfg(all(proactor_fault, target_os = "linux", feature = "uring"))]
 
 mod common;
 
+use std::os::fd::OwnedFd;
+use std::task::Poll;
 use std::time::Duration;
 
 use io_uring::opcode;
 use proactor::fault;
 use proactor::fs::OpenOptions;
 use proactor::net::{TcpListener, TcpStream};
+use proactor::op::{Close, Nop, Op};
+use proactor::{Backend, Driver};
 
 /// Opcodes whose operations take the per-op fallback when the kernel lacks
 /// them, with the minimum kernel that has each.
@@ -123,6 +128,43 @@ both_backends! {
             assert!(submits > 0, "no submission fault was injected");
         }
         assert!(shorts > 0, "no short transfer was injected");
+    }
+}
+
+both_backends! {
+    fn failed_close_submission_still_closes_the_fd(driver) {
+        // A close the driver cannot start: on io_uring a push into a full
+        // submission queue that the kernel refuses to take; on the
+        // readiness back end no blocking pool to run it on.
+        let backend = driver.backend();
+        drop(driver);
+        let driver = match backend {
+            Backend::IoUring => common::small_driver(backend, 2),
+            Backend::Poll => Driver::builder().force(backend).blocking_threads(0).build().unwrap(),
+        };
+        let fds_before = common::fd_count();
+        let file = OwnedFd::from(tempfile::tempfile().unwrap());
+        let closed = driver.block_on(async {
+            // block_on batches submissions until it parks, so these queue
+            // up (more than the queue holds) without reaching the kernel.
+            let mut fillers: Vec<_> = (0..8).map(|_| Op::with_driver(Nop::new(), driver.clone())).collect();
+            fault::refuse_submissions(libc::ENXIO);
+            for filler in &mut fillers {
+                let _ = futures::poll!(filler);
+            }
+            let closed = futures::poll!(Op::with_driver(Close::new(file), driver.clone()));
+            fault::refuse_submissions(0);
+            closed
+        });
+        let Poll::Ready(Err(error)) = closed else {
+            panic!("the close was started after all: {closed:?}");
+        };
+        match backend {
+            Backend::IoUring => assert_eq!(error.raw_os_error(), Some(libc::ENXIO), "{error}"),
+            Backend::Poll => assert_eq!(error.kind(), std::io::ErrorKind::Unsupported, "{error}"),
+        }
+        assert!(common::park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
+        assert_eq!(common::fd_count_settles(fds_before), fds_before, "the fd leaked");
     }
 }
 

@@ -184,6 +184,44 @@ mod blocking_file_ops {
     }
 }
 
+// Unix only: fd numbers, and the kernel reusing the lowest free one.
+#[cfg(unix)]
+mod close_ownership {
+    use super::*;
+    use proactor::op::{Close, Op};
+    use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+    use std::time::{Duration, Instant};
+
+    fn is_open(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD reads a flag; on a number that is not open it only
+        // fails with EBADF.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+    }
+
+    both_backends! {
+        fn a_dropped_close_never_closes_the_number_again(driver) {
+            let file = tempfile::tempfile().unwrap();
+            let number = file.as_raw_fd();
+            let mut close = Op::with_driver(Close::new(OwnedFd::from(file)), driver.clone());
+            assert!(common::poll_once(&driver, &mut close).is_pending());
+            // The close itself runs (inline in io_uring_enter, or on the
+            // pool) while its result waits for a future that never comes.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while is_open(number) {
+                assert!(Instant::now() < deadline, "the close never ran");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // The lowest free number: the one just closed.
+            let reused = tempfile::tempfile().unwrap();
+            assert_eq!(reused.as_raw_fd(), number);
+            drop(close);
+            assert!(common::park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
+            assert!(is_open(number), "cleaning up the dropped close closed a file opened since");
+            reused.set_len(3).unwrap();
+        }
+    }
+}
+
 mod path_operations {
     use super::*;
 

@@ -120,4 +120,4 @@ static_assertions::assert_impl_all!(Op<super::Nop>: Send, Unpin);
 static_assertions::assert_impl_all!(Op<super::ReadAt<std::sync::Arc<crate::os::sys::OwnedFile>, Vec<u8>>>: Send);
 static_assertions::assert_impl_all!(Op<super::Recv<std::sync::Arc<crate::os::sys::OwnedSocket>, Vec<u8>>>: Send);
 #[cfg(unix)]
-static_assertions::assert_impl_all!(Op<super::Write<std::os::fd::RawFd, &'static [u8]>>: Send);
+static_assertions::assert_impl_all!(Op<super::Write<std::os::fd::BorrowedFd<'static>, &'static [u8]>>: Send);

@@ -127,6 +127,16 @@ pub unsafe trait OpCode: std::marker::Send + 'static {
     #[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "uring"))))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry;
 
+    /// The entry [`OpCode::uring_entry`] built never reached the kernel (the
+    /// submission queue was full and the driver could not submit it): take
+    /// back whatever building it handed over, because
+    /// [`OpCode::complete`] comes next with the driver's error and must see
+    /// the operation as never started. The default does nothing: most
+    /// entries only point into `self`.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    #[cfg_attr(docsrs, doc(cfg(all(target_os = "linux", feature = "uring"))))]
+    fn uring_entry_not_pushed(&mut self) {}
+
     /// Rejects arguments no back end can run, before anything is
     /// submitted, so both back ends give the same clear error. The default
     /// accepts everything.

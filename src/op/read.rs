@@ -27,7 +27,8 @@ pub struct Read<F, B> {
 #[cfg(unix)]
 impl<F: AsRawSource + Send + 'static, B: IoBufMut> Read<F, B> {
     /// A read of up to `buf.bytes_total()` bytes from `fd`, which the
-    /// operation owns (or borrows, for a `RawFd`) until it completes.
+    /// operation owns (or borrows, for a `BorrowedFd<'static>`) until it
+    /// completes.
     pub fn new(fd: F, buf: B) -> Self {
         Read { fd, buf }
     }

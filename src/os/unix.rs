@@ -4,12 +4,12 @@
 use std::ffi::CString;
 use std::io;
 use std::net::Shutdown as How;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use socket2::{SockAddr, SockAddrStorage};
 
-use super::{AsRawFile, AsRawSource};
+use super::{sealed, AsRawFile, AsRawSource};
 use crate::op::FileStat;
 
 /// The raw handle of an open file: a file descriptor.
@@ -23,15 +23,22 @@ pub(crate) type OwnedSocket = OwnedFd;
 /// A path as the system calls take it.
 pub(crate) type NativePath = CString;
 
-impl<T: AsRawFd + ?Sized> AsRawFile for T {
+// Over AsFd, not AsRawFd: std implements AsRawFd for a bare `RawFd`, which
+// owns nothing (I/O safety); AsFd only for owners and lifetime-checked
+// borrows, Arc among them, which files and sockets share with in-flight
+// operations.
+impl<T: AsFd + ?Sized> sealed::File for T {}
+impl<T: AsFd + ?Sized> sealed::Source for T {}
+
+impl<T: AsFd + ?Sized> AsRawFile for T {
     fn as_raw_file(&self) -> RawFile {
-        self.as_raw_fd()
+        self.as_fd().as_raw_fd()
     }
 }
 
-impl<T: AsRawFd + ?Sized> AsRawSource for T {
+impl<T: AsFd + ?Sized> AsRawSource for T {
     fn as_raw_source(&self) -> RawSource {
-        self.as_raw_fd()
+        self.as_fd().as_raw_fd()
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::UNIX_EPOCH;
 
 use socket2::{SockAddr, SockRef};
 
-use super::{AsRawFile, AsRawSource};
+use super::{sealed, AsRawFile, AsRawSource};
 use crate::op::FileStat;
 
 /// The raw handle of an open file: a `HANDLE`.
@@ -31,8 +31,12 @@ pub(crate) type OwnedSocket = StdOwnedSocket;
 /// A path as the system calls take it.
 pub(crate) type NativePath = PathBuf;
 
-// Over AsHandle and AsSocket, not their Raw counterparts: std implements
-// those for Arc, which files and sockets share with in-flight operations.
+// Over AsHandle and AsSocket, not their Raw counterparts: those lend a
+// handle without owning or borrowing it (I/O safety), and std implements
+// these for Arc, which files and sockets share with in-flight operations.
+impl<T: AsHandle + ?Sized> sealed::File for T {}
+impl<T: AsSocket + ?Sized> sealed::Source for T {}
+
 impl<T: AsHandle + ?Sized> AsRawFile for T {
     fn as_raw_file(&self) -> RawFile {
         self.as_handle().as_raw_handle()

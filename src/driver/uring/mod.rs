@@ -414,8 +414,9 @@ impl Shared {
             }
             Err(error) => {
                 // Never pushed: the kernel has not seen it, so it can go.
-                let op = remove_unstarted(&self.table, key);
-                Submission::Done(Err(error), crate::op::downcast(op))
+                let mut op = crate::op::downcast::<O>(remove_unstarted(&self.table, key));
+                op.uring_entry_not_pushed();
+                Submission::Done(Err(error), op)
             }
         }
     }
