@@ -21,7 +21,23 @@
 //!    works from any thread and costs no system call if no thread is blocked
 //!    in the kernel; no lock is held while a thread is blocked there.
 //! 5. **Teardown.** Dropping the last handle cancels everything in flight
-//!    and waits until each slot resolves, within a bound.
+//!    and waits until each slot resolves, within a bound. It may happen
+//!    anywhere, a waker or a thread-local destructor included, and never
+//!    panics there.
+//! 6. **User code cannot wedge the driver.** A driver runs code it did not
+//!    write in three places: wakers (`wake`, and `drop` when a poll
+//!    replaces one or the future is dropped), the cleanup of results nobody
+//!    takes (which drops the operation's buffers), and [`Blocking`] jobs.
+//!    Wakers and cleanups run on the thread that parks, after it released
+//!    every driver lock and the turn to wait in the kernel, so they may park,
+//!    run a nested `block_on`, submit, cancel, or wait for another thread
+//!    parked on the same driver. If one panics, the others still run; the
+//!    first panic is then resumed from [`Driver::park`] (and so from
+//!    `block_on`), with the driver consistent and every other operation
+//!    still served. A panicking [`Blocking`] job is caught on the pool,
+//!    whose thread goes on serving, and resumed where its future is polled.
+//!
+//! [`Blocking`]: crate::op::Blocking
 
 mod builder;
 pub(crate) mod lifecycle;
@@ -217,7 +233,10 @@ impl Driver {
     }
 
     /// The thread's current driver; else the process-wide driver, started on
-    /// first use with its own thread (`proactor-driver`) parked on it.
+    /// first use with its own thread (`proactor-driver`) parked on it. That
+    /// thread wakes the futures of operations no other thread drives; a
+    /// waker that panics there is reported by the panic hook, and the thread
+    /// goes on.
     ///
     /// # Panics
     ///
