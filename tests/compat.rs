@@ -193,6 +193,53 @@ async fn read_response(
     assert_same_bytes(&body, &response_body(expected_path), expected_path);
 }
 
+/// A real HTTP/1.1 server and client (hyper 1.x) over one keep-alive
+/// connection of `Compat` streams, through tokio-util's compat layer and
+/// hyper-util's `TokioIo`: the stack that lost every second request.
+async fn hyper_keep_alive_round_trips(client: TcpStream, server: TcpStream) {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper::{Request, Response};
+    use hyper_util::rt::TokioIo;
+    use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+    // Streams each request body back as it arrives: the server writes the
+    // response while the rest of the request is still coming in.
+    let echo = hyper::service::service_fn(|request: Request<Incoming>| async move {
+        let path = request.uri().path().to_owned();
+        Response::builder()
+            .header("x-path", path)
+            .body(request.into_body())
+    });
+    let serve = tokio::spawn(
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(Compat::new(server).compat()), echo),
+    );
+    let (mut requests, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(Compat::new(client).compat()))
+            .await
+            .unwrap();
+    let connection = tokio::spawn(connection);
+    for round in 0..8u64 {
+        // Large enough that request and response bodies stream in pieces.
+        let sent = pattern(1 << 20, round + 1);
+        let request = Request::post(format!("/round/{round}"))
+            .header("host", "proactor.test")
+            .body(Full::new(Bytes::from(sent.clone())))
+            .unwrap();
+        requests.ready().await.expect("the connection stays open");
+        let response = requests.send_request(request).await.unwrap();
+        assert!(response.status().is_success());
+        let path = format!("/round/{round}");
+        assert_eq!(response.headers()["x-path"], path.as_str());
+        let echoed = response.into_body().collect().await.unwrap().to_bytes();
+        assert_same_bytes(&echoed, &sent, &path);
+    }
+    drop(requests);
+    connection.await.unwrap().unwrap();
+    serve.await.unwrap().unwrap();
+}
+
 both_backends! {
     fn copy_between_streams(driver) {
         driver.block_on(async {
@@ -455,6 +502,15 @@ both_backends! {
                 write_responses.await.unwrap();
             };
             timeout(HANG, everything).await.expect("a keep-alive request was lost");
+        });
+    }
+
+    fn hyper_serves_every_keep_alive_request(driver) {
+        on_tokio_current_thread(&driver, async {
+            let (client, server) = common::tcp_pair().await;
+            timeout(HANG, hyper_keep_alive_round_trips(client, server))
+                .await
+                .expect("a keep-alive request was lost");
         });
     }
 
