@@ -13,6 +13,19 @@
 //! reported done once copied; its outcome shows up at the next write,
 //! `flush` or `close`, as with a `BufWriter`.
 //!
+//! # Directions
+//!
+//! On a stream the two directions are independent, as on the socket: a
+//! read and a write can be in flight together (`futures::io::split` works
+//! full duplex), and writing, flushing or closing never touches data already
+//! received. Each direction polls only its own operation, so the task
+//! waiting to read and the task waiting to write each keep their own waker.
+//!
+//! A file has one cursor. A write lands at the logical cursor (the next byte
+//! not yet handed to a reader) and makes read-ahead stale: buffered data is
+//! dropped, and a read still in flight is left to finish (so whoever waits
+//! on it is woken) and then issued again from the cursor.
+//!
 //! ```
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
 //! use proactor::compat::Compat;
@@ -62,6 +75,10 @@ mod sealed {
 /// I/O objects [`Compat`] can adapt: streams (no position) and files
 /// (positional, with a cursor kept by the adapter). Sealed.
 pub trait CompatIo: sealed::Sealed {
+    /// Whether reads and writes share one cursor (files), so that a write
+    /// makes read-ahead stale. Streams have two independent directions.
+    #[doc(hidden)]
+    const SHARED_CURSOR: bool;
     #[doc(hidden)]
     type ReadOp: OpCode<Output = BufResult<usize, Vec<u8>>>;
     #[doc(hidden)]
@@ -79,6 +96,7 @@ macro_rules! stream_compat {
     ($ty:ty) => {
         impl sealed::Sealed for $ty {}
         impl CompatIo for $ty {
+            const SHARED_CURSOR: bool = false;
             type ReadOp = Recv<Arc<OwnedSocket>, Vec<u8>>;
             type WriteOp = Send<Arc<OwnedSocket>, Slice<Vec<u8>>>;
             fn read_op(&self, buf: Vec<u8>, _offset: u64) -> Op<Self::ReadOp> {
@@ -106,6 +124,7 @@ stream_compat!(UnixStream);
 
 impl sealed::Sealed for File {}
 impl CompatIo for File {
+    const SHARED_CURSOR: bool = true;
     type ReadOp = ReadAt<Arc<OwnedFile>, Vec<u8>>;
     type WriteOp = WriteAt<Arc<OwnedFile>, Slice<Vec<u8>>>;
     fn read_op(&self, buf: Vec<u8>, offset: u64) -> Op<Self::ReadOp> {
@@ -120,6 +139,16 @@ impl CompatIo for File {
     fn close_op(&self) -> Option<Op<Shutdown<Arc<OwnedSocket>>>> {
         None
     }
+}
+
+/// A read being carried out; its op owns the read buffer meanwhile.
+struct Reading<R: OpCode> {
+    op: Op<R>,
+    /// A file was written after this read started, so what it returns may
+    /// predate the write: it is thrown away and read again from the cursor.
+    /// The op is kept rather than dropped so that the task waiting on it is
+    /// still woken.
+    stale: bool,
 }
 
 /// A write being carried out: the buffer in flight and how far it got.
@@ -141,8 +170,7 @@ pub struct Compat<T: CompatIo> {
     position: u64,
     read_buf: Vec<u8>,
     read_consumed: usize,
-    /// A read in flight; it owns the read buffer meanwhile.
-    reading: Option<Op<T::ReadOp>>,
+    reading: Option<Reading<T::ReadOp>>,
     write_buf: Option<Vec<u8>>,
     writing: Option<Writing<T::WriteOp>>,
     closing: Option<Op<Shutdown<Arc<OwnedSocket>>>>,
@@ -239,31 +267,45 @@ impl<T: CompatIo> Compat<T> {
 
     /// Makes sure `read_buf[read_consumed..]` holds data, or reports EOF
     /// (an empty slice) or an error.
+    ///
+    /// Polls the read op only: a write in flight is the write direction's
+    /// to finish, and polling it here would put this task's waker in place
+    /// of the writer's (and make a stream read wait for a peer that may
+    /// itself be waiting for this read). A file read need not wait for it
+    /// either: it starts at the cursor, past every byte a write in flight
+    /// covers.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.read_consumed < self.read_buf.len() {
             return Poll::Ready(Ok(()));
         }
-        // Reads see what earlier writes wrote.
-        match self.poll_drain(cx) {
-            Poll::Ready(Ok(())) => {}
-            other => return other,
-        }
-        if self.reading.is_none() {
-            let mut buf = std::mem::take(&mut self.read_buf);
-            buf.clear();
-            buf.reserve(self.capacity);
+        loop {
+            let reading = self.reading.get_or_insert_with(|| {
+                let mut buf = std::mem::take(&mut self.read_buf);
+                buf.clear();
+                buf.reserve(self.capacity);
+                self.read_consumed = 0;
+                Reading {
+                    op: self.io.read_op(buf, self.position),
+                    stale: false,
+                }
+            });
+            let (result, mut buf) = match Pin::new(&mut reading.op).poll(cx) {
+                Poll::Ready(done) => done,
+                Poll::Pending => return Poll::Pending,
+            };
+            let stale = reading.stale;
+            self.reading = None;
             self.read_consumed = 0;
-            self.reading = Some(self.io.read_op(buf, self.position));
+            if stale {
+                // Errors of a stale read are dropped with its data: the read
+                // issued from the cursor meets them again if they persist.
+                buf.clear();
+                self.read_buf = buf;
+                continue;
+            }
+            self.read_buf = buf;
+            return Poll::Ready(result.map(drop));
         }
-        let reading = self.reading.as_mut().expect("a read is in flight");
-        let (result, buf) = match Pin::new(reading).poll(cx) {
-            Poll::Ready(done) => done,
-            Poll::Pending => return Poll::Pending,
-        };
-        self.reading = None;
-        self.read_buf = buf;
-        self.read_consumed = 0;
-        Poll::Ready(result.map(drop))
     }
 
     fn consume_read(&mut self, n: usize) {
@@ -325,11 +367,15 @@ impl<T: CompatIo + Unpin> AsyncWrite for Compat<T> {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
         }
-        // Read-ahead of a file is stale once it is written to.
-        if this.read_consumed < this.read_buf.len() || this.reading.is_some() {
-            this.reading = None;
+        if T::SHARED_CURSOR {
+            // Read-ahead of a file is stale once it is written to. The
+            // cursor counts only bytes handed to the reader, so the write
+            // lands right after them and no unread byte is skipped.
             this.read_buf.clear();
             this.read_consumed = 0;
+            if let Some(reading) = &mut this.reading {
+                reading.stale = true;
+            }
         }
         let mut buf = this.write_buf.take().unwrap_or_default();
         buf.clear();
