@@ -82,8 +82,38 @@ impl<T: IoBuf> Slice<T> {
         &self.buf
     }
 
-    /// The underlying buffer, mutably.
-    pub fn get_mut(&mut self) -> &mut T {
+    /// The underlying buffer, mutably. To change the window's bytes, use the
+    /// `Slice` itself (it derefs mutably to them): that needs no `unsafe`.
+    ///
+    /// A safe `get_mut` would let safe code shrink or replace the buffer
+    /// after the window was checked against it, and the next read into the
+    /// window would write past the end of the new allocation:
+    ///
+    /// ```compile_fail,E0133
+    /// use proactor::buf::IoBuf;
+    ///
+    /// let mut window = Vec::<u8>::with_capacity(256).slice(0..256);
+    /// *window.get_mut() = Vec::with_capacity(16);
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// Through the returned reference the caller must not move, free,
+    /// replace or shrink the allocation: `stable_ptr()` must stay the same
+    /// and `bytes_total()` at least [`end`](Slice::end). So no reallocating
+    /// `push` or `reserve`, no `shrink_to_fit`, no assignment of another
+    /// buffer. Anything else a `&mut T` allows is fine, as the window's
+    /// initialised bytes are whatever the buffer counts.
+    ///
+    /// ```
+    /// use proactor::buf::IoBuf;
+    ///
+    /// let mut window = Vec::with_capacity(8).slice(4..8);
+    /// // SAFETY: pushes within capacity: the allocation stays as it was.
+    /// unsafe { window.get_mut().extend_from_slice(b"abcd") };
+    /// assert_eq!(window.into_inner(), b"abcd");
+    /// ```
+    pub unsafe fn get_mut(&mut self) -> &mut T {
         &mut self.buf
     }
 
@@ -117,8 +147,10 @@ impl<T: IoBufMut> DerefMut for Slice<T> {
     }
 }
 
-// SAFETY: the window lies within the underlying buffer (checked in `new`), so
-// the pointer arithmetic stays inside its stable allocation. The window's initialised bytes are those the buffer counts:
+// SAFETY: the window lies within the underlying buffer (checked in `new`; the
+// buffer cannot shrink under it: `get_mut` is unsafe and IoBuf forbids changes
+// through `&T`), so the pointer arithmetic stays inside its stable
+// allocation. The window's initialised bytes are those the buffer counts:
 // they are read through the buffer's own pointer, within its initialised
 // prefix.
 unsafe impl<T: IoBuf> IoBuf for Slice<T> {
