@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the unit tests of the modules that make no system calls (buffers and
 # Slice, the op lifecycle, the parker, back-end selection) under Miri, which
-# checks every raw-pointer access and every unsafe block they run.
+# checks every raw-pointer access and every unsafe block they run. The
+# buffer tests include exhaustive fills of every window of small buffers
+# (src/buf/properties.rs), kept to sizes that run in about a minute.
 #
 #   ci/miri.sh
 set -euo pipefail

@@ -9,7 +9,14 @@ use super::Slice;
 /// The memory `stable_ptr()` points to must stay valid, and must not move,
 /// for as long as the value lives, even if the value itself is moved (a heap
 /// allocation or `'static` memory). `bytes_init()` bytes from that pointer
-/// must be initialised, and `bytes_total()` bytes must be allocated.
+/// must be initialised, `bytes_total()` bytes must be allocated, and
+/// `bytes_init() <= bytes_total()`.
+///
+/// None of this may change through a shared reference: until the value is
+/// next used mutably (`&mut self`), `stable_ptr()` and `bytes_total()` return
+/// the same values and `bytes_init()` does not decrease. A [`Slice`] checks
+/// its window against the buffer once and relies on it while it holds the
+/// buffer, handing out only `&T` to safe code.
 pub unsafe trait IoBuf: Unpin + Send + 'static {
     /// Pointer to the first byte; stable across moves of `self`.
     fn stable_ptr(&self) -> *const u8;
@@ -38,9 +45,12 @@ pub unsafe trait IoBuf: Unpin + Send + 'static {
 ///
 /// # Safety
 ///
-/// As for [`IoBuf`]; in addition `stable_mut_ptr()` must be valid for writes
-/// of `bytes_total()` bytes, and `set_init` must only record what the caller
-/// guarantees was written.
+/// As for [`IoBuf`]; in addition `stable_mut_ptr()` must point to the same
+/// memory as `stable_ptr()` and be valid for writes of `bytes_total()` bytes,
+/// and `set_init(pos)` must only record what the caller guarantees was
+/// written: afterwards `bytes_init()` is at most the larger of its previous
+/// value and `pos` (it may record less, for example a buffer that is always
+/// fully initialised ignores it), and never smaller than before.
 pub unsafe trait IoBufMut: IoBuf {
     /// Writable pointer to the first byte; stable across moves of `self`.
     fn stable_mut_ptr(&mut self) -> *mut u8;

@@ -20,6 +20,8 @@
 
 mod aligned;
 mod io_buf;
+#[cfg(test)]
+mod properties;
 mod slice;
 
 pub use aligned::AlignedBuf;

@@ -16,6 +16,30 @@ use super::{IoBuf, IoBufMut};
 /// assert_eq!(&s[..], b"234");
 /// assert_eq!(s.into_inner().len(), 10);
 /// ```
+///
+/// # A window past the buffer's initialised bytes
+///
+/// The underlying buffer records one initialised prefix (`Vec::len`), so it
+/// cannot count bytes read into a window that starts past that prefix while
+/// the bytes between were never written. When a read records bytes in such
+/// a window, the `Slice` first zeroes that gap (bytes nobody wrote, outside
+/// the window). The buffer [`into_inner`](Slice::into_inner) gives back then
+/// counts the bytes read, behind zeros where it had nothing:
+///
+/// ```no_run
+/// # async fn demo(file: proactor::fs::File) -> std::io::Result<()> {
+/// use proactor::buf::IoBuf;
+///
+/// let (n, window) = file.read_at(Vec::with_capacity(64).slice(32..64), 0).await;
+/// let n = n?;
+/// assert_eq!(window.len(), n); // the window shows the bytes read
+/// let buf = window.into_inner();
+/// if n > 0 {
+///     assert_eq!(buf.len(), 32 + n);
+///     assert!(buf[..32].iter().all(|&byte| byte == 0));
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Slice<T> {
     buf: T,
@@ -58,12 +82,47 @@ impl<T: IoBuf> Slice<T> {
         &self.buf
     }
 
-    /// The underlying buffer, mutably.
-    pub fn get_mut(&mut self) -> &mut T {
+    /// The underlying buffer, mutably. To change the window's bytes, use the
+    /// `Slice` itself (it derefs mutably to them): that needs no `unsafe`.
+    ///
+    /// A safe `get_mut` would let safe code shrink or replace the buffer
+    /// after the window was checked against it, and the next read into the
+    /// window would write past the end of the new allocation:
+    ///
+    /// ```compile_fail,E0133
+    /// use proactor::buf::IoBuf;
+    ///
+    /// let mut window = Vec::<u8>::with_capacity(256).slice(0..256);
+    /// *window.get_mut() = Vec::with_capacity(16);
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// Through the returned reference the caller must not move, free,
+    /// replace or shrink the allocation: `stable_ptr()` must stay the same
+    /// and `bytes_total()` at least [`end`](Slice::end). So no reallocating
+    /// `push` or `reserve`, no `shrink_to_fit`, no assignment of another
+    /// buffer. Anything else a `&mut T` allows is fine, as the window's
+    /// initialised bytes are whatever the buffer counts.
+    ///
+    /// ```
+    /// use proactor::buf::IoBuf;
+    ///
+    /// let mut window = Vec::with_capacity(8).slice(4..8);
+    /// // SAFETY: pushes within capacity: the allocation stays as it was.
+    /// unsafe { window.get_mut().extend_from_slice(b"abcd") };
+    /// assert_eq!(window.into_inner(), b"abcd");
+    /// ```
+    pub unsafe fn get_mut(&mut self) -> &mut T {
         &mut self.buf
     }
 
     /// Gives back the whole underlying buffer.
+    ///
+    /// If a read was recorded in a window that starts past the buffer's
+    /// initialised bytes, the gap before the window was zeroed so that the
+    /// buffer counts the bytes read (see the
+    /// [type docs](Slice#a-window-past-the-buffers-initialised-bytes)).
     pub fn into_inner(self) -> T {
         self.buf
     }
@@ -88,8 +147,12 @@ impl<T: IoBufMut> DerefMut for Slice<T> {
     }
 }
 
-// SAFETY: the window lies within the underlying buffer (checked in `new`), so
-// the pointer arithmetic stays inside its stable allocation.
+// SAFETY: the window lies within the underlying buffer (checked in `new`; the
+// buffer cannot shrink under it: `get_mut` is unsafe and IoBuf forbids changes
+// through `&T`), so the pointer arithmetic stays inside its stable
+// allocation. The window's initialised bytes are those the buffer counts:
+// they are read through the buffer's own pointer, within its initialised
+// prefix.
 unsafe impl<T: IoBuf> IoBuf for Slice<T> {
     fn stable_ptr(&self) -> *const u8 {
         self.buf.stable_ptr().wrapping_add(self.begin)
@@ -102,14 +165,31 @@ unsafe impl<T: IoBuf> IoBuf for Slice<T> {
     }
 }
 
-// SAFETY: as for IoBuf; set_init translates the window offset to the buffer.
+// SAFETY: as for IoBuf; set_init only records bytes that are initialised: the
+// caller's, and the gap before the window, which it zeroes first.
 unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.buf.stable_mut_ptr().wrapping_add(self.begin)
     }
     unsafe fn set_init(&mut self, pos: usize) {
-        // SAFETY: the caller guarantees 0..pos of the window is initialised;
-        // bytes before the window were initialised already if they count.
+        // The clamp keeps a contract-breaking `pos` inside the window.
+        let pos = pos.min(self.end - self.begin);
+        if pos == 0 {
+            return;
+        }
+        let gap_start = self.buf.bytes_init();
+        if gap_start < self.begin {
+            // Forwarding begin + pos alone would count bytes
+            // gap_start..begin, which nobody wrote, as initialised.
+            let gap = self.buf.stable_mut_ptr().wrapping_add(gap_start);
+            // SAFETY: gap_start..begin lies inside the allocation (begin <=
+            // end <= bytes_total), which stable_mut_ptr may write (IoBufMut),
+            // and &mut self means nothing else refers to it.
+            unsafe { gap.write_bytes(0, self.begin - gap_start) };
+        }
+        // SAFETY: bytes 0..begin of the buffer are initialised (counted by
+        // the buffer, or zeroed just above), begin..begin + pos are (the
+        // caller's guarantee), and begin + pos <= end <= bytes_total().
         unsafe { self.buf.set_init(self.begin + pos) };
     }
 }
@@ -138,6 +218,32 @@ mod tests {
             s.set_init(3);
         }
         assert_eq!(s.into_inner(), b"xyz");
+    }
+
+    #[test]
+    fn slice_set_init_never_marks_bytes_before_the_window() {
+        // Bytes 2..8 hold 0xee, but the Vec no longer counts them.
+        let mut v = vec![0xee; 8];
+        v.truncate(0);
+        v.extend_from_slice(b"ab");
+        let mut s = v.slice(4..8);
+        // SAFETY: write then record the 2 written bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(b"xy".as_ptr(), s.stable_mut_ptr(), 2);
+            s.set_init(2);
+        }
+        assert_eq!(&s[..], b"xy");
+        assert_eq!(s.into_inner(), b"ab\0\0xy", "the gap 2..4 must be zeroed");
+    }
+
+    #[test]
+    fn slice_set_init_of_nothing_leaves_the_gap_uncounted() {
+        let mut v = Vec::with_capacity(8);
+        v.extend_from_slice(b"ab");
+        let mut s = v.slice(4..8);
+        // SAFETY: zero bytes are trivially initialised.
+        unsafe { s.set_init(0) };
+        assert_eq!(s.into_inner(), b"ab");
     }
 
     #[test]
