@@ -21,7 +21,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::lifecycle::{CancelOutcome, CompleteOutcome, OpKey, OpTable};
+use super::lifecycle::{CompleteOutcome, OpKey, OpTable};
 use super::pool::{run_on_pool, BlockingPool, PoolCompletions};
 use crate::op::{downcast, BoxedOp, OpCode, OpId, Submission};
 
@@ -114,6 +114,7 @@ impl Dispatch {
     }
 
     /// Keeps `op`'s cleanup for [`Dispatch::run`].
+    #[cfg_attr(not(feature = "poll"), allow(dead_code))]
     pub(crate) fn clean_up(&mut self, result: io::Result<usize>, op: BoxedOp) {
         self.orphans.push((result, op));
     }
@@ -167,6 +168,7 @@ pub(crate) fn poll_slot<O: OpCode>(
 /// the pool (its result is cleaned up when it comes back).
 #[cfg(all(target_os = "linux", feature = "uring"))]
 pub(crate) fn cancel_slot(table: &SharedTable, id: OpId) -> bool {
+    use super::lifecycle::CancelOutcome;
     let (outcome, lent) = {
         let mut table = lock(table);
         let lent = table.is_lent(id.0);
@@ -220,7 +222,7 @@ mod tests {
     use std::task::Wake;
 
     use super::*;
-    use crate::op::{Nop, OpCode};
+    use crate::op::OpCode;
 
     struct Counting(AtomicUsize);
     impl Wake for Counting {
@@ -246,7 +248,7 @@ mod tests {
         const URING_OPCODE: u8 = crate::op::POOL_ONLY;
         #[cfg(all(target_os = "linux", feature = "uring"))]
         fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-            OpCode::uring_entry(&mut Nop::new())
+            OpCode::uring_entry(&mut crate::op::Nop::new())
         }
         fn readiness(&self) -> crate::op::Readiness {
             crate::op::Readiness::Now
