@@ -79,6 +79,9 @@ cfg_if::cfg_if! {
         struct ReadmeDoctests;
 
         pub use driver::{block_on, Backend, Builder, CompletionDriver, Driver, EnterGuard, FallbackReason};
+        cfg_notification_fd! {
+            pub use driver::NotificationFd;
+        }
     } else if #[cfg(feature = "uring")] {
         compile_error!(
             "proactor: the `uring` feature only works on Linux; enable the `poll` feature \

@@ -33,3 +33,36 @@ macro_rules! cfg_bytes {
         )*
     };
 }
+
+/// Items compiled where a driver has a notification fd: where io_uring or
+/// the readiness back end's poller (epoll, kqueue, event ports) is itself
+/// an fd another event loop can wait on.
+macro_rules! cfg_notification_fd {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "illumos",
+                target_os = "solaris",
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "dragonfly",
+            ))]
+            #[cfg_attr(docsrs, doc(cfg(any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "illumos",
+                target_os = "solaris",
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "dragonfly",
+            ))))]
+            $item
+        )*
+    };
+}

@@ -65,7 +65,7 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use builder::Builder;
 pub use select::FallbackReason;
@@ -140,6 +140,16 @@ pub trait CompletionDriver:
 
     /// Operations the back end still holds, cancelled ones included.
     fn in_flight(&self) -> usize;
+
+    /// Does what is ready without blocking: submits queued operations,
+    /// takes the completions that arrived, fires due timers, then wakes
+    /// their futures. This is [`park`](Self::park) with a zero timeout,
+    /// for an event loop that waits on the driver's notification fd
+    /// instead of parking; it drains, so that fd is quiet afterwards until
+    /// something new arrives. Returns the latest instant by which it must
+    /// be called again even if the fd stays quiet (a timer of the readiness
+    /// back end), if any.
+    fn dispatch(&self) -> io::Result<Option<Instant>>;
 }
 
 #[derive(Clone)]
@@ -312,6 +322,9 @@ impl CompletionDriver for Driver {
     fn in_flight(&self) -> usize {
         dispatch!(self, d => d.in_flight())
     }
+    fn dispatch(&self) -> io::Result<Option<Instant>> {
+        dispatch!(self, d => d.dispatch())
+    }
 }
 
 impl Driver {
@@ -331,6 +344,115 @@ impl Driver {
     /// Operations the back end still holds, cancelled ones included.
     pub fn in_flight(&self) -> usize {
         CompletionDriver::in_flight(self)
+    }
+    /// Does what is ready without blocking; see
+    /// [`CompletionDriver::dispatch`] and [`Driver::notification_fd`].
+    pub fn dispatch(&self) -> io::Result<Option<Instant>> {
+        CompletionDriver::dispatch(self)
+    }
+}
+
+cfg_notification_fd! {
+    impl Driver {
+        /// The fd another event loop waits on to drive this driver: it
+        /// turns readable when [`dispatch`](Driver::dispatch) has work (the
+        /// io_uring ring's fd, or the readiness back end's epoll / kqueue
+        /// fd). While the returned value lives, every wake-up the driver
+        /// needs (a blocking-pool result, a new earliest timer, [`unpark`])
+        /// makes the fd readable, so the loop needs no thread parked here.
+        ///
+        /// The loop's part: wait until the fd is readable, or until the
+        /// instant `dispatch` last returned, then call `dispatch`; repeat.
+        /// This is how a driver runs inside tokio or any other reactor
+        /// without a thread of its own and without a thread hop per
+        /// completion. With tokio's `AsyncFd`:
+        ///
+        /// ```
+        /// use proactor::op::{Nop, Op};
+        /// use tokio::io::unix::AsyncFd;
+        ///
+        /// # fn main() -> std::io::Result<()> {
+        /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        /// runtime.block_on(async {
+        ///     let driver = proactor::Driver::new()?;
+        ///     // SAFETY: `NotificationFd` keeps the driver, and so the fd, alive
+        ///     // and unchanged for as long as the AsyncFd holds it.
+        ///     let notified = unsafe { AsyncFd::register(driver.notification_fd()) }?;
+        ///     let dispatcher = driver.clone();
+        ///     tokio::spawn(async move {
+        ///         loop {
+        ///             let deadline = dispatcher.dispatch()?;
+        ///             let sleep = async move {
+        ///                 match deadline {
+        ///                     Some(at) => tokio::time::sleep_until(at.into()).await,
+        ///                     None => std::future::pending().await,
+        ///                 }
+        ///             };
+        ///             tokio::select! {
+        ///                 ready = notified.readable() => ready?.clear_ready(),
+        ///                 () = sleep => {}
+        ///             }
+        ///         }
+        ///         #[allow(unreachable_code)]
+        ///         Ok::<(), std::io::Error>(())
+        ///     });
+        ///     // Completed on this runtime's thread, woken by its reactor.
+        ///     Op::with_driver(Nop::new(), driver.clone()).await
+        /// })
+        /// # }
+        /// ```
+        ///
+        /// [`unpark`]: Driver::unpark
+        pub fn notification_fd(&self) -> NotificationFd {
+            NotificationFd::new(self.clone())
+        }
+
+        fn raw_notification_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+            dispatch!(self, d => d.notification_fd())
+        }
+
+        fn set_watched(&self, watched: bool) {
+            dispatch!(self, d => d.set_watched(watched))
+        }
+    }
+
+    /// A driver's notification fd, from [`Driver::notification_fd`]:
+    /// `AsFd` and `AsRawFd` for the event loop that waits on it. It keeps
+    /// the driver alive, and while it lives every wake-up the driver needs
+    /// makes the fd readable.
+    #[derive(Debug)]
+    pub struct NotificationFd {
+        driver: Driver,
+    }
+
+    impl NotificationFd {
+        fn new(driver: Driver) -> Self {
+            driver.set_watched(true);
+            NotificationFd { driver }
+        }
+
+        /// The driver this fd belongs to.
+        pub fn driver(&self) -> &Driver {
+            &self.driver
+        }
+    }
+
+    impl Drop for NotificationFd {
+        fn drop(&mut self) {
+            self.driver.set_watched(false);
+        }
+    }
+
+    impl std::os::fd::AsFd for NotificationFd {
+        fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+            self.driver.raw_notification_fd()
+        }
+    }
+
+    impl std::os::fd::AsRawFd for NotificationFd {
+        fn as_raw_fd(&self) -> std::os::fd::RawFd {
+            std::os::fd::AsRawFd::as_raw_fd(&self.driver.raw_notification_fd())
+        }
     }
 }
 

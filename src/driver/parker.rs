@@ -25,6 +25,9 @@ pub(crate) struct Parker {
     token: AtomicBool,
     /// The turn holder is in (or about to enter) the kernel wait.
     kernel_sleeper: AtomicBool,
+    /// Handed-out notification fds: an outside event loop may be blocked
+    /// on the driver's fd, so every unpark must poke it.
+    watchers: AtomicUsize,
     /// Threads waiting on `gate_changed`.
     gate_waiters: AtomicUsize,
     /// Whether a thread holds the turn.
@@ -54,6 +57,7 @@ impl Default for Parker {
             token: AtomicBool::new(false),
             kernel_sleeper: AtomicBool::new(false),
             gate_waiters: AtomicUsize::new(0),
+            watchers: AtomicUsize::new(0),
             gate: Mutex::new(false),
             gate_changed: Condvar::new(),
         }
@@ -163,9 +167,10 @@ impl Parker {
         }
     }
 
-    /// Wakes every parked thread. Returns whether the turn holder is in the
-    /// kernel and must be poked (the caller does that: eventfd write or
-    /// `Poller::notify`).
+    /// Wakes every parked thread. Returns whether the kernel must be poked
+    /// (the caller does that: eventfd write or `Poller::notify`): the turn
+    /// holder is in the kernel, or an outside event loop watches the
+    /// driver's notification fd.
     #[must_use]
     pub(crate) fn unpark(&self) -> bool {
         self.token.store(true, SeqCst);
@@ -174,7 +179,31 @@ impl Parker {
             drop(self.gate());
             self.gate_changed.notify_all();
         }
-        self.kernel_sleeper.load(SeqCst)
+        self.kernel_sleeper.load(SeqCst) || self.watchers.load(SeqCst) > 0
+    }
+
+    /// An outside event loop starts (`true`) or stops (`false`) watching
+    /// the driver's notification fd.
+    #[cfg_attr(
+        not(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "illumos",
+            target_os = "solaris",
+            target_vendor = "apple",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "openbsd",
+            target_os = "dragonfly"
+        )),
+        allow(dead_code)
+    )]
+    pub(crate) fn set_watched(&self, watched: bool) {
+        if watched {
+            self.watchers.fetch_add(1, SeqCst);
+        } else {
+            self.watchers.fetch_sub(1, SeqCst);
+        }
     }
 }
 

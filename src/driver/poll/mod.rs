@@ -240,7 +240,8 @@ impl Shared {
     /// Blocks until an fd is ready, a timer is due, a pool job is back or
     /// `unpark` is called, then completes what is ready. Wakers run after
     /// the turn is left; a panicking one is resumed here once the rest ran.
-    fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
+    /// Returns the next timer's deadline.
+    fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<Option<Instant>> {
         // Woken before the decision to block: their futures may be polled
         // (and end this park) instead of waiting for the next event.
         let mut due = Dispatch::default();
@@ -267,9 +268,18 @@ impl Shared {
             let mut ready = Vec::new();
             {
                 let mut events = lock(&self.events);
-                events.clear();
-                result = self.poller.wait(&mut events, timeout).map(drop);
-                ready.extend(events.iter().map(|ev| (ev.key, ev.readable, ev.writable)));
+                loop {
+                    events.clear();
+                    result = self.poller.wait(&mut events, timeout).map(drop);
+                    ready.extend(events.iter().map(|ev| (ev.key, ev.readable, ev.writable)));
+                    // A wait that must not block drains: an outside loop
+                    // watching the poller's fd with edge triggering gets
+                    // no new edge while events are left behind.
+                    let drained = events.len() < events.capacity().get();
+                    if timeout != Some(Duration::ZERO) || result.is_err() || drained {
+                        break;
+                    }
+                }
             }
             drop(held);
             for (key, readable, writable) in ready {
@@ -280,9 +290,9 @@ impl Shared {
             }
         }
         dispatch.collect_pool(&self.table, &self.pool_done);
-        self.fire_timers(&mut dispatch);
+        let next_timer = self.fire_timers(&mut dispatch);
         dispatch.run();
-        result
+        result.map(|()| next_timer)
     }
 }
 
@@ -318,7 +328,7 @@ impl sealed::Sealed for PollDriver {
         Arc::as_ptr(&self.shared) as usize
     }
     fn park_until(&self, woken: &AtomicBool) -> io::Result<()> {
-        self.shared.park(None, &|| !woken.load(Ordering::SeqCst))
+        self.shared.park(None, &|| !woken.load(Ordering::SeqCst)).map(drop)
     }
     fn flush(&self) {}
 }
@@ -341,7 +351,7 @@ impl CompletionDriver for PollDriver {
     }
 
     fn park(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.shared.park(timeout, &|| true)
+        self.shared.park(timeout, &|| true).map(drop)
     }
 
     fn unpark(&self) {
@@ -350,5 +360,24 @@ impl CompletionDriver for PollDriver {
 
     fn in_flight(&self) -> usize {
         lock(&self.shared.table).len()
+    }
+
+    fn dispatch(&self) -> io::Result<Option<Instant>> {
+        self.shared.park(Some(Duration::ZERO), &|| true)
+    }
+}
+
+cfg_notification_fd! {
+    impl PollDriver {
+        /// The poller's fd (epoll, kqueue, event port): readable while events
+        /// wait in it, a `Poller::notify` included.
+        pub(crate) fn notification_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+            std::os::fd::AsFd::as_fd(&*self.shared.poller)
+        }
+
+        /// See [`Parker::set_watched`].
+        pub(crate) fn set_watched(&self, watched: bool) {
+            self.shared.wakeup.parker.set_watched(watched);
+        }
     }
 }

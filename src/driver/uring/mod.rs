@@ -230,6 +230,14 @@ impl Shared {
         }
     }
 
+    /// Whether completions overflowed the completion queue and wait in the
+    /// kernel for a submit to let them in.
+    fn completions_overflowed(&self) -> bool {
+        let _sq = lock(&self.sq_lock);
+        // SAFETY: sq_lock serialises every use of the submission queue.
+        unsafe { self.ring.submission_shared() }.cq_overflow()
+    }
+
     /// Makes sure the eventfd read that carries wake-ups is in the ring. Only
     /// the turn holder (or teardown) arms it.
     fn arm_wake(&self, dispatch: &mut Dispatch) -> io::Result<()> {
@@ -319,8 +327,17 @@ impl Shared {
             }
             ParkTurn::Poll => {
                 let held = HeldTurn::taken(parker);
-                let submitted = self.submit_pending(Some(&mut dispatch));
-                self.reap(&mut dispatch);
+                // Drains: completions that overflowed the queue are let in
+                // by each submit, a queue at a time. An outside loop that
+                // watches the ring's fd with edge triggering gets no new
+                // edge for those left behind.
+                let submitted = loop {
+                    let submitted = self.submit_pending(Some(&mut dispatch));
+                    self.reap(&mut dispatch);
+                    if submitted.is_err() || !self.completions_overflowed() {
+                        break submitted;
+                    }
+                };
                 drop(held);
                 submitted
             }
@@ -534,6 +551,26 @@ impl CompletionDriver for UringDriver {
 
     fn in_flight(&self) -> usize {
         lock(&self.shared.table).len()
+    }
+
+    fn dispatch(&self) -> io::Result<Option<Instant>> {
+        // Reaping loops until the completion queue is empty: the ring's fd
+        // is quiet afterwards. Timers are kernel operations: no deadline.
+        self.shared.park(Some(Duration::ZERO), &|| true).map(|()| None)
+    }
+}
+
+impl UringDriver {
+    /// The ring's fd: readable while completions wait in its queue.
+    pub(crate) fn notification_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the ring (and so its fd) lives as long as `self.shared`,
+        // which the returned borrow cannot outlive.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.shared.ring.as_raw_fd()) }
+    }
+
+    /// See [`Parker::set_watched`].
+    pub(crate) fn set_watched(&self, watched: bool) {
+        self.shared.wakeup.parker.set_watched(watched);
     }
 }
 

@@ -1,0 +1,163 @@
+//! The public hook for other event loops: a driver driven only through its
+//! notification fd and `dispatch`, by a plain `poll(2)` loop and by tokio's
+//! reactor, with no thread ever parked on it. Nothing in this file uses the
+//! process-wide driver, so its thread must never start here.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::finishes_within;
+use proactor::op::{Blocking, Nop, Op, Recv, Send, Timeout};
+use proactor::Driver;
+
+const HANG: Duration = Duration::from_secs(20);
+
+fn stream_pair() -> (Arc<TcpStream>, Arc<TcpStream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (b, _) = listener.accept().unwrap();
+    for s in [&a, &b] {
+        s.set_nonblocking(true).unwrap();
+    }
+    (Arc::new(a), Arc::new(b))
+}
+
+/// Timers, a pool job, a NOP and a socket round trip on `driver`, run by an
+/// executor that knows nothing of proactor.
+async fn workload(driver: Driver) {
+    let started = Instant::now();
+    Op::with_driver(Timeout::new(Duration::from_millis(20)), driver.clone())
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(20));
+    Op::with_driver(Nop::new(), driver.clone()).await.unwrap();
+    let pooled = Op::with_driver(Blocking::new(|| 6 * 7), driver.clone());
+    assert_eq!(pooled.await.unwrap(), 42);
+    let (a, b) = stream_pair();
+    let receive = Op::with_driver(Recv::new(b, Vec::with_capacity(16)), driver.clone());
+    let send = Op::with_driver(Send::new(a, b"hook".to_vec()), driver.clone());
+    let ((sent, _), (received, buf)) = futures::join!(send, receive);
+    assert_eq!(sent.unwrap(), 4);
+    assert_eq!(received.unwrap(), 4);
+    assert_eq!(buf, b"hook");
+}
+
+/// A `poll(2)` loop on the notification fd, calling `dispatch` when it is
+/// readable or its deadline passed, until `stop`.
+fn poll_loop(driver: Driver, stop: Arc<AtomicBool>) {
+    let fd = driver.notification_fd();
+    let mut deadline = driver.dispatch().unwrap();
+    while !stop.load(SeqCst) {
+        let wait = deadline.map_or(Duration::from_millis(50), |at| {
+            at.saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50))
+        });
+        let mut pollfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut pollfd, 1, wait.as_millis() as libc::c_int) };
+        deadline = driver.dispatch().unwrap();
+    }
+}
+
+fn no_driver_thread() -> bool {
+    std::fs::read_dir("/proc/self/task").unwrap().all(|task| {
+        let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap_or_default();
+        comm.trim() != "proactor-driver"
+    })
+}
+
+both_backends! {
+    fn a_poll_loop_on_the_notification_fd_drives_everything(driver) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let looping = {
+            let (driver, stop) = (driver.clone(), stop.clone());
+            std::thread::spawn(move || poll_loop(driver, stop))
+        };
+        let d = driver.clone();
+        finishes_within(HANG, "a workload driven by a poll(2) loop", move || {
+            futures::executor::block_on(workload(d))
+        });
+        stop.store(true, SeqCst);
+        looping.join().unwrap();
+        assert_eq!(driver.in_flight(), 0);
+        assert!(no_driver_thread(), "the process-wide driver thread started");
+    }
+
+    fn tokio_reactor_drives_the_driver_through_async_fd(driver) {
+        for multi_thread in [false, true] {
+            let d = driver.clone();
+            finishes_within(HANG, "a workload driven by tokio's reactor", move || {
+                let runtime = if multi_thread {
+                    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+                } else {
+                    tokio::runtime::Builder::new_current_thread().enable_all().build()
+                }
+                .unwrap();
+                runtime.block_on(async move {
+                    let dispatcher = tokio::spawn(dispatch_from_tokio(d.clone()));
+                    tokio::spawn(workload(d)).await.unwrap();
+                    dispatcher.abort();
+                });
+            });
+        }
+        assert!(no_driver_thread(), "the process-wide driver thread started");
+    }
+
+    fn dispatch_drains_more_events_than_one_wait_holds(driver) {
+        // Two events per wait, sixteen sockets ready at once: an edge-
+        // triggered reactor (tokio's) sees the fd turn readable once, so
+        // one dispatch must take all of them.
+        let small = Driver::builder().force(driver.backend()).entries(2).build().unwrap();
+        finishes_within(HANG, "sixteen receives through an edge-triggered reactor", move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let dispatcher = tokio::spawn(dispatch_from_tokio(small.clone()));
+                let pairs: Vec<_> = (0..16).map(|_| stream_pair()).collect();
+                let receives: Vec<_> = pairs
+                    .iter()
+                    .map(|(_, b)| Op::with_driver(Recv::new(b.clone(), Vec::with_capacity(8)), small.clone()))
+                    .collect();
+                let all = tokio::spawn(futures::future::join_all(receives));
+                tokio::task::yield_now().await;
+                for (a, _) in &pairs {
+                    std::io::Write::write_all(&mut &**a, b"x").unwrap();
+                }
+                for (received, buf) in all.await.unwrap() {
+                    assert_eq!(received.unwrap(), 1);
+                    assert_eq!(buf, b"x");
+                }
+                dispatcher.abort();
+            });
+        });
+    }
+}
+
+/// The dispatcher task of the `Driver::notification_fd` docs.
+async fn dispatch_from_tokio(driver: Driver) -> std::io::Result<()> {
+    // SAFETY: the fd is the driver's, which the `NotificationFd` keeps
+    // alive: it stays open, the same file, for the AsyncFd's whole life.
+    let notified = unsafe { tokio::io::unix::AsyncFd::register(driver.notification_fd()) }?;
+    loop {
+        let deadline = driver.dispatch()?;
+        let sleep = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            ready = notified.readable() => ready?.clear_ready(),
+            () = sleep => {}
+        }
+    }
+}
