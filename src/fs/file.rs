@@ -221,6 +221,103 @@ impl File {
     pub fn driver(&self) -> &Driver {
         &self.driver
     }
+
+    /// A second `File` for the same open file, on the same driver, as
+    /// [`std::fs::File::try_clone`]: a new fd (`fcntl(F_DUPFD_CLOEXEC)`;
+    /// `DuplicateHandle` on Windows) sharing the open file's flags and
+    /// offset. Each closes its own fd. No operation is submitted: duplicating
+    /// never blocks.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use proactor::fs::File;
+    ///
+    /// let path = dir.path().join("shared");
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     let clone = file.try_clone()?;
+    ///     file.close().await?; // the clone's fd stays open
+    ///     let (written, _) = clone.write_all_at(b"still open", 0).await;
+    ///     written?;
+    ///     clone.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"still open");
+    /// # Ok(()) }
+    /// ```
+    pub fn try_clone(&self) -> io::Result<File> {
+        let fd = self.fd.try_clone()?;
+        let mut clone = File::from_owned(fd, self.driver.clone(), self.direct);
+        // One file, one filesystem: what it refused, it refuses the clone.
+        clone.inline_refused = self.inline_refused.clone();
+        Ok(clone)
+    }
+
+    /// Turns this into a [`std::fs::File`], for blocking use, naming the
+    /// same open file.
+    ///
+    /// If no operation holds the fd any more, the `std::fs::File` takes it
+    /// over: no system call. An operation whose future was dropped keeps
+    /// the fd until the kernel has let go of it (a read or write already
+    /// under way finishes first); the fd then stays with those operations
+    /// and closes when the last one ends, and this returns a duplicate
+    /// (as [`try_clone`](File::try_clone)) instead, so the `std::fs::File`
+    /// alone owns its fd and nothing closes it underneath. The two share the
+    /// open file, so a write that was already under way when its future was
+    /// dropped may still land after this returns. The error: the duplicate
+    /// could not be made (the fd limit); this `File` is then dropped.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use std::io::Read;
+    ///
+    /// let path = dir.path().join("handed over");
+    /// let file = proactor::block_on(async {
+    ///     let file = proactor::fs::OpenOptions::new().read(true).write(true).create(true).open(&path).await?;
+    ///     let (written, _) = file.write_all_at(b"now blocking", 0).await;
+    ///     written?;
+    ///     file.into_std()
+    /// })?;
+    /// let mut text = String::new();
+    /// (&file).read_to_string(&mut text)?;
+    /// assert_eq!(text, "now blocking");
+    /// # Ok(()) }
+    /// ```
+    pub fn into_std(self) -> io::Result<std::fs::File> {
+        match Arc::try_unwrap(self.fd) {
+            Ok(fd) => Ok(std::fs::File::from(fd)),
+            Err(still_used) => Ok(std::fs::File::from(still_used.try_clone()?)),
+        }
+    }
+
+    /// Changes the permissions of the open file, as
+    /// [`std::fs::File::set_permissions`] (`fchmod(2)`, on the blocking
+    /// pool: io_uring has no such operation).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use proactor::fs::File;
+    ///
+    /// let path = dir.path().join("read-only");
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     let mut permissions = std::fs::metadata(&path)?.permissions();
+    ///     permissions.set_readonly(true);
+    ///     file.set_permissions(permissions).await?;
+    ///     file.close().await
+    /// })?;
+    /// assert!(std::fs::metadata(&path)?.permissions().readonly());
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_permissions(&self, permissions: std::fs::Permissions) -> io::Result<()> {
+        let fd = self.fd.clone();
+        super::on_pool::on_pool(self.driver.clone(), move || {
+            crate::os::sys::set_permissions(fd.as_raw_file(), &permissions).map(drop)
+        })
+        .await
+    }
 }
 
 #[cfg(unix)]
