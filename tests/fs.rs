@@ -398,3 +398,61 @@ mod file_handles {
         }
     }
 }
+
+mod borrowed_writes {
+    use super::*;
+
+    /// Longer than several copy chunks (256 KiB), and not a multiple of one.
+    fn data() -> Vec<u8> {
+        (0..(3 << 18) + 123).map(|i: u32| (i % 247) as u8).collect()
+    }
+
+    both_backends! {
+        fn write_takes_borrowed_bytes(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("borrowed");
+            let data = data();
+            driver.block_on(async {
+                proactor::fs::write(&path, data.as_slice()).await.unwrap();
+                assert!(proactor::fs::read(&path).await.unwrap() == data);
+                let text = String::from("text, then shorter");
+                proactor::fs::write(&path, &text).await.unwrap();
+                proactor::fs::write(&path, &text[..4]).await.unwrap();
+                proactor::fs::write(dir.path().join("empty"), []).await.unwrap();
+            });
+            assert_eq!(std::fs::read(&path).unwrap(), b"text");
+            assert_eq!(std::fs::read(dir.path().join("empty")).unwrap(), b"");
+            assert_eq!(data.len(), (3 << 18) + 123, "the data is still the caller's");
+        }
+
+        fn write_all_at_copied_writes_every_chunk_at_its_offset(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("offset");
+            let data = data();
+            driver.block_on(async {
+                let file = File::create(&path).await.unwrap();
+                file.write_all_at_copied(&data, 10).await.unwrap();
+                file.write_all_at_copied(&[], 1 << 30).await.unwrap();
+                file.write_all_at_copied(b"ab", 0).await.unwrap();
+                let err = file.write_all_at_copied(b"x", u64::MAX).await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::InvalidInput);
+                file.close().await.unwrap();
+            });
+            let back = std::fs::read(&path).unwrap();
+            assert_eq!(back.len(), data.len() + 10, "an empty write extended the file");
+            assert_eq!(&back[..10], b"ab\0\0\0\0\0\0\0\0");
+            assert!(back[10..] == data[..]);
+        }
+
+        fn write_owned_takes_any_owned_buffer(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("owned");
+            driver.block_on(async {
+                proactor::fs::write_owned(&path, b"0123456789".to_vec().slice(2..5)).await.unwrap();
+                assert_eq!(proactor::fs::read(&path).await.unwrap(), b"234");
+                proactor::fs::write_owned(&path, data()).await.unwrap();
+            });
+            assert!(std::fs::read(&path).unwrap() == data());
+        }
+    }
+}

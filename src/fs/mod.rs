@@ -30,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod copied;
 mod file;
 mod metadata;
 mod on_pool;
@@ -47,4 +48,4 @@ pub use open_options::OpenOptions;
 pub use paths::symlink;
 pub use paths::{create_dir, hard_link, metadata, remove_dir, remove_file, rename, try_exists};
 pub use read_dir::{read_dir, DirEntry, ReadDir};
-pub use whole::{copy, read, read_to_string, write};
+pub use whole::{copy, read, read_to_string, write, write_owned};

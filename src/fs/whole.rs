@@ -72,8 +72,51 @@ pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
     })
 }
 
-/// Writes `contents` as the whole file, creating or truncating it.
-pub async fn write<B: IoBuf>(path: impl AsRef<Path>, contents: B) -> io::Result<()> {
+/// Writes `contents` as the whole file, creating or truncating it, as
+/// [`std::fs::write`].
+///
+/// `contents` is borrowed, so it is **copied**: a chunk at a time into a
+/// pooled buffer the driver can own while the kernel writes it (see
+/// [`File::write_all_at_copied`]). To hand over an owned buffer instead, with
+/// no copy, use [`write_owned`].
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("greeting");
+/// let text = format!("hello, {}", "world");
+/// proactor::block_on(async {
+///     proactor::fs::write(&path, text.as_bytes()).await?; // borrowed: copied
+///     proactor::fs::write(&path, &text).await?; // anything AsRef<[u8]>
+///     assert_eq!(proactor::fs::read(&path).await?, b"hello, world");
+///     Ok(())
+/// })
+/// # }
+/// ```
+pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
+    let file = File::create(path).await?;
+    file.write_all_at_copied(contents.as_ref(), 0).await?;
+    file.close().await
+}
+
+/// Writes the owned buffer `contents` as the whole file, creating or
+/// truncating it: the kernel writes from `contents` itself, no copy (the
+/// zero-copy form of [`write`]). The buffer is dropped afterwards; use
+/// [`File::write_all_at`] to get it back.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("big");
+/// let data = vec![42u8; 1 << 20];
+/// proactor::block_on(async {
+///     proactor::fs::write_owned(&path, data).await?; // moved in: no copy
+///     assert_eq!(proactor::fs::metadata(&path).await?.len(), 1 << 20);
+///     Ok(())
+/// })
+/// # }
+/// ```
+pub async fn write_owned<B: IoBuf>(path: impl AsRef<Path>, contents: B) -> io::Result<()> {
     let file = File::create(path).await?;
     let (result, _) = file.write_all_at(contents, 0).await;
     result?;
