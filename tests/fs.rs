@@ -456,3 +456,39 @@ mod borrowed_writes {
         }
     }
 }
+
+mod without_a_pool {
+    use super::*;
+
+    both_backends! {
+        fn pool_functions_fail_clearly_when_the_pool_is_disabled(forced) {
+            let driver = proactor::Driver::builder()
+                .force(forced.backend())
+                .blocking_threads(0)
+                .build()
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("file");
+            std::fs::write(&file, "x").unwrap();
+            let errors = driver.block_on(async {
+                let to = dir.path().join("copy");
+                vec![
+                    ("read_dir", proactor::fs::read_dir(dir.path()).await.map(drop)),
+                    ("create_dir_all", proactor::fs::create_dir_all(dir.path().join("a/b")).await),
+                    ("remove_dir_all", proactor::fs::remove_dir_all(dir.path().join("a")).await),
+                    ("copy", proactor::fs::copy(&file, &to).await.map(drop)),
+                    ("canonicalize", proactor::fs::canonicalize(&file).await.map(drop)),
+                    ("read_link", proactor::fs::read_link(&file).await.map(drop)),
+                    (
+                        "set_permissions",
+                        proactor::fs::set_permissions(&file, std::fs::metadata(&file).unwrap().permissions()).await,
+                    ),
+                ]
+            });
+            for (what, result) in errors {
+                assert_eq!(result.unwrap_err().kind(), ErrorKind::Unsupported, "{what}");
+            }
+            assert!(!dir.path().join("a").exists() && !dir.path().join("copy").exists());
+        }
+    }
+}

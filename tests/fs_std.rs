@@ -204,6 +204,59 @@ fn std_listing(path: &Path) -> io::Result<Vec<(std::ffi::OsString, PathBuf, std:
         .collect()
 }
 
+fn hard_links_match_std(driver: &Driver) {
+    let pairs = [
+        ("file.txt", "new"),
+        ("file.txt", "dir/nested/new"),
+        ("link_to_file", "new"),
+        ("dangling", "new"),
+        ("file.txt", "empty"),
+        ("file.txt", "dangling"),
+        ("missing", "new"),
+        // A directory cannot be hard-linked, by root either: EPERM.
+        ("dir", "new"),
+        ("file.txt", "missing/new"),
+        ("file.txt", "file.txt/new"),
+        ("with\0nul", "new"),
+        ("file.txt", "with\0nul"),
+    ];
+    for (original, link) in pairs {
+        let trees = Trees::new(build_tree);
+        let what = format!("hard_link({original:?}, {link:?})");
+        let theirs = std::fs::hard_link(trees.std.join(original), trees.std.join(link));
+        let ours = driver.block_on(proactor::fs::hard_link(
+            trees.ours.join(original),
+            trees.ours.join(link),
+        ));
+        same(&what, ours, theirs);
+        trees.assert_same(&what);
+    }
+}
+
+fn symlinks_match_std(driver: &Driver) {
+    let pairs = [
+        ("file.txt", "new"),
+        ("../file.txt", "dir/new"),
+        ("missing", "new"),
+        ("", "new"),
+        ("x", "file.txt"),
+        ("x", "dangling"),
+        ("x", "dir"),
+        ("x", "missing/new"),
+        ("x", "file.txt/new"),
+        ("with\0nul", "new"),
+        ("x", "with\0nul"),
+    ];
+    for (original, link) in pairs {
+        let trees = Trees::new(build_tree);
+        let what = format!("symlink({original:?}, {link:?})");
+        let theirs = std::os::unix::fs::symlink(original, trees.std.join(link));
+        let ours = driver.block_on(proactor::fs::symlink(original, trees.ours.join(link)));
+        same(&what, ours, theirs);
+        trees.assert_same(&what);
+    }
+}
+
 both_backends! {
     fn reading_functions_match_std(driver) {
         let dir = tempfile::tempdir().unwrap();
@@ -301,53 +354,11 @@ both_backends! {
     }
 
     fn hard_link_matches_std(driver) {
-        let pairs = [
-            ("file.txt", "new"),
-            ("file.txt", "dir/nested/new"),
-            ("link_to_file", "new"),
-            ("dangling", "new"),
-            ("file.txt", "empty"),
-            ("file.txt", "dangling"),
-            ("missing", "new"),
-            // A directory cannot be hard-linked, by root either: EPERM.
-            ("dir", "new"),
-            ("file.txt", "missing/new"),
-            ("file.txt", "file.txt/new"),
-            ("with\0nul", "new"),
-            ("file.txt", "with\0nul"),
-        ];
-        for (original, link) in pairs {
-            let trees = Trees::new(build_tree);
-            let what = format!("hard_link({original:?}, {link:?})");
-            let theirs = std::fs::hard_link(trees.std.join(original), trees.std.join(link));
-            let ours = driver.block_on(proactor::fs::hard_link(trees.ours.join(original), trees.ours.join(link)));
-            same(&what, ours, theirs);
-            trees.assert_same(&what);
-        }
+        hard_links_match_std(&driver);
     }
 
     fn symlink_matches_std(driver) {
-        let pairs = [
-            ("file.txt", "new"),
-            ("../file.txt", "dir/new"),
-            ("missing", "new"),
-            ("", "new"),
-            ("x", "file.txt"),
-            ("x", "dangling"),
-            ("x", "dir"),
-            ("x", "missing/new"),
-            ("x", "file.txt/new"),
-            ("with\0nul", "new"),
-            ("x", "with\0nul"),
-        ];
-        for (original, link) in pairs {
-            let trees = Trees::new(build_tree);
-            let what = format!("symlink({original:?}, {link:?})");
-            let theirs = std::os::unix::fs::symlink(original, trees.std.join(link));
-            let ours = driver.block_on(proactor::fs::symlink(original, trees.ours.join(link)));
-            same(&what, ours, theirs);
-            trees.assert_same(&what);
-        }
+        symlinks_match_std(&driver);
     }
 
     fn set_permissions_matches_std(driver) {
@@ -614,4 +625,28 @@ fn permission_cases(driver: &Driver) {
 fn effective_uid() -> u32 {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() }
+}
+
+/// Per-op fallback (`--cfg proactor_fault`, as `ci/fault.sh` builds): with
+/// `LINKAT` and `SYMLINKAT` hidden, as on kernels before 5.15, links are
+/// made on the blocking pool and still match std.
+#[cfg(all(proactor_fault, target_os = "linux", feature = "uring"))]
+mod without_link_opcodes {
+    use super::*;
+    use io_uring::opcode;
+    use proactor::fault;
+
+    both_backends! {
+        fn links_match_std_on_the_pool(driver) {
+            fault::hide_opcode(opcode::LinkAt::CODE);
+            fault::hide_opcode(opcode::SymlinkAt::CODE);
+            let before = fault::pool_runs();
+            hard_links_match_std(&driver);
+            symlinks_match_std(&driver);
+            fault::reveal_opcodes();
+            let on_pool = fault::pool_runs() - before;
+            // Every case but the four with a NUL, refused before submission.
+            assert!(on_pool >= 10 + 9, "only {on_pool} links were made on the pool");
+        }
+    }
 }

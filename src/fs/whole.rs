@@ -101,7 +101,7 @@ pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Re
 
 /// Writes the owned buffer `contents` as the whole file, creating or
 /// truncating it: the kernel writes from `contents` itself, no copy (the
-/// zero-copy form of [`write`]). The buffer is dropped afterwards; use
+/// zero-copy form of [`write()`]). The buffer is dropped afterwards; use
 /// [`File::write_all_at`] to get it back.
 ///
 /// ```
@@ -132,9 +132,10 @@ pub async fn write_owned<B: IoBuf>(path: impl AsRef<Path>, contents: B) -> io::R
 /// byte crosses into user space) and shares the extents instead where the
 /// filesystem can (Btrfs, XFS, NFS server-side copy); it falls back to
 /// `sendfile` and then to reads and writes where it must. io_uring has no
-/// copy operation: `IORING_OP_SPLICE` would need a pipe between the files,
-/// two operations per pipe-full, and the kernel runs a splice from a regular
-/// file on its own worker threads anyway, so one pool call costs less.
+/// copy operation: `IORING_OP_SPLICE` would need a pipe between the files
+/// and two operations per pipe-full, each of which the kernel hands to one of
+/// its io-wq worker threads (it never runs a splice inline), so one pool
+/// call costs less, and only it can share extents.
 ///
 /// ```
 /// # fn main() -> std::io::Result<()> {
