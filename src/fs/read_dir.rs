@@ -111,6 +111,22 @@ enum State {
 ///
 /// Dropping it while a batch is being read is fine: the pool job finishes,
 /// and the directory closes then.
+///
+/// ```
+/// use futures::TryStreamExt;
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// proactor::block_on(async {
+///     for name in ["one", "two", "three"] {
+///         proactor::fs::write(dir.path().join(name), name).await?;
+///     }
+///     let entries: Vec<_> = proactor::fs::read_dir(dir.path()).await?.try_collect().await?;
+///     assert_eq!(entries.len(), 3);
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct ReadDir {
     driver: Driver,
     /// Entries read and not yet handed out, in the iterator's order.
@@ -199,7 +215,25 @@ impl Stream for ReadDir {
     }
 }
 
-/// One entry of a [`ReadDir`] listing, as [`std::fs::DirEntry`].
+/// One entry of a [`ReadDir`] listing, as [`std::fs::DirEntry`]: its
+/// name, path and type come with the listing; its metadata is one more
+/// pool job.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// proactor::block_on(async {
+///     proactor::fs::write(dir.path().join("notes.txt"), b"12").await?;
+///     let mut entries = proactor::fs::read_dir(dir.path()).await?;
+///     while let Some(entry) = entries.next_entry().await? {
+///         assert!(entry.file_type()?.is_file());
+///         assert_eq!(entry.metadata().await?.len(), 2);
+///         assert_eq!(entry.path(), dir.path().join(entry.file_name()));
+///     }
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct DirEntry {
     entry: Arc<std::fs::DirEntry>,
     /// The type, as read with the batch (or why it could not be).

@@ -10,6 +10,18 @@ use crate::os::sys::{self, NativePath};
 /// Makes `link` a new name for the file `original` names (`linkat(2)`
 /// relative to the current directory). A symlink `original` is linked
 /// itself, not followed, as `link(2)` does on Linux.
+///
+/// ```
+/// use proactor::op::{LinkAt, Op};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let (original, link) = (dir.path().join("original"), dir.path().join("link"));
+/// std::fs::write(&original, b"shared")?;
+/// proactor::block_on(async { Op::new(LinkAt::new(&original, &link)?)?.await })?;
+/// assert_eq!(std::fs::read(&link)?, b"shared");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct LinkAt {
     original: NativePath,
@@ -58,6 +70,17 @@ unsafe impl OpCode for LinkAt {
 /// (`symlinkat(2)` relative to the current directory). `target` is stored
 /// as given: it need not exist, and a relative one is resolved from the
 /// link's directory when the link is followed.
+///
+/// ```
+/// use proactor::op::{Op, SymlinkAt};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let link = dir.path().join("link");
+/// proactor::block_on(async { Op::new(SymlinkAt::new("not/there/yet".as_ref(), &link)?)?.await })?;
+/// assert_eq!(std::fs::read_link(&link)?, std::path::Path::new("not/there/yet"));
+/// # Ok(()) }
+/// ```
 #[cfg(unix)]
 #[derive(Debug)]
 pub struct SymlinkAt {
