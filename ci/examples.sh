@@ -70,6 +70,29 @@ run_all() {
     "$bin/cp" "$work/input" "$work/copy" --in-flight 16 --chunk 65536
     cmp "$work/input" "$work/copy" || fail "cp output differs"
 
+    echo "--- grep against grep -rnHF"
+    mkdir -p "$work/tree/sub/deeper" "$work/tree/many"
+    printf 'alpha needle\nbeta\nneedle gamma\n' >"$work/tree/a.txt"
+    printf 'no match here\n' >"$work/tree/sub/b.txt"
+    for i in $(seq 300); do
+        printf 'line %s\n' "$i"
+        ((i % 50)) || printf 'a needle at %s\n' "$i"
+    done >"$work/tree/sub/deeper/c.txt"
+    # More entries than one read_dir batch.
+    for i in $(seq 150); do printf 'file %s needle\n' "$i" >"$work/tree/many/f$i"; done
+    ln -s a.txt "$work/tree/link.txt" # grep -r skips symlinks inside directories
+    "$bin/grep" needle "$work/tree" "$work/input2" "$work/tree/link.txt" | sort >"$work/grep.out"
+    grep -rnHF needle "$work/tree" "$work/input2" "$work/tree/link.txt" | sort >"$work/grep.want"
+    diff "$work/grep.want" "$work/grep.out" || fail "grep output differs from grep -rnHF"
+    [[ $(wc -l <"$work/grep.out") == 160 ]] || fail "grep found $(wc -l <"$work/grep.out") lines, not 160"
+    status=0
+    "$bin/grep" 'not in any file' "$work/tree" >/dev/null || status=$?
+    ((status == 1)) || fail "grep with no match exited with $status, not 1"
+    status=0
+    "$bin/grep" needle "$work/missing" 2>"$work/grep.err" || status=$?
+    ((status == 2)) || fail "grep of a missing path exited with $status, not 2"
+    grep -q "No such file" "$work/grep.err" || fail "grep did not explain the error"
+
     echo "--- echo with nc and socat"
     start_server echo
     [[ $(printf 'hello\n' | nc -N 127.0.0.1 "$port") == hello ]] || fail "nc echo"

@@ -274,3 +274,221 @@ mod path_operations {
         }
     }
 }
+
+mod file_handles {
+    use super::*;
+    use std::io::{Read, Write};
+
+    both_backends! {
+        fn try_clone_outlives_the_original(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cloned");
+            driver.block_on(async {
+                let file = File::create(&path).await.unwrap();
+                let clone = file.try_clone().unwrap();
+                let (r, _) = file.write_all_at(b"first ", 0).await;
+                r.unwrap();
+                file.close().await.unwrap();
+                let (r, _) = clone.write_all_at(b"second", 6).await;
+                r.unwrap();
+                clone.sync_all().await.unwrap();
+                clone.close().await.unwrap();
+            });
+            assert_eq!(std::fs::read(&path).unwrap(), b"first second");
+        }
+
+        fn into_std_hands_over_a_working_file(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("handed");
+            let mut file = driver.block_on(async {
+                let file = OpenOptions::new().read(true).write(true).create(true).open(&path).await.unwrap();
+                let (r, _) = file.write_all_at(b"from proactor", 0).await;
+                r.unwrap();
+                file.into_std().unwrap()
+            });
+            let mut text = String::new();
+            file.read_to_string(&mut text).unwrap();
+            assert_eq!(text, "from proactor");
+            file.write_all(b", then std").unwrap();
+            drop(file);
+            assert_eq!(std::fs::read(&path).unwrap(), b"from proactor, then std");
+        }
+
+        fn file_set_permissions_changes_what_metadata_reports(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("mode");
+            driver.block_on(async {
+                let file = File::create(&path).await.unwrap();
+                let mut permissions = std::fs::metadata(&path).unwrap().permissions();
+                permissions.set_readonly(true);
+                file.set_permissions(permissions).await.unwrap();
+                assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
+            });
+        }
+    }
+
+    // Unix only: fd numbers, and whether one is open.
+    #[cfg(unix)]
+    mod fd_ownership {
+        use super::*;
+        use proactor::op::{Blocking, Op};
+        use std::os::fd::{AsRawFd, RawFd};
+        use std::time::Duration;
+
+        /// `File::from_std` on `driver` (it takes the current one).
+        fn file_on(driver: &proactor::Driver, file: std::fs::File) -> File {
+            let _current = driver.enter();
+            File::from_std(file).unwrap()
+        }
+
+        fn is_open(fd: RawFd) -> bool {
+            // SAFETY: F_GETFD reads a flag; on a number that is not open it
+            // only fails with EBADF.
+            unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+        }
+
+        both_backends! {
+            fn into_std_takes_the_fd_itself_when_nothing_holds_it(driver) {
+                let file = file_on(&driver, tempfile::tempfile().unwrap());
+                let number = file.as_raw_fd();
+                let std_file = file.into_std().unwrap();
+                assert_eq!(std_file.as_raw_fd(), number);
+            }
+
+            fn into_std_duplicates_the_fd_a_cancelled_op_still_holds(forced) {
+                // One pool thread, kept busy: an operation queued behind it
+                // holds the file's fd until it has run.
+                let driver = proactor::Driver::builder()
+                    .force(forced.backend())
+                    .blocking_threads(1)
+                    .build()
+                    .unwrap();
+                let (started_tx, started) = std::sync::mpsc::channel();
+                let (release, released) = std::sync::mpsc::channel::<()>();
+                let mut blocker = Op::with_driver(
+                    Blocking::new(move || {
+                        started_tx.send(()).unwrap();
+                        released.recv_timeout(Duration::from_secs(30)).ok();
+                    }),
+                    driver.clone(),
+                );
+                assert!(common::poll_once(&driver, &mut blocker).is_pending());
+                started.recv_timeout(Duration::from_secs(10)).expect("the blocker started");
+
+                let path = tempfile::NamedTempFile::new().unwrap();
+                let file = file_on(&driver, path.reopen().unwrap());
+                let number = file.as_raw_fd();
+                let mut queued = Box::pin(file.set_permissions(std::fs::metadata(path.path()).unwrap().permissions()));
+                assert!(common::poll_once(&driver, &mut queued).is_pending());
+                drop(queued);
+
+                let mut std_file = file.into_std().unwrap();
+                assert_ne!(std_file.as_raw_fd(), number, "handed out the fd a queued operation holds");
+                assert!(is_open(number), "the queued operation's fd was closed under it");
+                std_file.write_all(b"mine").unwrap();
+
+                release.send(()).unwrap();
+                drop(blocker);
+                assert!(common::park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
+                assert!(!is_open(number), "the fd outlived the last operation that held it");
+                assert!(is_open(std_file.as_raw_fd()));
+                drop(std_file);
+                assert_eq!(std::fs::read(path.path()).unwrap(), b"mine");
+            }
+        }
+    }
+}
+
+mod borrowed_writes {
+    use super::*;
+
+    /// Longer than several copy chunks (256 KiB), and not a multiple of one.
+    fn data() -> Vec<u8> {
+        (0..(3 << 18) + 123).map(|i: u32| (i % 247) as u8).collect()
+    }
+
+    both_backends! {
+        fn write_takes_borrowed_bytes(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("borrowed");
+            let data = data();
+            driver.block_on(async {
+                proactor::fs::write(&path, data.as_slice()).await.unwrap();
+                assert!(proactor::fs::read(&path).await.unwrap() == data);
+                let text = String::from("text, then shorter");
+                proactor::fs::write(&path, &text).await.unwrap();
+                proactor::fs::write(&path, &text[..4]).await.unwrap();
+                proactor::fs::write(dir.path().join("empty"), []).await.unwrap();
+            });
+            assert_eq!(std::fs::read(&path).unwrap(), b"text");
+            assert_eq!(std::fs::read(dir.path().join("empty")).unwrap(), b"");
+            assert_eq!(data.len(), (3 << 18) + 123, "the data is still the caller's");
+        }
+
+        fn write_all_at_copied_writes_every_chunk_at_its_offset(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("offset");
+            let data = data();
+            driver.block_on(async {
+                let file = File::create(&path).await.unwrap();
+                file.write_all_at_copied(&data, 10).await.unwrap();
+                file.write_all_at_copied(&[], 1 << 30).await.unwrap();
+                file.write_all_at_copied(b"ab", 0).await.unwrap();
+                let err = file.write_all_at_copied(b"x", u64::MAX).await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::InvalidInput);
+                file.close().await.unwrap();
+            });
+            let back = std::fs::read(&path).unwrap();
+            assert_eq!(back.len(), data.len() + 10, "an empty write extended the file");
+            assert_eq!(&back[..10], b"ab\0\0\0\0\0\0\0\0");
+            assert!(back[10..] == data[..]);
+        }
+
+        fn write_owned_takes_any_owned_buffer(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("owned");
+            driver.block_on(async {
+                proactor::fs::write_owned(&path, b"0123456789".to_vec().slice(2..5)).await.unwrap();
+                assert_eq!(proactor::fs::read(&path).await.unwrap(), b"234");
+                proactor::fs::write_owned(&path, data()).await.unwrap();
+            });
+            assert!(std::fs::read(&path).unwrap() == data());
+        }
+    }
+}
+
+mod without_a_pool {
+    use super::*;
+
+    both_backends! {
+        fn pool_functions_fail_clearly_when_the_pool_is_disabled(forced) {
+            let driver = proactor::Driver::builder()
+                .force(forced.backend())
+                .blocking_threads(0)
+                .build()
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("file");
+            std::fs::write(&file, "x").unwrap();
+            let errors = driver.block_on(async {
+                let to = dir.path().join("copy");
+                vec![
+                    ("read_dir", proactor::fs::read_dir(dir.path()).await.map(drop)),
+                    ("create_dir_all", proactor::fs::create_dir_all(dir.path().join("a/b")).await),
+                    ("remove_dir_all", proactor::fs::remove_dir_all(dir.path().join("a")).await),
+                    ("copy", proactor::fs::copy(&file, &to).await.map(drop)),
+                    ("canonicalize", proactor::fs::canonicalize(&file).await.map(drop)),
+                    ("read_link", proactor::fs::read_link(&file).await.map(drop)),
+                    (
+                        "set_permissions",
+                        proactor::fs::set_permissions(&file, std::fs::metadata(&file).unwrap().permissions()).await,
+                    ),
+                ]
+            });
+            for (what, result) in errors {
+                assert_eq!(result.unwrap_err().kind(), ErrorKind::Unsupported, "{what}");
+            }
+            assert!(!dir.path().join("a").exists() && !dir.path().join("copy").exists());
+        }
+    }
+}

@@ -110,15 +110,92 @@ impl File {
         Op::with_driver(op, self.driver.clone())
     }
 
-    /// Reads up to `buf.bytes_total()` bytes at `offset`. `Ok(0)` means end
-    /// of file (or an empty buffer). At most
+    /// Reads up to `buf.bytes_total()` bytes (a `Vec`'s capacity) from
+    /// `offset` into the start of `buf`, and returns how many, `n`. `Ok(0)`
+    /// means end of file (or an empty buffer). At most
     /// [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes per call.
+    ///
+    /// # What the read does to the buffer
+    ///
+    /// The read writes `buf` from its first byte, over whatever it held, and
+    /// then records `n` bytes as initialised; it never shrinks what was
+    /// recorded before, and never grows the capacity. For a `Vec`:
+    ///
+    /// - a new `Vec::with_capacity(c)` comes back with `len() == n`;
+    /// - a reused `Vec` with `len() == old` comes back with
+    ///   `len() == max(old, n)`: after a short read, bytes `n..old` are still
+    ///   the old contents, not this read's. Take `&buf[..n]`, or
+    ///   `buf.clear()` before reusing it;
+    /// - to keep bytes and read after them, pass a window,
+    ///   `buf.slice(start..end)`: the read fills it from `start`, and the
+    ///   `Vec` keeps `0..start` (see [`Slice`](crate::buf::Slice), also for a
+    ///   window past `len()`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("abc");
+    /// # std::fs::write(&path, b"abc")?;
+    /// use proactor::buf::IoBuf;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::open(&path).await?; // holds "abc"
+    ///
+    ///     let (n, buf) = file.read_at(Vec::with_capacity(16), 0).await;
+    ///     assert_eq!((n?, &buf[..]), (3, &b"abc"[..]));
+    ///
+    ///     // Reused: a short read leaves the old length and the bytes past `n`.
+    ///     let (n, mut buf) = file.read_at(b"0123456789".to_vec(), 1).await;
+    ///     let n = n?;
+    ///     assert_eq!(buf, b"bc23456789");
+    ///     assert_eq!(&buf[..n], b"bc");
+    ///     buf.clear();
+    ///     let (n, buf) = file.read_at(buf, 1).await;
+    ///     assert_eq!((n?, &buf[..]), (2, &b"bc"[..]));
+    ///
+    ///     // A window: the bytes before it stay.
+    ///     let mut line = Vec::with_capacity(16);
+    ///     line.extend_from_slice(b"> ");
+    ///     let (n, window) = file.read_at(line.slice(2..16), 0).await;
+    ///     n?;
+    ///     assert_eq!(window.into_inner(), b"> abc");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn read_at<B: IoBufMut>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
         self.op(self.read_at_op(buf, offset)).await
     }
 
-    /// Writes `buf`'s initialised bytes at `offset`; may write fewer. At most
-    /// [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes per call.
+    /// Writes `buf`'s initialised bytes (`bytes_init()`: a `Vec`'s `len`,
+    /// not its capacity; a [`Slice`](crate::buf::Slice)'s window) at
+    /// `offset`, and returns how many it wrote: maybe fewer, as `pwrite(2)`.
+    /// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes per call.
+    /// [`write_all_at`](File::write_all_at) writes them all. The buffer is
+    /// owned, so no copy is made; for borrowed bytes, see
+    /// [`write_all_at_copied`](File::write_all_at_copied).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("out");
+    /// use proactor::buf::IoBuf;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     let mut buf = Vec::with_capacity(64);
+    ///     buf.extend_from_slice(b"hello, world");
+    ///     let (n, buf) = file.write_at(buf, 0).await; // its 12 bytes, not 64
+    ///     assert_eq!(n?, 12);
+    ///     let (n, _) = file.write_at(buf.slice(7..12), 12).await; // "world" again
+    ///     assert_eq!(n?, 5);
+    ///     file.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"hello, worldworld");
+    /// # Ok(()) }
+    /// ```
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
         self.op(WriteAt::new(self.fd.clone(), buf, offset)).await
     }
@@ -220,6 +297,137 @@ impl File {
     /// The driver this file's operations run on.
     pub fn driver(&self) -> &Driver {
         &self.driver
+    }
+
+    /// A second `File` for the same open file, on the same driver, as
+    /// [`std::fs::File::try_clone`]: a new fd (`fcntl(F_DUPFD_CLOEXEC)`;
+    /// `DuplicateHandle` on Windows) sharing the open file's flags and
+    /// offset. Each closes its own fd. No operation is submitted: duplicating
+    /// never blocks.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use proactor::fs::File;
+    ///
+    /// let path = dir.path().join("shared");
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     let clone = file.try_clone()?;
+    ///     file.close().await?; // the clone's fd stays open
+    ///     let (written, _) = clone.write_all_at(b"still open", 0).await;
+    ///     written?;
+    ///     clone.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"still open");
+    /// # Ok(()) }
+    /// ```
+    pub fn try_clone(&self) -> io::Result<File> {
+        let fd = self.fd.try_clone()?;
+        let mut clone = File::from_owned(fd, self.driver.clone(), self.direct);
+        // One file, one filesystem: what it refused, it refuses the clone.
+        clone.inline_refused = self.inline_refused.clone();
+        Ok(clone)
+    }
+
+    /// Turns this into a [`std::fs::File`], for blocking use, naming the
+    /// same open file.
+    ///
+    /// If no operation holds the fd any more, the `std::fs::File` takes it
+    /// over: no system call. An operation whose future was dropped keeps
+    /// the fd until the kernel has let go of it (a read or write already
+    /// under way finishes first); the fd then stays with those operations
+    /// and closes when the last one ends, and this returns a duplicate
+    /// (as [`try_clone`](File::try_clone)) instead, so the `std::fs::File`
+    /// alone owns its fd and nothing closes it underneath. The two share the
+    /// open file, so a write that was already under way when its future was
+    /// dropped may still land after this returns. The error: the duplicate
+    /// could not be made (the fd limit); this `File` is then dropped.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use std::io::Read;
+    ///
+    /// let path = dir.path().join("handed over");
+    /// let file = proactor::block_on(async {
+    ///     let file = proactor::fs::OpenOptions::new().read(true).write(true).create(true).open(&path).await?;
+    ///     let (written, _) = file.write_all_at(b"now blocking", 0).await;
+    ///     written?;
+    ///     file.into_std()
+    /// })?;
+    /// let mut text = String::new();
+    /// (&file).read_to_string(&mut text)?;
+    /// assert_eq!(text, "now blocking");
+    /// # Ok(()) }
+    /// ```
+    pub fn into_std(self) -> io::Result<std::fs::File> {
+        match Arc::try_unwrap(self.fd) {
+            Ok(fd) => Ok(std::fs::File::from(fd)),
+            Err(still_used) => Ok(std::fs::File::from(still_used.try_clone()?)),
+        }
+    }
+
+    /// Writes all of the borrowed `data` from `offset`, **copying** it: a
+    /// chunk at a time (256 KiB) into a buffer from a small process-wide
+    /// pool, which the driver owns while the kernel writes from it (a write
+    /// whose future is dropped may still be under way). The copy is what
+    /// makes borrowed data possible; [`write_all_at`](File::write_all_at)
+    /// with an owned buffer costs none. On an error, the chunks before it
+    /// were written.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use proactor::fs::File;
+    ///
+    /// let path = dir.path().join("log");
+    /// let line = String::from("borrowed, not moved\n");
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     file.write_all_at_copied(line.as_bytes(), 0).await?;
+    ///     file.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read_to_string(&path)?, line);
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_all_at_copied(&self, data: &[u8], offset: u64) -> io::Result<()> {
+        let mut done = 0;
+        for chunk in data.chunks(super::copied::CHUNK) {
+            let copy = super::copied::CopiedBuf::copy_of(chunk);
+            let (result, _) = self.write_all_at(copy, offset_after(offset, done)?).await;
+            result?;
+            done += chunk.len();
+        }
+        Ok(())
+    }
+
+    /// Changes the permissions of the open file, as
+    /// [`std::fs::File::set_permissions`] (`fchmod(2)`, on the blocking
+    /// pool: io_uring has no such operation).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use proactor::fs::File;
+    ///
+    /// let path = dir.path().join("read-only");
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     let mut permissions = std::fs::metadata(&path)?.permissions();
+    ///     permissions.set_readonly(true);
+    ///     file.set_permissions(permissions).await?;
+    ///     file.close().await
+    /// })?;
+    /// assert!(std::fs::metadata(&path)?.permissions().readonly());
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_permissions(&self, permissions: std::fs::Permissions) -> io::Result<()> {
+        let fd = self.fd.clone();
+        super::on_pool::on_pool(self.driver.clone(), move || {
+            crate::os::sys::set_permissions(fd.as_raw_file(), &permissions).map(drop)
+        })
+        .await
     }
 }
 

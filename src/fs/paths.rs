@@ -1,58 +1,12 @@
-//! Whole-file and path operations.
+//! Path operations with an io_uring operation of their own: one submission
+//! on io_uring, the matching system call on the blocking pool otherwise.
 
 use std::io;
 use std::path::Path;
 
-use super::{File, Metadata};
-use crate::buf::IoBuf;
-use crate::op::{MkDirAt, Op, RenameAt, StatxPath, UnlinkAt};
+use super::Metadata;
+use crate::op::{LinkAt, MkDirAt, Op, RenameAt, StatxPath, UnlinkAt};
 use crate::Driver;
-
-/// Smallest read `read` issues when the size hint runs out.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// Reads a whole file.
-///
-/// ```
-/// # fn main() -> std::io::Result<()> {
-/// # let path = std::env::temp_dir().join(format!("proactor-doc-read-{}", std::process::id()));
-/// proactor::block_on(async {
-///     proactor::fs::write(&path, b"contents").await?;
-///     assert_eq!(proactor::fs::read(&path).await?, b"contents");
-///     proactor::fs::remove_file(&path).await
-/// })
-/// # }
-/// ```
-pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-    let file = File::open(path).await?;
-    let hint = file.len().await.unwrap_or(0);
-    let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
-    loop {
-        if buf.len() == buf.capacity() {
-            buf.reserve(READ_CHUNK.max(buf.len() / 2));
-        }
-        let filled = buf.len();
-        let total = buf.capacity();
-        let (result, slice) = file.read_at(buf.slice(filled..total), filled as u64).await;
-        buf = slice.into_inner();
-        match result {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    file.close().await?;
-    Ok(buf)
-}
-
-/// Writes `contents` as the whole file, creating or truncating it.
-pub async fn write<B: IoBuf>(path: impl AsRef<Path>, contents: B) -> io::Result<()> {
-    let file = File::create(path).await?;
-    let (result, _) = file.write_all_at(contents, 0).await;
-    result?;
-    file.close().await
-}
 
 /// Renames a file or directory, replacing `to` if it exists.
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
@@ -85,4 +39,84 @@ pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     Op::with_driver(op, Driver::try_current()?)
         .await
         .map(Metadata::new)
+}
+
+/// Whether `path` names something, following symlinks, as
+/// [`Path::try_exists`]: `Ok(false)` only when it is not found; any other
+/// failure to look (a file where a directory should be, no permission to
+/// search a directory) is the error. A symlink to nothing is `Ok(false)`.
+///
+/// One `statx` on io_uring, a `stat` on the blocking pool otherwise.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("maybe");
+/// proactor::block_on(async {
+///     assert!(!proactor::fs::try_exists(&path).await?);
+///     proactor::fs::write(&path, b"now it does").await?;
+///     assert!(proactor::fs::try_exists(&path).await?);
+///     Ok(())
+/// })
+/// # }
+/// ```
+pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
+    match metadata(path).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes `link` a new name (a hard link) for the file `original` names, as
+/// [`std::fs::hard_link`]. If `original` is a symlink, the link is to the
+/// symlink itself. Both must be on one filesystem.
+///
+/// `IORING_OP_LINKAT` on io_uring (Linux 5.15; before, and on the readiness
+/// back end, `linkat(2)` on the blocking pool).
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let original = dir.path().join("original");
+/// let link = dir.path().join("link");
+/// proactor::block_on(async {
+///     proactor::fs::write(&original, b"one file, two names").await?;
+///     proactor::fs::hard_link(&original, &link).await?;
+///     proactor::fs::remove_file(&original).await?;
+///     assert_eq!(proactor::fs::read(&link).await?, b"one file, two names");
+///     Ok(())
+/// })
+/// # }
+/// ```
+pub async fn hard_link(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+    let op = LinkAt::new(original.as_ref(), link.as_ref())?;
+    Op::with_driver(op, Driver::try_current()?).await
+}
+
+/// Makes `link` a symbolic link to `original`, as
+/// [`std::os::unix::fs::symlink`]. `original` is stored as given: it need
+/// not exist, and a relative one is resolved from `link`'s directory.
+///
+/// `IORING_OP_SYMLINKAT` on io_uring (Linux 5.15; before, and on the
+/// readiness back end, `symlink(2)` on the blocking pool).
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let link = dir.path().join("config");
+/// proactor::block_on(async {
+///     proactor::fs::write(dir.path().join("config.v2"), b"v2").await?;
+///     proactor::fs::symlink("config.v2", &link).await?;
+///     assert_eq!(proactor::fs::read_link(&link).await?, std::path::Path::new("config.v2"));
+///     assert_eq!(proactor::fs::read(&link).await?, b"v2");
+///     Ok(())
+/// })
+/// # }
+/// ```
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub async fn symlink(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+    let op = crate::op::SymlinkAt::new(original.as_ref(), link.as_ref())?;
+    Op::with_driver(op, Driver::try_current()?).await
 }

@@ -26,6 +26,7 @@ mod close;
 mod connect;
 mod fsync;
 mod future;
+mod link;
 mod nop;
 mod open;
 mod path;
@@ -48,6 +49,10 @@ pub use close::Close;
 pub use connect::Connect;
 pub use fsync::Fsync;
 pub use future::{Op, OpId, Submission};
+pub use link::LinkAt;
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use link::SymlinkAt;
 pub use nop::Nop;
 pub use open::OpenAt;
 pub use path::{MkDirAt, RenameAt, UnlinkAt};

@@ -172,6 +172,16 @@ pub(crate) fn set_len(file: RawFile, len: u64) -> io::Result<usize> {
     cvt(unsafe { libc::ftruncate(file, len) } as isize)
 }
 
+/// `fchmod(2)`: the permission bits of `permissions`.
+pub(crate) fn set_permissions(
+    file: RawFile,
+    permissions: &std::fs::Permissions,
+) -> io::Result<usize> {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: plain syscall on an fd; no memory involved.
+    cvt(unsafe { libc::fchmod(file, permissions.mode() as libc::mode_t) } as isize)
+}
+
 #[allow(clippy::unnecessary_cast)] // the stat field types differ by OS
 fn file_stat(st: &libc::stat) -> FileStat {
     FileStat {
@@ -242,6 +252,27 @@ pub(crate) fn unlink_flags(dir: bool) -> i32 {
 pub(crate) fn mkdir(path: &NativePath, mode: u32) -> io::Result<usize> {
     // SAFETY: a valid C string.
     cvt(unsafe { libc::mkdir(path.as_ptr(), mode as libc::mode_t) } as isize)
+}
+
+/// `linkat(2)` relative to the current directory, linking a symlink
+/// `original` itself (no `AT_SYMLINK_FOLLOW`), as io_uring's `LINKAT` does.
+pub(crate) fn hard_link(original: &NativePath, link: &NativePath) -> io::Result<usize> {
+    // SAFETY: two valid C strings.
+    cvt(unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            original.as_ptr(),
+            libc::AT_FDCWD,
+            link.as_ptr(),
+            0,
+        )
+    } as isize)
+}
+
+/// `symlink(2)`: `link` becomes a symbolic link holding `target`.
+pub(crate) fn symlink(target: &NativePath, link: &NativePath) -> io::Result<usize> {
+    // SAFETY: two valid C strings.
+    cvt(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) } as isize)
 }
 
 /// `recv(2)`.

@@ -172,6 +172,15 @@ pub(crate) fn set_len(file: RawFile, len: u64) -> io::Result<usize> {
     Ok(0)
 }
 
+/// Sets the read-only attribute of an open file as `permissions` says.
+pub(crate) fn set_permissions(
+    file: RawFile,
+    permissions: &std::fs::Permissions,
+) -> io::Result<usize> {
+    borrow_file(file).set_permissions(permissions.clone())?;
+    Ok(0)
+}
+
 /// POSIX-style file type and permission bits, as Unix reports them.
 fn file_stat(meta: &std::fs::Metadata) -> FileStat {
     let kind = if meta.is_dir() {
@@ -255,6 +264,11 @@ pub(crate) fn unlink(path: &NativePath, dir: bool) -> io::Result<usize> {
 /// Creates a directory; `mode` has no meaning on Windows.
 pub(crate) fn mkdir(path: &NativePath, _mode: u32) -> io::Result<usize> {
     std::fs::create_dir(path).map(|()| 0)
+}
+
+/// Makes `link` a new name for the file `original` names.
+pub(crate) fn hard_link(original: &NativePath, link: &NativePath) -> io::Result<usize> {
+    std::fs::hard_link(original, link).map(|()| 0)
 }
 
 /// `buf` as a slice of bytes that may be uninitialised.
