@@ -50,8 +50,8 @@ impl Builder {
         self
     }
 
-    /// io_uring submission queue entries (a power of two is used, at least
-    /// 2), or events gathered per readiness wait. Any number of operations
+    /// io_uring submission queue entries (a power of two is used, from 2 to
+    /// 32768), or events gathered per readiness wait (1 to 32768). Any number of operations
     /// may be in flight whatever this is: a full queue is submitted and
     /// refilled.
     pub fn entries(mut self, entries: u32) -> Self {

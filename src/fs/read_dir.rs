@@ -98,8 +98,9 @@ fn read_batch(mut dir: std::fs::ReadDir, driver: Driver) -> Batch {
 }
 
 enum State {
-    /// Between batches: the iterator, waiting for the next one.
-    Idle(std::fs::ReadDir),
+    /// Between batches: the iterator, waiting for the next one (boxed: on
+    /// Windows it is large).
+    Idle(Box<std::fs::ReadDir>),
     /// A batch is being read on the pool.
     Reading(Op<Blocking<BatchJob, Batch>>),
     /// Every entry has been read.
@@ -175,7 +176,7 @@ impl ReadDir {
         self.state = if batch.end {
             State::Done
         } else {
-            State::Idle(batch.dir)
+            State::Idle(Box::new(batch.dir))
         };
     }
 
@@ -188,7 +189,7 @@ impl ReadDir {
                 State::Done => return Poll::Ready(None),
                 State::Idle(dir) => {
                     let driver = self.driver.clone();
-                    let job: BatchJob = Box::new(move || read_batch(dir, driver));
+                    let job: BatchJob = Box::new(move || read_batch(*dir, driver));
                     self.state =
                         State::Reading(Op::with_driver(Blocking::new(job), self.driver.clone()));
                 }

@@ -27,10 +27,19 @@ const READ_CHUNK: usize = 64 * 1024;
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let file = File::open(path).await?;
     let hint = file.len().await.unwrap_or(0);
-    let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
+    let mut buf = Vec::new();
+    // As std's `fs::read`: a length no allocation can hold (a sparse file,
+    // say) is an `OutOfMemory` error, never an abort.
+    reserve(
+        &mut buf,
+        usize::try_from(hint)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1),
+    )?;
     loop {
         if buf.len() == buf.capacity() {
-            buf.reserve(READ_CHUNK.max(buf.len() / 2));
+            let more = READ_CHUNK.max(buf.len() / 2);
+            reserve(&mut buf, more)?;
         }
         let filled = buf.len();
         let total = buf.capacity();
@@ -45,6 +54,16 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     }
     file.close().await?;
     Ok(buf)
+}
+
+/// Grows `buf` by `additional` bytes, or fails as std's `fs::read` does.
+fn reserve(buf: &mut Vec<u8>, additional: usize) -> io::Result<()> {
+    buf.try_reserve_exact(additional).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            "the file is larger than this process can allocate",
+        )
+    })
 }
 
 /// Reads a whole file as UTF-8 text, as [`std::fs::read_to_string`]: text
