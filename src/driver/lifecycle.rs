@@ -26,7 +26,7 @@
 //! under Miri.
 
 use std::io;
-use std::task::{Poll, Waker};
+use std::task::Waker;
 
 use slab::Slab;
 
@@ -105,6 +105,19 @@ pub(crate) enum CompleteOutcome<T> {
     Unknown,
 }
 
+/// What [`OpTable::poll`] found.
+#[derive(Debug)]
+pub(crate) enum Polled<T> {
+    /// The result, and the data back; the slot is free.
+    Ready(io::Result<usize>, T),
+    /// Still in flight; the waker is registered.
+    Pending,
+    /// Still in flight, with another waker: poll again with a clone.
+    NeedsWaker,
+    /// No such slot, or its future was already dropped.
+    Unknown,
+}
+
 /// The slots of every operation a back end holds.
 pub(crate) struct OpTable<T> {
     slots: Slab<Slot<T>>,
@@ -146,17 +159,16 @@ impl<T> OpTable<T> {
 
     /// Like [`insert`](Self::insert), with the submitting future's waker
     /// registered at once: the future need not poll again (and take the
-    /// table's lock again) just to be woken.
-    pub(crate) fn insert_waiting(&mut self, data: T, waker: Option<&Waker>) -> OpKey {
+    /// table's lock again) just to be woken. The caller clones the waker
+    /// before locking: a waker's clone is user code.
+    pub(crate) fn insert_waiting(&mut self, data: T, waker: Option<Waker>) -> OpKey {
         let generation = self.next_generation;
         // Generations stay below 2^31 so an encoded key never reaches the
         // values back ends reserve for their own markers.
         self.next_generation = self.next_generation.wrapping_add(1) & 0x7fff_ffff;
         let index = self.slots.insert(Slot {
             generation,
-            lifecycle: waker.map_or(Lifecycle::Submitted, |waker| {
-                Lifecycle::Waiting(waker.clone())
-            }),
+            lifecycle: waker.map_or(Lifecycle::Submitted, Lifecycle::Waiting),
             data: Some(data),
         });
         OpKey {
@@ -224,16 +236,22 @@ impl<T> OpTable<T> {
         self.slot_mut(key).map(|slot| &slot.lifecycle)
     }
 
-    /// The future asks for its result. `None` if the slot does not exist.
-    /// A waker this poll replaces is put in `displaced`, for the caller to
-    /// drop once the lock is released.
+    /// The future asks for its result, with `waker` to wake. Installing a
+    /// new waker takes the clone the caller made before locking (`fresh`):
+    /// without one the answer is [`Polled::NeedsWaker`], and the caller
+    /// clones and asks again. A waker this replaces is put in `displaced`.
+    /// Both are dropped by the caller once the lock is released: a waker's
+    /// clone and drop are user code.
     pub(crate) fn poll(
         &mut self,
         key: OpKey,
         waker: &Waker,
+        fresh: &mut Option<Waker>,
         displaced: &mut Option<Waker>,
-    ) -> Option<Poll<(io::Result<usize>, T)>> {
-        let slot = self.slot_mut(key)?;
+    ) -> Polled<T> {
+        let Some(slot) = self.slot_mut(key) else {
+            return Polled::Unknown;
+        };
         match &mut slot.lifecycle {
             Lifecycle::Completed(_) => {
                 let slot = self.slots.remove(key.index as usize);
@@ -241,18 +259,21 @@ impl<T> OpTable<T> {
                     unreachable!("checked just above")
                 };
                 let data = slot.data.expect("a completed slot holds its data");
-                Some(Poll::Ready((result, data)))
+                Polled::Ready(result, data)
             }
-            Lifecycle::Waiting(current) if current.will_wake(waker) => Some(Poll::Pending),
-            Lifecycle::Cancelled => None,
-            lifecycle => {
-                if let Lifecycle::Waiting(old) =
-                    std::mem::replace(lifecycle, Lifecycle::Waiting(waker.clone()))
-                {
-                    *displaced = Some(old);
+            Lifecycle::Waiting(current) if current.will_wake(waker) => Polled::Pending,
+            Lifecycle::Cancelled => Polled::Unknown,
+            lifecycle => match fresh.take() {
+                Some(fresh) => {
+                    if let Lifecycle::Waiting(old) =
+                        std::mem::replace(lifecycle, Lifecycle::Waiting(fresh))
+                    {
+                        *displaced = Some(old);
+                    }
+                    Polled::Pending
                 }
-                Some(Poll::Pending)
-            }
+                None => Polled::NeedsWaker,
+            },
         }
     }
 
@@ -315,6 +336,23 @@ impl<T> OpTable<T> {
         }
     }
 
+    /// Forgets a slot whose data is lent to the job that is running this
+    /// very call (a driver dropped inside its own pool job): its result
+    /// will never be collected, and the job owns the data.
+    pub(crate) fn abandon_lent(&mut self, key: OpKey) {
+        if self.slot_mut(key).is_some_and(|slot| slot.data.is_none()) {
+            self.slots.remove(key.index as usize);
+        }
+    }
+
+    /// Takes a slot out whatever its state, for a driver inherited by a
+    /// forked child (the kernel works on the parent's memory, never on this
+    /// copy): its data (`None` if it was lent to a pool thread, which the
+    /// child does not have) and its waker, to drop outside the lock.
+    pub(crate) fn take_inherited(&mut self, key: OpKey) -> (Option<T>, Option<Waker>) {
+        self.remove_unstarted(key)
+    }
+
     /// Keys of every slot still waiting for a result.
     #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
     pub(crate) fn in_flight_keys(&self) -> Vec<OpKey> {
@@ -350,6 +388,11 @@ mod tests {
         }
     }
 
+    /// Polls as a future does: with a fresh clone of its waker.
+    fn poll_now<T>(table: &mut OpTable<T>, key: OpKey, waker: &Waker) -> Polled<T> {
+        table.poll(key, waker, &mut Some(waker.clone()), &mut None)
+    }
+
     fn waker() -> (Arc<CountingWaker>, Waker) {
         let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
         (counter.clone(), Waker::from(counter))
@@ -360,15 +403,12 @@ mod tests {
         let mut table = OpTable::default();
         let key = table.insert("data");
         let (_, w) = waker();
-        assert!(matches!(
-            table.poll(key, &w, &mut None),
-            Some(Poll::Pending)
-        ));
+        assert!(matches!(poll_now(&mut table, key, &w), Polled::Pending));
         let CompleteOutcome::Stored(Some(to_wake)) = table.complete(key, Ok(7), None) else {
             panic!("waiting slot must hand back its waker")
         };
         to_wake.wake();
-        let Some(Poll::Ready((Ok(7), "data"))) = table.poll(key, &w, &mut None) else {
+        let Polled::Ready(Ok(7), "data") = poll_now(&mut table, key, &w) else {
             panic!("result not delivered")
         };
         assert!(table.is_empty());
@@ -405,7 +445,7 @@ mod tests {
         let old = table.insert(1u8);
         table.complete(old, Ok(0), None);
         let (_, w) = waker();
-        let _ = table.poll(old, &w, &mut None);
+        let _ = poll_now(&mut table, old, &w);
         let new = table.insert(2u8);
         assert_eq!(old.index, new.index, "slab reuses the index");
         assert!(matches!(
@@ -434,8 +474,8 @@ mod tests {
         let mut table = OpTable::default();
         let key = table.insert(());
         let (count, w) = waker();
-        let _ = table.poll(key, &w, &mut None);
-        let _ = table.poll(key, &w, &mut None);
+        let _ = poll_now(&mut table, key, &w);
+        let _ = poll_now(&mut table, key, &w);
         if let CompleteOutcome::Stored(Some(w)) = table.complete(key, Ok(0), None) {
             w.wake();
         }
@@ -444,17 +484,28 @@ mod tests {
 
     #[test]
     fn replaced_or_cancelled_waker_is_handed_back_not_dropped() {
+        // Told apart by waking them: `will_wake` may not recognise a clone
+        // (Miri gives each use of a vtable its own address).
+        let woken = |waker: Waker, counter: &Arc<CountingWaker>| {
+            let before = counter.0.load(Ordering::SeqCst);
+            waker.wake();
+            counter.0.load(Ordering::SeqCst) == before + 1
+        };
         let mut table = OpTable::default();
         let key = table.insert(());
         let (first, w1) = waker();
-        let (_, w2) = waker();
+        let (second, w2) = waker();
         let mut displaced = None;
-        let _ = table.poll(key, &w1, &mut displaced);
+        assert!(matches!(
+            table.poll(key, &w1, &mut None, &mut displaced),
+            Polled::NeedsWaker
+        ));
+        let _ = table.poll(key, &w1, &mut Some(w1.clone()), &mut displaced);
         assert!(displaced.is_none());
-        let _ = table.poll(key, &w2, &mut displaced);
+        let _ = table.poll(key, &w2, &mut Some(w2.clone()), &mut displaced);
         let displaced = displaced.expect("the replaced waker comes back to the caller");
-        assert!(displaced.will_wake(&w1));
-        drop((displaced, w1));
+        assert!(woken(displaced, &first));
+        drop(w1);
         assert_eq!(
             Arc::strong_count(&first),
             1,
@@ -463,10 +514,14 @@ mod tests {
         let CancelOutcome::InFlight(Some(last)) = table.cancel(key) else {
             panic!("cancelling a waiting slot hands its waker back")
         };
-        assert!(last.will_wake(&w2));
-        let unstarted = table.insert_waiting((), Some(&w2));
+        assert!(woken(last, &second));
+        let unstarted = table.insert_waiting((), Some(w2.clone()));
         let (data, waker) = table.remove_unstarted(unstarted);
-        assert!(data.is_some() && waker.is_some_and(|w| w.will_wake(&w2)));
+        assert!(data.is_some());
+        assert!(woken(
+            waker.expect("an unstarted slot hands its waker back"),
+            &second
+        ));
     }
 
     #[test]

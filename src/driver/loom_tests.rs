@@ -7,7 +7,7 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
-use super::lifecycle::{CancelOutcome, CompleteOutcome, OpKey, OpTable};
+use super::lifecycle::{CancelOutcome, CompleteOutcome, OpKey, OpTable, Polled};
 use super::parker::{ParkTurn, Parker};
 
 /// Op data that counts how often it is dropped.
@@ -56,20 +56,23 @@ fn loom_complete_races_cancel_and_poll() {
 
         // The future polls once, then is dropped.
         let waker = noop_waker();
-        let polled = table.lock().unwrap().poll(key, &waker, &mut None);
+        let polled = table
+            .lock()
+            .unwrap()
+            .poll(key, &waker, &mut Some(waker.clone()), &mut None);
         match polled {
-            Some(std::task::Poll::Ready((result, data))) => {
+            Polled::Ready(result, data) => {
                 assert_eq!(result.unwrap(), 7);
                 drop(data);
             }
-            Some(std::task::Poll::Pending) => match table.lock().unwrap().cancel(key) {
+            Polled::Pending => match table.lock().unwrap().cancel(key) {
                 CancelOutcome::Finished(_, data) => drop(data),
                 CancelOutcome::InFlight(_) => {
                     assert!(!completed.load(SeqCst) || drops.load(SeqCst) <= 1);
                 }
                 CancelOutcome::Unknown => panic!("a live future's slot vanished"),
             },
-            None => panic!("a live future's slot vanished"),
+            Polled::NeedsWaker | Polled::Unknown => panic!("a live future's slot vanished"),
         }
         kernel.join().unwrap();
         assert_eq!(drops.load(SeqCst), 1, "data released exactly once");

@@ -40,6 +40,7 @@
 //! [`Blocking`]: crate::op::Blocking
 
 mod builder;
+pub(crate) mod fork;
 pub(crate) mod lifecycle;
 #[cfg(all(test, proactor_loom))]
 mod loom_tests;
@@ -63,7 +64,7 @@ use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -232,12 +233,21 @@ impl Driver {
     /// In a thread-local destructor, once this thread's own locals are gone,
     /// this does nothing: operations then go to the process-wide driver
     /// unless given a driver explicitly.
+    ///
+    /// Guards may be dropped in any order: each one takes back only its own
+    /// entry, and the current driver is the one entered last of those whose
+    /// guard is still alive.
     pub fn enter(&self) -> EnterGuard {
-        let previous = CURRENT
-            .try_with(|current| current.replace(Some(self.clone())))
+        let entry = CURRENT
+            .try_with(|current| {
+                let mut current = current.borrow_mut();
+                let entry = current.last().map_or(0, |(entry, _)| entry + 1);
+                current.push((entry, self.clone()));
+                entry
+            })
             .ok();
         EnterGuard {
-            previous,
+            entry,
             _not_send: std::marker::PhantomData,
         }
     }
@@ -267,13 +277,18 @@ impl Driver {
         // In a thread-local destructor this thread's current driver may be
         // gone already: the process-wide one serves then.
         if let Some(driver) = CURRENT
-            .try_with(|current| current.borrow().clone())
+            .try_with(|current| current.borrow().last().map(|(_, driver)| driver.clone()))
             .ok()
             .flatten()
         {
             return Ok(driver);
         }
         global_driver()
+    }
+
+    /// Whether this is a forked child's copy of its parent's driver.
+    pub(crate) fn is_inherited(&self) -> bool {
+        dispatch!(self, d => d.is_inherited())
     }
 
     fn from_inner(inner: Inner, fallback: Option<FallbackReason>) -> Driver {
@@ -456,26 +471,37 @@ cfg_notification_fd! {
     }
 }
 
-/// Restores the previous current driver when dropped. See [`Driver::enter`].
+/// Takes back its driver's turn as the current one when dropped. See
+/// [`Driver::enter`].
 #[derive(Debug)]
 pub struct EnterGuard {
-    /// `None` if nothing was entered (thread-locals already destroyed).
-    previous: Option<Option<Driver>>,
+    /// This guard's entry on the thread's stack of entered drivers; `None`
+    /// if nothing was entered (thread-locals already destroyed).
+    entry: Option<u64>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            // `try_with`: the guard may be dropped by a thread-local
-            // destructor.
-            let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
-        }
+        let Some(entry) = self.entry else {
+            return;
+        };
+        // `try_with`: the guard may be dropped by a thread-local destructor.
+        let removed = CURRENT.try_with(|current| {
+            let mut current = current.borrow_mut();
+            let position = current.iter().rposition(|(e, _)| *e == entry);
+            position.map(|position| current.remove(position))
+        });
+        // The driver is dropped after the borrow: its teardown may look at
+        // the current driver.
+        drop(removed);
     }
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Driver>> = const { RefCell::new(None) };
+    /// The drivers entered on this thread, the current one last, each with
+    /// its guard's entry number.
+    static CURRENT: RefCell<Vec<(u64, Driver)>> = const { RefCell::new(Vec::new()) };
     /// Identity of the driver whose `block_on` runs on this thread: its
     /// submissions wait for the next park instead of entering the kernel.
     static BATCHING: Cell<usize> = const { Cell::new(0) };
@@ -569,17 +595,13 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 /// The process-wide driver, started with its parker thread on first use.
 /// Only a running driver is kept: if none can be built now (every fd in
 /// use, say) or its thread cannot start, the error goes to this caller and
-/// the next one tries again.
+/// the next one tries again. A forked child makes one of its own.
 fn global_driver() -> io::Result<Driver> {
-    static GLOBAL: OnceLock<Driver> = OnceLock::new();
-    static STARTING: Mutex<()> = Mutex::new(());
-    if let Some(driver) = GLOBAL.get() {
-        return Ok(driver.clone());
-    }
-    // Callers that race here start one driver between them. Poisoned only if
-    // building a driver panicked, which left `GLOBAL` untouched.
-    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(driver) = GLOBAL.get() {
+    // Callers that race here start one driver between them. Poisoned only
+    // if building a driver panicked, which left it untouched.
+    static GLOBAL: Mutex<Option<Driver>> = Mutex::new(None);
+    let mut global = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(driver) = global.as_ref().filter(|driver| !driver.is_inherited()) {
         return Ok(driver.clone());
     }
     let driver = Driver::new()?;
@@ -600,5 +622,10 @@ fn global_driver() -> io::Result<Driver> {
                 std::thread::sleep(Duration::from_millis(1));
             }
         })?;
-    Ok(GLOBAL.get_or_init(|| driver).clone())
+    // An inherited driver replaced here is the parent's: its copy is
+    // forgotten, not torn down (its parker thread's handle was copied too).
+    if let Some(inherited) = global.replace(driver.clone()) {
+        std::mem::forget(inherited);
+    }
+    Ok(driver)
 }

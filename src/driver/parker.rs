@@ -156,6 +156,15 @@ impl Parker {
         self.kernel_sleeper.store(false, SeqCst);
     }
 
+    /// Whether the turn holder is in (or about to enter) the kernel wait.
+    /// Read after pushing a submission: `false` means the holder enters
+    /// the kernel (and so submits what was pushed) after the read, if at
+    /// all.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn in_kernel(&self) -> bool {
+        self.kernel_sleeper.load(SeqCst)
+    }
+
     /// The turn holder is done: out of the kernel, completions taken.
     pub(crate) fn leave_turn(&self) {
         self.left_kernel();

@@ -6,6 +6,7 @@
 //! job always runs once it is queued, even while the pool shuts down, so the
 //! driver gets every lent operation back.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::panic::AssertUnwindSafe;
@@ -22,8 +23,27 @@ pub(crate) struct Job {
     completions: Arc<PoolCompletions>,
 }
 
+thread_local! {
+    /// The job this pool thread runs: its results' destination and key.
+    static RUNNING: Cell<Option<(*const PoolCompletions, OpKey)>> = const { Cell::new(None) };
+}
+
+/// The key of the job of `completions`' driver that this thread is running,
+/// if it is one of that driver's pool threads: a teardown running inside
+/// that job must not wait for it to come back.
+pub(crate) fn job_running_here(completions: &Arc<PoolCompletions>) -> Option<OpKey> {
+    RUNNING
+        .try_with(Cell::get)
+        .ok()
+        .flatten()
+        .filter(|&(running, _)| std::ptr::eq(running, Arc::as_ptr(completions)))
+        .map(|(_, key)| key)
+}
+
 impl Job {
     fn run(mut self) {
+        let this_job = (Arc::as_ptr(&self.completions), self.key);
+        let _ = RUNNING.try_with(|running| running.set(Some(this_job)));
         #[cfg(proactor_fault)]
         crate::fault::note_pool_run();
         // A job may be user code (`Blocking`), which catches its own panic
@@ -37,6 +57,7 @@ impl Job {
                     "the operation panicked on the blocking pool",
                 ))
             });
+        let _ = RUNNING.try_with(|running| running.set(None));
         self.completions
             .done
             .lock()

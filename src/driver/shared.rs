@@ -21,7 +21,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::lifecycle::{CompleteOutcome, OpKey, OpTable};
+use super::lifecycle::{CompleteOutcome, OpKey, OpTable, Polled};
 use super::pool::{run_on_pool, BlockingPool, PoolCompletions};
 use crate::op::{downcast, BoxedOp, OpCode, OpId, Submission};
 
@@ -137,11 +137,13 @@ impl Dispatch {
 }
 
 impl Dispatch {
-    /// [`Dispatch::run`] for a driver's teardown, which may run while this
-    /// thread unwinds or in a thread-local destructor: a panic in a
-    /// cleanup is not resumed (the panic hook has reported it) so that the
-    /// teardown finishes and never aborts the process.
-    pub(crate) fn run_in_teardown(self) {
+    /// [`Dispatch::run`] where a panic must not be resumed: in a driver's
+    /// teardown, which may run while this thread unwinds or in a
+    /// thread-local destructor (a second panic would abort), and where the
+    /// wakers are other futures' (reaped to make room while submitting for
+    /// an unrelated one, whose poll must not fail for them). The panic hook
+    /// has reported the panic; every other piece still runs.
+    pub(crate) fn run_detached(self) {
         let _ = panic::catch_unwind(AssertUnwindSafe(|| self.run()));
     }
 }
@@ -152,22 +154,31 @@ pub(crate) fn poll_slot<O: OpCode>(
     id: OpId,
     cx: &mut Context<'_>,
 ) -> Poll<(io::Result<usize>, Box<O>)> {
-    // Dropped after the lock: a waker's drop is user code.
-    let mut displaced = None;
-    let polled = lock(table).poll(id.0, cx.waker(), &mut displaced);
-    drop(displaced);
-    match polled {
-        Some(Poll::Ready((result, op))) => Poll::Ready((result, downcast(op))),
-        Some(Poll::Pending) => Poll::Pending,
-        None => panic!("proactor: an Op was polled on a driver that does not hold it"),
+    // A waker's clone and drop are user code: cloned before the lock only
+    // when the table needs a new one, dropped after it.
+    let mut fresh = None;
+    loop {
+        let mut displaced = None;
+        let polled = lock(table).poll(id.0, cx.waker(), &mut fresh, &mut displaced);
+        drop(displaced);
+        match polled {
+            Polled::Ready(result, op) => return Poll::Ready((result, downcast(op))),
+            Polled::Pending => return Poll::Pending,
+            Polled::NeedsWaker => fresh = Some(cx.waker().clone()),
+            Polled::Unknown => {
+                panic!("proactor: an Op was polled on a driver that does not hold it")
+            }
+        }
     }
 }
 
-/// Marks `id` cancelled. Returns whether the caller must stop it in the
-/// kernel: `false` when it already finished (cleaned up here) or runs on
-/// the pool (its result is cleaned up when it comes back).
+/// Marks `id` cancelled, and calls `stop_in_kernel` if the kernel still
+/// has it: not when it already finished (cleaned up here) or runs on the
+/// pool (its result is cleaned up when it comes back). The waker the future
+/// left is dropped last, outside the lock: its drop is user code, and a
+/// panic there must not keep the operation from being stopped.
 #[cfg(all(target_os = "linux", feature = "uring"))]
-pub(crate) fn cancel_slot(table: &SharedTable, id: OpId) -> bool {
+pub(crate) fn cancel_slot(table: &SharedTable, id: OpId, stop_in_kernel: impl FnOnce()) {
     use super::lifecycle::CancelOutcome;
     let (outcome, lent) = {
         let mut table = lock(table);
@@ -175,14 +186,37 @@ pub(crate) fn cancel_slot(table: &SharedTable, id: OpId) -> bool {
         (table.cancel(id.0), lent)
     };
     match outcome {
-        CancelOutcome::Finished(result, op) => {
-            op.cleanup_erased(result);
-            false
+        CancelOutcome::Finished(result, op) => op.cleanup_erased(result),
+        CancelOutcome::InFlight(waker) => {
+            if !lent {
+                stop_in_kernel();
+            }
+            drop(waker);
         }
-        // The waker the future left is dropped here, outside the lock.
-        CancelOutcome::InFlight(_waker) => !lent,
-        CancelOutcome::Unknown => false,
+        CancelOutcome::Unknown => {}
     }
+}
+
+/// `poll_op` in a forked child, for a driver it inherited: the child's copy
+/// of the operation comes back with an error.
+pub(crate) fn poll_inherited<O: OpCode>(
+    table: &SharedTable,
+    id: OpId,
+) -> Poll<(io::Result<usize>, Box<O>)> {
+    let (op, _waker) = lock(table).take_inherited(id.0);
+    match op {
+        Some(op) => Poll::Ready((Err(super::fork::inherited_error()), downcast(op))),
+        None => panic!(
+            "proactor: this operation was running on the parent process's blocking pool when \
+             the process forked; it cannot finish in the child"
+        ),
+    }
+}
+
+/// `cancel_op` in a forked child: the child's copy goes, the kernel (which
+/// only ever worked for the parent) is not told.
+pub(crate) fn cancel_inherited(table: &SharedTable, id: OpId) {
+    let (_op, _waker) = lock(table).take_inherited(id.0);
 }
 
 /// Removes a slot whose operation never started, dropping what it held
@@ -200,6 +234,7 @@ pub(crate) fn submit_to_pool<O: OpCode>(
     op: Box<O>,
     waker: Option<&Waker>,
 ) -> Submission<O> {
+    let waker = waker.cloned();
     let (key, lent) = {
         let mut table = lock(table);
         let key = table.insert_waiting(op, waker);
@@ -272,7 +307,7 @@ mod tests {
         let mut keys = Vec::new();
         for waker in [&counting, &panicking, &counting, &panicking, &counting] {
             let op: BoxedOp = Box::new(Orphan(cleaned.clone()));
-            keys.push(lock(&table).insert_waiting(op, Some(waker)));
+            keys.push(lock(&table).insert_waiting(op, Some(waker.clone())));
         }
         let orphan = lock(&table).insert_waiting(Box::new(Orphan(cleaned.clone())), None);
         let _ = lock(&table).cancel(orphan);

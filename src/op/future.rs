@@ -66,6 +66,14 @@ impl<O: OpCode, D: CompletionDriver> Future for Op<O, D> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
         let this = self.get_mut();
+        // An in-flight op stays marked in flight while the driver polls it:
+        // the driver may run user code (a replaced waker's drop) that
+        // panics, and a future dropped after that must still cancel.
+        if let OpState::InFlight(id) = this.state {
+            let (result, op) = std::task::ready!(this.driver.poll_op::<O>(id, cx));
+            this.state = OpState::Finished;
+            return Poll::Ready(op.complete(result));
+        }
         match std::mem::replace(&mut this.state, OpState::Finished) {
             OpState::Unsubmitted(op) => {
                 if let Err(error) = op.validate() {
@@ -80,13 +88,7 @@ impl<O: OpCode, D: CompletionDriver> Future for Op<O, D> {
                     }
                 }
             }
-            OpState::InFlight(id) => match this.driver.poll_op::<O>(id, cx) {
-                Poll::Ready((result, op)) => Poll::Ready(op.complete(result)),
-                Poll::Pending => {
-                    this.state = OpState::InFlight(id);
-                    Poll::Pending
-                }
-            },
+            OpState::InFlight(_) => unreachable!("handled above"),
             OpState::Finished => panic!("Op polled after completion"),
         }
     }

@@ -32,7 +32,9 @@ use polling::{Events, Poller};
 use super::lifecycle::{CancelOutcome, CompleteOutcome, OpKey, OpTable};
 use super::parker::{HeldTurn, ParkTurn, Parker};
 use super::pool::{BlockingPool, PoolCompletions, Unpark};
-use super::shared::{lock, poll_slot, remove_unstarted, submit_to_pool, Dispatch, SharedTable};
+use super::shared::{
+    cancel_inherited, lock, poll_inherited, poll_slot, remove_unstarted, submit_to_pool, Dispatch, SharedTable,
+};
 use super::{sealed, Backend, Builder, CompletionDriver};
 use crate::op::{downcast, BoxedOp, OpCode, OpId, Readiness, Submission};
 use waits::Waits;
@@ -69,6 +71,8 @@ struct Shared {
     events: Mutex<Events>,
     pool: BlockingPool,
     pool_done: Arc<PoolCompletions>,
+    /// The process's fork count when the driver was made (see `fork`).
+    generation: u64,
 }
 
 impl fmt::Debug for PollDriver {
@@ -89,13 +93,17 @@ impl PollDriver {
             parker: Parker::default(),
             poller: poller.clone(),
         });
-        let capacity = NonZeroUsize::new(builder.entries as usize).unwrap_or(NonZeroUsize::MIN);
+        // As many as an io_uring submission queue may hold: a larger
+        // request would only allocate a huge event buffer (or abort).
+        let entries = builder.entries.min(MAX_EVENTS_PER_WAIT) as usize;
+        let capacity = NonZeroUsize::new(entries).unwrap_or(NonZeroUsize::MIN);
         Ok(PollDriver {
             shared: Arc::new(Shared {
                 poller,
                 waits: Mutex::new(Waits::default()),
                 table: Mutex::new(OpTable::default()),
                 pool_done: PoolCompletions::new(wakeup.clone()),
+                generation: super::fork::generation(),
                 wakeup,
                 events: Mutex::new(Events::with_capacity(capacity)),
                 pool: BlockingPool::new(builder.blocking_threads),
@@ -109,6 +117,9 @@ impl PollDriver {
     }
 }
 
+/// Most events gathered per wait, whatever `Builder::entries` asks.
+const MAX_EVENTS_PER_WAIT: u32 = 32768;
+
 fn would_block(result: &io::Result<usize>) -> bool {
     matches!(result, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
@@ -118,7 +129,15 @@ fn cancelled() -> io::Result<usize> {
 }
 
 impl Shared {
+    /// Whether this is a forked child's copy of the driver (see `fork`).
+    fn inherited(&self) -> bool {
+        super::fork::is_inherited(self.generation)
+    }
+
     fn submit_op<O: OpCode>(&self, mut op: Box<O>, waker: &Waker) -> Submission<O> {
+        if self.inherited() {
+            return Submission::Done(Err(super::fork::inherited_error()), op);
+        }
         match op.readiness() {
             Readiness::Now => Submission::Done(op.perform(), op),
             Readiness::Blocking => match op.try_now() {
@@ -130,6 +149,7 @@ impl Shared {
                 if !would_block(&result) {
                     return Submission::Done(result, op);
                 }
+                let waker = waker.clone();
                 let mut waits = lock(&self.waits);
                 let key = lock(&self.table).insert_waiting(op, Some(waker));
                 let waiting = waits.wait_fd(&self.poller, key, fd, interest);
@@ -147,6 +167,7 @@ impl Shared {
                 if duration.is_zero() {
                     return Submission::Done(Ok(0), op);
                 }
+                let waker = waker.clone();
                 let mut waits = lock(&self.waits);
                 let key = lock(&self.table).insert_waiting(op, Some(waker));
                 let earliest = waits.add_timer(key, deadline);
@@ -162,6 +183,8 @@ impl Shared {
 
     /// An operation that only ends when cancelled.
     fn hold_forever<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
+        // Cloned before any lock: a waker's clone is user code.
+        let waker = waker.clone();
         let mut waits = lock(&self.waits);
         let key = lock(&self.table).insert_waiting(op, Some(waker));
         waits.add_forever(key);
@@ -169,6 +192,10 @@ impl Shared {
     }
 
     fn cancel(&self, id: OpId) {
+        if self.inherited() {
+            // The epoll instance is the parent's too: not a word to it.
+            return cancel_inherited(&self.table, id);
+        }
         let mut cleanup: Option<(io::Result<usize>, BoxedOp)> = None;
         // The future's waker, dropped once the locks are released.
         let mut _displaced = None;
@@ -242,6 +269,9 @@ impl Shared {
     /// the turn is left; a panicking one is resumed here once the rest ran.
     /// Returns the next timer's deadline.
     fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<Option<Instant>> {
+        if self.inherited() {
+            return Err(super::fork::inherited_error());
+        }
         // Woken before the decision to block: their futures may be polled
         // (and end this park) instead of waiting for the next event.
         let mut due = Dispatch::default();
@@ -298,18 +328,30 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        if self.inherited() {
+            // A forked child's copy: the epoll instance is the parent's, so
+            // its registrations stay; the child's copies of the operations
+            // are the child's own memory, freed here.
+            drop(lock(&self.table).drain());
+            return;
+        }
         // Every slot left is cancelled (its future is gone). Fd waits and
         // timers end here; pool jobs are waited for, since a pool thread
         // may still be using their buffers.
         let waiting = lock(&self.waits).drain(&self.poller);
         let mut dispatch = Dispatch::default();
         dispatch.store(&self.table, waiting.into_iter().map(|key| (key, cancelled(), None)));
-        dispatch.run_in_teardown();
+        dispatch.run_detached();
+        // Dropped inside one of its own pool jobs: that job comes back only
+        // after this returns, so it is not waited for.
+        if let Some(key) = super::pool::job_running_here(&self.pool_done) {
+            lock(&self.table).abandon_lent(key);
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut dispatch = Dispatch::default();
             dispatch.collect_pool(&self.table, &self.pool_done);
-            dispatch.run_in_teardown();
+            dispatch.run_detached();
             if lock(&self.table).is_empty() {
                 return;
             }
@@ -320,6 +362,13 @@ impl Drop for Shared {
             let mut events = lock(&self.events);
             let _ = self.poller.wait(&mut events, Some(Duration::from_millis(10)));
         }
+    }
+}
+
+impl PollDriver {
+    /// Whether this is a forked child's copy of its parent's driver.
+    pub(crate) fn is_inherited(&self) -> bool {
+        self.shared.inherited()
     }
 }
 
@@ -343,6 +392,9 @@ impl CompletionDriver for PollDriver {
     }
 
     fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {
+        if self.shared.inherited() {
+            return poll_inherited(&self.shared.table, id);
+        }
         poll_slot(&self.shared.table, id, cx)
     }
 

@@ -27,7 +27,10 @@ use super::lifecycle::{OpKey, OpTable};
 use super::parker::{ParkTurn, Parker};
 use super::pool::{BlockingPool, PoolCompletions, Unpark};
 use super::parker::HeldTurn;
-use super::shared::{cancel_slot, lock, poll_slot, remove_unstarted, submit_to_pool, Dispatch, SharedTable};
+use super::shared::{
+    cancel_inherited, cancel_slot, lock, poll_inherited, poll_slot, remove_unstarted, submit_to_pool, Dispatch,
+    SharedTable,
+};
 use super::{is_batching, sealed, Backend, Builder, CompletionDriver};
 use crate::op::{from_cqe_result, OpCode, OpId, Submission, Timeout};
 
@@ -92,6 +95,8 @@ struct Shared {
     closing: AtomicBool,
     pool: BlockingPool,
     pool_done: Arc<PoolCompletions>,
+    /// The process's fork count when the driver was made (see `fork`).
+    generation: u64,
 }
 
 impl fmt::Debug for UringDriver {
@@ -128,6 +133,7 @@ impl UringDriver {
             table: Mutex::new(OpTable::default()),
             support,
             pool_done: PoolCompletions::new(wakeup.clone()),
+            generation: super::fork::generation(),
             wakeup,
             wake_buf: WakeBuf(Box::into_raw(Box::new(0u64))),
             wake_armed: AtomicBool::new(false),
@@ -150,6 +156,11 @@ impl UringDriver {
 }
 
 impl Shared {
+    /// Whether this is a forked child's copy of the driver (see `fork`).
+    fn inherited(&self) -> bool {
+        super::fork::is_inherited(self.generation)
+    }
+
     fn identity(&self) -> usize {
         self as *const Shared as usize
     }
@@ -178,9 +189,13 @@ impl Shared {
         }
     }
 
-    /// Submits queued entries unless this thread batches them until its park.
+    /// Submits queued entries unless this thread batches them until its
+    /// park. It does not when another thread waits in the kernel: this
+    /// thread may block elsewhere before it parks (a nested executor), and
+    /// the waiting thread would not see the entries until it wakes.
     fn submit_unless_batching(&self) {
-        if !is_batching(self.identity()) {
+        let batched = is_batching(self.identity()) && !self.wakeup.parker.in_kernel();
+        if !batched {
             // The entries are queued and count as in flight whatever this
             // returns: a failed submit is retried at the next park.
             let _ = self.submit_pending(None);
@@ -215,7 +230,9 @@ impl Shared {
                             let mut dispatch = Dispatch::default();
                             self.reap(&mut dispatch);
                             drop(held);
-                            dispatch.run();
+                            // Other futures' wakers, run inside whatever
+                            // submits (a poll, a drop): detached.
+                            dispatch.run_detached();
                         }
                         attempts += 1;
                         if attempts > 64 {
@@ -309,6 +326,9 @@ impl Shared {
     /// turn is left. A panicking waker is resumed here, after every other
     /// waker ran and the driver is consistent.
     fn park(&self, timeout: Option<Duration>, still_idle: &dyn Fn() -> bool) -> io::Result<()> {
+        if self.inherited() {
+            return Err(super::fork::inherited_error());
+        }
         let flush = || {
             let _ = self.submit_pending(None);
         };
@@ -379,7 +399,9 @@ impl Shared {
                 let timer = self.submit_op_holding(Box::new(Timeout::new(timeout)), None, Some(&mut *dispatch));
                 let timer = match timer {
                     Submission::InFlight(id) => {
-                        cancel_slot(&self.table, id);
+                        // Only marked: the kernel's copy is cancelled
+                        // once the wait is over.
+                        cancel_slot(&self.table, id, || {});
                         Some(id)
                     }
                     Submission::Done(..) => None,
@@ -410,9 +432,14 @@ impl Shared {
         waker: Option<&Waker>,
         mut turn: Option<&mut Dispatch>,
     ) -> Submission<O> {
+        if self.inherited() {
+            return Submission::Done(Err(super::fork::inherited_error()), op);
+        }
         if !self.support.has(O::URING_OPCODE) {
             return submit_to_pool(&self.table, &self.pool, &self.pool_done, op, waker);
         }
+        // Cloned before the lock: a waker's clone is user code.
+        let waker = waker.cloned();
         let (key, entry) = {
             let mut table = lock(&self.table);
             let key = table.insert_waiting(op, waker);
@@ -439,9 +466,10 @@ impl Shared {
     }
 
     fn cancel(&self, id: OpId) {
-        if cancel_slot(&self.table, id) {
-            self.cancel_in_kernel(id, None);
+        if self.inherited() {
+            return cancel_inherited(&self.table, id);
         }
+        cancel_slot(&self.table, id, || self.cancel_in_kernel(id, None));
     }
 
     /// Asks the kernel to end `id`, whose slot is already marked cancelled.
@@ -458,6 +486,16 @@ impl Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         self.closing.store(true, Ordering::Release);
+        if self.inherited() {
+            // A forked child's copy: the queues are the parent's. What the
+            // copy holds is the child's own memory, which the kernel never
+            // touches: freed without a word to the ring.
+            drop(lock(&self.table).drain());
+            // SAFETY: the child's copy of the buffer; the kernel only ever
+            // writes the parent's.
+            drop(unsafe { Box::from_raw(self.wake_buf.0) });
+            return;
+        }
         let to_cancel: Vec<OpKey> = {
             let mut table = lock(&self.table);
             table
@@ -478,11 +516,16 @@ impl Drop for Shared {
             // SAFETY: a cancel entry carries no pointers.
             let _ = unsafe { self.push(&entry, Some(&mut dispatch)) };
         }
+        // Dropped inside one of its own pool jobs: that job comes back only
+        // after this returns, so it is not waited for.
+        if let Some(key) = super::pool::job_running_here(&self.pool_done) {
+            lock(&self.table).abandon_lent(key);
+        }
         let deadline = Instant::now() + TEARDOWN_LIMIT;
         loop {
             self.reap(&mut dispatch);
             dispatch.collect_pool(&self.table, &self.pool_done);
-            std::mem::take(&mut dispatch).run_in_teardown();
+            std::mem::take(&mut dispatch).run_detached();
             let settled = lock(&self.table).is_empty() && !self.wake_armed.load(Ordering::Acquire);
             if settled {
                 // SAFETY: the eventfd read resolved, so the kernel no longer
@@ -512,6 +555,13 @@ impl Drop for Shared {
     }
 }
 
+impl UringDriver {
+    /// Whether this is a forked child's copy of its parent's driver.
+    pub(crate) fn is_inherited(&self) -> bool {
+        self.shared.inherited()
+    }
+}
+
 impl sealed::Sealed for UringDriver {
     fn identity(&self) -> usize {
         self.shared.identity()
@@ -534,6 +584,9 @@ impl CompletionDriver for UringDriver {
     }
 
     fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {
+        if self.shared.inherited() {
+            return poll_inherited(&self.shared.table, id);
+        }
         poll_slot(&self.shared.table, id, cx)
     }
 
