@@ -26,7 +26,11 @@ fn unix_addr(addr: &SockAddr) -> io::Result<SocketAddr> {
         use std::os::linux::net::SocketAddrExt;
         return SocketAddr::from_abstract_name(name);
     }
-    if addr.is_unix() {
+    // An unnamed peer: `AF_UNIX` with no path, or, from `recvfrom` on a
+    // datagram sent by a socketpair peer or an unbound socket, no address
+    // at all (length 0, family `AF_UNSPEC`).
+    let no_address = addr.len() == 0 || addr.family() == libc::AF_UNSPEC as libc::sa_family_t;
+    if addr.is_unix() || no_address {
         return unnamed_addr();
     }
     Err(io::Error::new(
