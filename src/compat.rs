@@ -235,6 +235,12 @@ impl<T: CompatIo> Compat<T> {
             let buf = slice.into_inner();
             let (offset, done, total) = (writing.offset, writing.done, writing.total);
             self.writing = None;
+            if T::SHARED_CURSOR && !matches!(result, Ok(n) if n > 0) {
+                // The cursor moved past these bytes when they were copied
+                // in; they never reached the file: back to where they
+                // stopped, as a failed `write(2)` leaves a file's offset.
+                self.position = offset + done as u64;
+            }
             match result {
                 Ok(0) => {
                     self.write_buf = Some(buf);
