@@ -10,4 +10,6 @@ cd "$(dirname "$0")/.."
 export RUSTFLAGS="--cfg proactor_fault"
 # A separate target dir: the cfg changes the crate's build.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/fault}
-cargo test --all-features --test fault -- --nocapture
+cargo test --all-features --test fault --test fault_submit -- --nocapture
+# Link opcodes hidden: hard and symbolic links made on the pool match std.
+cargo test --all-features --test fs_std links_match_std_on_the_pool
