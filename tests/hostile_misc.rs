@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{finishes_within, poll_with, FnWaker};
 use proactor::op::{Op, Read, Timeout};
-use proactor::{Backend, Driver};
+use proactor::Driver;
 
 /// Invariant 8: bad input is an `io::Error`, never an abort. A huge
 /// `entries` on the readiness back end sizes the event buffer from it.
@@ -237,11 +237,15 @@ fn probe_emfile_child() {
     );
     assert_eq!(
         again.backend(),
-        Backend::IoUring,
+        proactor::Backend::IoUring,
         "the transient failure was cached"
     );
     let global = Driver::try_current().unwrap();
-    assert_eq!(global.backend(), Backend::IoUring, "the global driver");
+    assert_eq!(
+        global.backend(),
+        proactor::Backend::IoUring,
+        "the global driver"
+    );
     global
         .block_on(proactor::time::sleep(Duration::from_millis(1)))
         .unwrap();

@@ -252,7 +252,13 @@ impl Shared {
     fn completions_overflowed(&self) -> bool {
         let _sq = lock(&self.sq_lock);
         // SAFETY: sq_lock serialises every use of the submission queue.
-        unsafe { self.ring.submission_shared() }.cq_overflow()
+        let sq = unsafe { self.ring.submission_shared() };
+        let overflowed = sq.cq_overflow();
+        // Dropped (it stores the queue's tail back) before the lock: as a
+        // temporary of the tail expression it would outlive the guard and
+        // could undo another thread's push.
+        drop(sq);
+        overflowed
     }
 
     /// Makes sure the eventfd read that carries wake-ups is in the ring. Only
