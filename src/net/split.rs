@@ -80,7 +80,7 @@ macro_rules! split_halves {
         #[doc = $setup]
         /// use futures::io::{AsyncReadExt, AsyncWriteExt};
         ///
-        /// let (mut read, mut write) = stream.split();
+        #[doc = concat!(" let (mut read, mut write) = ", stringify!($stream), "::split(&stream);")]
         /// write.write_all(b"ping").await?;
         /// write.flush().await?;
         /// let (got, ping) = peer.read_exact(vec![0; 4]).await;
@@ -107,7 +107,7 @@ macro_rules! split_halves {
         #[doc = $setup]
         /// use futures::io::AsyncWriteExt;
         ///
-        /// let (_read, mut write) = stream.split();
+        #[doc = concat!(" let (_read, mut write) = ", stringify!($stream), "::split(&stream);")]
         /// write.write_all(b"borrowed").await?;
         /// write.flush().await?;
         /// let (got, buf) = peer.read_exact(vec![0; 8]).await;
@@ -242,12 +242,17 @@ macro_rules! split_halves {
             /// and share the same state: see [`ReadHalf`] for what
             /// concurrent readers get.
             ///
+            /// With `futures::io::AsyncReadExt` or `tokio::io::AsyncBufReadExt`
+            /// in scope, `stream.split()` means that trait's `split`, which
+            /// takes the stream by value (method lookup tries by-value
+            /// receivers first): call this one by its type's name, as below.
+            ///
             /// ```
             #[doc = $setup]
             /// use futures::io::{AsyncReadExt, AsyncWriteExt};
             ///
-            /// let (mut read, mut write) = stream.split();
-            /// let (mut peer_read, mut peer_write) = peer.split();
+            #[doc = concat!(" let (mut read, mut write) = ", stringify!($stream), "::split(&stream);")]
+            #[doc = concat!(" let (mut peer_read, mut peer_write) = ", stringify!($stream), "::split(&peer);")]
             /// let ((), ()) = futures::try_join!(
             ///     async { write.write_all(b"to peer").await?; write.flush().await },
             ///     async { peer_write.write_all(b"to stream").await?; peer_write.flush().await },
