@@ -1,4 +1,27 @@
 //! TCP: [`TcpListener`], [`TcpStream`] and the halves a stream splits into.
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use proactor::net::tcp::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! proactor::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let client = TcpStream::connect(listener.local_addr()?).await?;
+//!     let (server, _) = listener.accept().await?;
+//!     let (mut read, mut write): (OwnedReadHalf, OwnedWriteHalf) = server.into_split();
+//!     AsyncWriteExt::write_all(&mut &client, b"ping").await?;
+//!     let mut ping = [0; 4];
+//!     read.read_exact(&mut ping).await?;
+//!     write.write_all(b"pong").await?;
+//!     write.flush().await?;
+//!     let (got, pong) = client.read_exact(vec![0; 4]).await;
+//!     got?;
+//!     assert_eq!((&ping, &pong[..]), (b"ping", &b"pong"[..]));
+//!     Ok(())
+//! })
+//! # }
+//! ```
 
 use std::fmt;
 use std::io;

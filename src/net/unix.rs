@@ -1,5 +1,24 @@
 //! Unix domain sockets: [`UnixListener`], [`UnixStream`] and the halves a
 //! stream splits into, and [`UnixDatagram`].
+//!
+//! ```
+//! use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+//! use proactor::net::unix::UnixStream;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! proactor::block_on(async {
+//!     let (a, b) = UnixStream::pair()?;
+//!     let (_, mut to_b) = a.into_split();
+//!     let (mut from_a, _) = b.into_split();
+//!     to_b.write_all(b"a line\n").await?;
+//!     to_b.flush().await?;
+//!     let mut line = String::new();
+//!     from_a.read_line(&mut line).await?;
+//!     assert_eq!(line, "a line\n");
+//!     Ok(())
+//! })
+//! # }
+//! ```
 
 use std::fmt;
 use std::io;
