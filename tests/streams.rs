@@ -488,6 +488,17 @@ both_backends! {
         });
     }
 
+    fn compat_with_a_huge_capacity_sizes_its_buffers_by_use(driver) {
+        driver.block_on(async {
+            let (client, server) = common::tcp_pair().await;
+            // The capacity is a limit now, not an allocation made up front
+            // (which failed with a capacity overflow).
+            let mut client = Compat::with_capacity(usize::MAX, client);
+            let mut server = Compat::with_capacity(usize::MAX, server);
+            ping_pong(&mut client, &mut server).await;
+        });
+    }
+
     fn file_cursor_methods_read_write_seek_read_to_end_and_read_to_string(driver) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cursor");

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use super::{INITIAL_BUFFER, MAX_BUFFER};
 use crate::buf::BufResult;
@@ -106,7 +106,7 @@ where
             // the driver) leaves no half-updated state behind.
             let mut reading = match self.reading.take() {
                 Some(reading) => reading,
-                None => self.start(wanted, &mut start),
+                None => ready!(self.start(wanted, &mut start))?,
             };
             let (result, mut buf) = match Pin::new(&mut reading.op).poll(cx) {
                 Poll::Ready(done) => done,
@@ -131,8 +131,14 @@ where
         }
     }
 
-    /// Issues a read into the (reused) buffer, sized for `wanted`.
-    fn start(&mut self, wanted: usize, start: &mut impl FnMut(Vec<u8>) -> Op<R>) -> Reading<R> {
+    /// Issues a read into the (reused) buffer, sized for `wanted`. A
+    /// buffer that cannot be allocated (a limit raised to the size of
+    /// memory) is an `OutOfMemory` error, not an abort.
+    fn start(
+        &mut self,
+        wanted: usize,
+        start: &mut impl FnMut(Vec<u8>) -> Op<R>,
+    ) -> Poll<io::Result<Reading<R>>> {
         let len = wanted.max(self.next_len).min(self.limit);
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
@@ -140,13 +146,15 @@ where
             // The limit was lowered: honour it.
             buf = Vec::new();
         }
-        buf.reserve_exact(len);
+        if let Err(e) = buf.try_reserve_exact(len) {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::OutOfMemory, e)));
+        }
         self.consumed = 0;
         let asked = buf.capacity();
-        Reading {
+        Poll::Ready(Ok(Reading {
             op: start(buf),
             asked,
             stale: false,
-        }
+        }))
     }
 }

@@ -136,19 +136,24 @@ where
         }
         ready!(self.poll_drain(cx, &mut submit))?;
         let wanted = offered.min(self.limit);
-        let mut buf = std::mem::take(&mut self.spare);
-        buf.clear();
-        if buf.capacity() < wanted {
+        self.spare.clear();
+        if self.spare.capacity() < wanted {
             // Grows by doubling, so a run of slowly growing writes
-            // reallocates a few times only, and never past the limit.
-            let grown = buf
+            // reallocates a few times only, and never past the limit. A
+            // buffer that cannot be allocated (a limit raised to the size
+            // of memory) is an `OutOfMemory` error, not an abort.
+            let grown = self
+                .spare
                 .capacity()
                 .saturating_mul(2)
                 .max(INITIAL_BUFFER)
                 .min(self.limit)
                 .max(wanted);
-            buf.reserve_exact(grown);
+            if let Err(e) = self.spare.try_reserve_exact(grown) {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::OutOfMemory, e)));
+            }
         }
+        let mut buf = std::mem::take(&mut self.spare);
         for slice in data {
             let room = wanted - buf.len();
             if room == 0 {
