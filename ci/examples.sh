@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every example against real clients nobody here wrote (nc, socat,
-# curl, wrk) and checks the output, once per back end.
+# curl, wrk) and checks the output, once per back end. hyper_hello and
+# proxy need the `tokio` feature.
 #
 #   ci/examples.sh            # automatic back end, then PROACTOR_BACKEND=poll
 set -euo pipefail
@@ -18,12 +19,13 @@ if ((${#need[@]})); then
         { apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null; }
 fi
 
-cargo build --quiet --release --features uring --examples
+cargo build --quiet --release --features uring,tokio --examples
 bin=target/release/examples
 work=$(mktemp -d)
 server_pid=
+running=()
 cleanup() {
-    [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null || true
+    for pid in "${running[@]}"; do kill "$pid" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -33,11 +35,14 @@ fail() {
     exit 1
 }
 
-# Starts a server example on a free port; sets $port and $server_pid.
+# Starts a server example on a free port, with any further arguments;
+# sets $port and $server_pid.
 start_server() {
     local name=$1 log=$work/$1.log
-    "$bin/$name" --addr 127.0.0.1:0 >"$log" 2>&1 &
+    shift
+    "$bin/$name" --addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
     server_pid=$!
+    running+=("$server_pid")
     for _ in $(seq 100); do
         port=$(sed -n 's/.*listening on [a-z:/]*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
         [[ -n $port ]] && return 0
@@ -47,13 +52,15 @@ start_server() {
     fail "$name did not start"
 }
 
-# Ctrl-C the server and check it shut down cleanly.
+# Ctrl-C the server ($2, else the last started) and check it shut down
+# cleanly.
 stop_server() {
-    local name=$1
-    kill -INT "$server_pid"
-    local status=0
-    wait "$server_pid" || status=$?
-    server_pid=
+    local name=$1 pid=${2:-$server_pid}
+    kill -INT "$pid"
+    local status=0 still=() other
+    wait "$pid" || status=$?
+    for other in "${running[@]}"; do [[ $other == "$pid" ]] || still+=("$other"); done
+    running=("${still[@]}")
     cat "$work/$name.log"
     ((status == 0)) || fail "$name exited with $status after SIGINT"
     grep -q "shut down cleanly" "$work/$name.log" || fail "$name did not report a clean shutdown"
@@ -120,6 +127,48 @@ run_all() {
     grep -q "Requests/sec" "$work/wrk.out" || fail "wrk did not run"
     if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then fail "wrk saw errors"; fi
     stop_server http_hello
+
+    echo "--- hyper_hello with curl and nc: keep-alive, 100-continue, 1 MB echo, pipelining, half-close"
+    start_server hyper_hello
+    local hyper_port=$port hyper_pid=$server_pid
+    check_hyper_hello "$hyper_port" "hyper_hello"
+    [[ $(printf 'GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' |
+        timeout 10 nc -N 127.0.0.1 "$hyper_port" | grep -c "Hello, world!") == 2 ]] || fail "hyper_hello: two pipelined requests"
+    # nc -N shuts its side down after the request: the answer still comes.
+    printf 'GET / HTTP/1.1\r\nHost: t\r\n\r\n' | timeout 10 nc -N 127.0.0.1 "$hyper_port" >"$work/half-closed.out" ||
+        fail "hyper_hello: a half-closed client hung or failed"
+    grep -q "Hello, world!" "$work/half-closed.out" || fail "hyper_hello: no answer to a half-closed client"
+    wrk -t1 -c16 -d1s "http://127.0.0.1:$hyper_port/" | tee "$work/wrk.out"
+    grep -q "Requests/sec" "$work/wrk.out" || fail "wrk did not run"
+    if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then fail "wrk saw errors on hyper_hello"; fi
+
+    echo "--- proxy (copy_bidirectional, then split halves) to hyper_hello and to echo, with curl and socat"
+    start_server echo
+    local echo_port=$port echo_pid=$server_pid
+    for mode in "" --split; do
+        start_server proxy --to "127.0.0.1:$hyper_port" $mode
+        check_hyper_hello "$port" "proxy $mode to hyper_hello"
+        stop_server proxy
+        start_server proxy --to "127.0.0.1:$echo_port" $mode
+        socat "TCP:127.0.0.1:$port" - <"$work/blob" >"$work/blob.proxied"
+        cmp "$work/blob" "$work/blob.proxied" || fail "proxy $mode: 1 MB through echo differs"
+        stop_server proxy
+    done
+    stop_server echo "$echo_pid"
+    stop_server hyper_hello "$hyper_pid"
+}
+
+# What every route to hyper_hello on port $1 must do ($2 names the route).
+check_hyper_hello() {
+    local port=$1 what=$2
+    [[ $(curl -s "http://127.0.0.1:$port/") == "Hello, world!" ]] || fail "$what: curl GET /"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/missing") == 404 ]] || fail "$what: curl 404"
+    connects=$(($(curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' "http://127.0.0.1:$port/" "http://127.0.0.1:$port/" | paste -sd+)))
+    [[ $connects == 1 ]] || fail "$what: keep-alive: $connects connections for two requests"
+    curl -sv -H 'Expect: 100-continue' --data-binary @"$work/blob" "http://127.0.0.1:$port/echo" \
+        -o "$work/blob.echoed" 2>"$work/curl.err" || fail "$what: curl POST /echo"
+    cmp "$work/blob" "$work/blob.echoed" || fail "$what: 1 MB echo differs"
+    grep -q "^< HTTP/1.1 100 Continue" "$work/curl.err" || fail "$what: no 100 Continue"
 }
 
 echo "=== examples, automatic back end"

@@ -26,7 +26,7 @@ FEATURE_SETS=(
     "poll"
     "uring"
     "poll,uring"
-    "poll,uring,bytes"
+    "poll,uring,bytes,tokio"
 )
 
 step "cargo fmt --check"

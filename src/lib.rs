@@ -36,8 +36,22 @@
 //! | `poll` | yes | the readiness back end: epoll, kqueue, event ports, IOCP |
 //! | `uring` | no | the io_uring back end (Linux; compiles to nothing elsewhere) |
 //! | `bytes` | no | [`IoBuf`](buf::IoBuf) / [`IoBufMut`](buf::IoBufMut) for `bytes::Bytes` and `BytesMut` |
+//! | `tokio` | no | `tokio::io`'s `AsyncRead`, `AsyncBufRead`, `AsyncWrite` (and `AsyncSeek` for [`File`](fs::File)) on the streams, their halves and files |
 //!
 //! With both back ends the choice is made at run time; with one, that one.
+//!
+//! ## Poll-based I/O traits
+//!
+//! [`TcpStream`](net::TcpStream), [`UnixStream`](net::UnixStream) (Unix),
+//! their halves ([`into_split`](net::TcpStream::into_split),
+//! [`split`](net::TcpStream::split)) and [`File`](fs::File) (at its
+//! cursor) implement `futures::io`'s `AsyncRead`, `AsyncBufRead` and
+//! `AsyncWrite`, and with the `tokio` feature `tokio::io`'s, so they plug
+//! into `futures::io::copy`, `tokio::io::copy_bidirectional`, codecs and
+//! hyper (through `hyper_util::rt::TokioIo::new(stream)` alone). They copy
+//! through one buffer per direction, allocated on first use and sized to
+//! the traffic; the owned-buffer methods (`read`, `write_all`, `read_at`,
+//! ...) copy nothing. Both kinds can be mixed on one object.
 //!
 //! ## Choosing the back end
 //!
@@ -63,6 +77,7 @@ cfg_if::cfg_if! {
         mod sync;
 
         pub mod buf;
+        mod buffered;
         #[cfg(proactor_fault)]
         pub mod fault;
         pub mod compat;

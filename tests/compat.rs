@@ -288,7 +288,10 @@ both_backends! {
             let mut rest = Vec::new();
             file.read_to_end(&mut rest).await.unwrap();
             assert!(rest.is_empty(), "the cursor is at the end");
-            let file = file.into_inner();
+            // The cursor is the file's own now, so the file comes back
+            // where the adapter left it (it used to restart at 0).
+            let mut file = file.into_inner();
+            assert_eq!(file.seek(std::io::SeekFrom::Start(0)).await.unwrap(), 0);
             let mut file = Compat::new(file);
             let mut all = String::new();
             file.read_to_string(&mut all).await.unwrap();

@@ -11,12 +11,30 @@ use crate::os::sys::OwnedFile;
 use crate::os::AsRawFile;
 use crate::Driver;
 
+mod cursor;
+
 /// An open file whose operations run on a driver.
 ///
-/// Every operation is positional (`read_at`, `write_at`): there is no
-/// cursor, so any number of operations may be in flight on one file at once.
+/// Two ways to do I/O:
+///
+/// - **Positional** (`read_at`, `write_at` and the others, all `&self`):
+///   any number may be in flight on one file at once, and they neither use
+///   nor move the cursor.
+/// - **At the cursor**: [`read`](File::read), [`write`](File::write),
+///   [`seek`](File::seek), [`read_to_end`](File::read_to_end),
+///   [`read_to_string`](File::read_to_string), and the poll-based traits:
+///   `AsyncRead`, `AsyncBufRead`, `AsyncWrite` and `AsyncSeek` from
+///   `futures::io`, and from `tokio::io` with the `tokio` feature. The
+///   traits copy through one read-ahead and one write buffer (allocated on
+///   first use, 8 KiB growing to 64 KiB); a write is copied and reported
+///   done, and `flush` says whether it landed. The cursor is the file's
+///   own, not the OS file offset. On a file opened for appending, writes
+///   land at the end wherever the cursor is.
+///
 /// The fd stays open until [`close`](File::close) or drop, and for as long
 /// as an operation on it is still in flight, even a cancelled one.
+/// Dropping a file with a buffered write in flight cancels it: flush or
+/// close first.
 pub struct File {
     fd: Arc<OwnedFile>,
     driver: Driver,
@@ -26,6 +44,8 @@ pub struct File {
     /// (`RWF_NOWAIT`): its later reads go straight to the blocking pool.
     /// Per file, as that is what the kernel refuses; shared with its reads.
     inline_refused: Arc<AtomicBool>,
+    /// The cursor and its buffers.
+    cursor: cursor::Cursor,
 }
 
 impl fmt::Debug for File {
@@ -52,6 +72,23 @@ fn is_direct(file: &std::fs::File) -> io::Result<bool> {
     {
         let _ = file;
         Ok(false)
+    }
+}
+
+/// The positional read every read of a file makes: inline from the page
+/// cache first unless the file is `O_DIRECT` or its filesystem refused.
+fn positional_read<B: IoBufMut>(
+    fd: &Arc<OwnedFile>,
+    direct: bool,
+    inline_refused: &Arc<AtomicBool>,
+    buf: B,
+    offset: u64,
+) -> ReadAt<Arc<OwnedFile>, B> {
+    let read = ReadAt::new(fd.clone(), buf, offset);
+    if direct {
+        read.never_inline()
+    } else {
+        read.inline_unless_refused(inline_refused.clone())
     }
 }
 
@@ -93,17 +130,13 @@ impl File {
             driver,
             direct,
             inline_refused: Arc::default(),
+            cursor: cursor::Cursor::default(),
         }
     }
 
     /// The positional read every read of this file makes.
-    pub(crate) fn read_at_op<B: IoBufMut>(&self, buf: B, offset: u64) -> ReadAt<Arc<OwnedFile>, B> {
-        let read = ReadAt::new(self.fd.clone(), buf, offset);
-        if self.direct {
-            read.never_inline()
-        } else {
-            read.inline_unless_refused(self.inline_refused.clone())
-        }
+    fn read_at_op<B: IoBufMut>(&self, buf: B, offset: u64) -> ReadAt<Arc<OwnedFile>, B> {
+        positional_read(&self.fd, self.direct, &self.inline_refused, buf, offset)
     }
 
     fn op<O: crate::op::OpCode>(&self, op: O) -> Op<O> {
@@ -280,18 +313,19 @@ impl File {
         Ok(self.metadata().await?.len())
     }
 
-    /// Closes the file through the driver and reports `close(2)`'s error.
-    /// If a cancelled operation still holds the fd, it closes when that
-    /// operation ends, and this returns `Ok`.
-    pub async fn close(self) -> io::Result<()> {
-        match Arc::try_unwrap(self.fd) {
+    /// Flushes what the cursor's `AsyncWrite` buffered, closes the file
+    /// through the driver, and reports the first error of the two
+    /// (`close(2)`'s included). If a cancelled operation still holds the
+    /// fd, it closes when that operation ends, and the close reports `Ok`.
+    pub async fn close(mut self) -> io::Result<()> {
+        let flushed = self.flush_cursor().await;
+        // A read-ahead still in flight holds the fd: cancelled first.
+        drop(self.cursor);
+        let closed = match Arc::try_unwrap(self.fd) {
             Ok(fd) => Op::with_driver(Close::new(fd), self.driver).await,
             Err(_still_used) => Ok(()),
-        }
-    }
-
-    pub(crate) fn shared_fd(&self) -> &Arc<OwnedFile> {
-        &self.fd
+        };
+        flushed.and(closed)
     }
 
     /// The driver this file's operations run on.

@@ -26,16 +26,20 @@
 //! ```
 
 /// The byte-stream methods `TcpStream` and `UnixStream` share, over their
-/// `socket` field.
+/// `io` field. They go through the same state as the `AsyncRead` /
+/// `AsyncWrite` implementations, so bytes keep their order whichever API
+/// reads or writes them.
 macro_rules! stream_io {
     () => {
         /// Reads up to `buf.bytes_total()` bytes; `Ok(0)` means the peer
-        /// closed its side (or the buffer is empty).
+        /// closed its side (or the buffer is empty). Bytes the `AsyncRead`
+        /// implementations already read ahead come first; otherwise `buf`
+        /// goes to the kernel as it is, with no copy.
         pub async fn read<B: crate::buf::IoBufMut>(
             &self,
             buf: B,
         ) -> crate::buf::BufResult<usize, B> {
-            self.socket.recv(buf).await
+            self.io.read_side().read(buf).await
         }
 
         /// Fills all of `buf.bytes_total()`, or fails with `UnexpectedEof`.
@@ -43,58 +47,79 @@ macro_rules! stream_io {
             &self,
             buf: B,
         ) -> crate::buf::BufResult<(), B> {
-            self.socket.recv_exact(buf).await
+            self.io.read_side().read_exact(buf).await
         }
 
-        /// Writes some of `buf`'s initialised bytes; returns how many.
+        /// Writes some of `buf`'s initialised bytes; returns how many. What
+        /// the `AsyncWrite` implementations buffered is sent first.
         pub async fn write<B: crate::buf::IoBuf>(&self, buf: B) -> crate::buf::BufResult<usize, B> {
-            self.socket.send(buf).await
+            self.io.write_side().write(buf).await
         }
 
-        /// Writes all of `buf`'s initialised bytes.
+        /// Writes all of `buf`'s initialised bytes, after what the
+        /// `AsyncWrite` implementations buffered.
         pub async fn write_all<B: crate::buf::IoBuf>(
             &self,
             buf: B,
         ) -> crate::buf::BufResult<(), B> {
-            self.socket.send_all(buf).await
+            self.io.write_side().write_all(buf).await
         }
 
-        /// Shuts down the read half, the write half or both.
+        /// Shuts down the read half, the write half or both; the write half
+        /// after what the `AsyncWrite` implementations buffered is sent.
         pub async fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
-            self.socket.shutdown(how).await
+            self.io.write_side().shutdown(how).await
         }
     };
 }
 
+/// The poll-based traits of a stream type, on the type and on a shared
+/// reference to it (as std's `Read for &TcpStream`). `AsyncBufRead` only on
+/// the type itself: lending the read-ahead needs exclusive access.
+macro_rules! stream_traits {
+    ($ty:ident) => {
+        crate::buffered::impl_async_read!([] $ty, |stream| stream.io.read_side());
+        crate::buffered::impl_async_read!(['a] &'a $ty, |stream| stream.io.read_side());
+        crate::buffered::impl_async_buf_read!([] $ty, |stream| stream.io.read_side_mut());
+        crate::buffered::impl_async_write!([] $ty, |stream| stream.io.write_side());
+        crate::buffered::impl_async_write!(['a] &'a $ty, |stream| stream.io.write_side());
+    };
+}
+use stream_traits;
+
 /// Lends a socket type's handle the way std's types do: `AsRawFd` and
 /// `AsFd` on Unix, `AsRawSocket` and `AsSocket` on Windows.
 macro_rules! raw_handles {
-    ($ty:ty) => {
+    ($ty:ty, |$this:ident| $socket:expr) => {
         #[cfg(unix)]
         impl std::os::fd::AsRawFd for $ty {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                std::os::fd::AsRawFd::as_raw_fd(&**self.socket.fd())
+                let $this = self;
+                std::os::fd::AsRawFd::as_raw_fd(&**$socket.fd())
             }
         }
 
         #[cfg(unix)]
         impl std::os::fd::AsFd for $ty {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                std::os::fd::AsFd::as_fd(&**self.socket.fd())
+                let $this = self;
+                std::os::fd::AsFd::as_fd(&**$socket.fd())
             }
         }
 
         #[cfg(windows)]
         impl std::os::windows::io::AsRawSocket for $ty {
             fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
-                std::os::windows::io::AsRawSocket::as_raw_socket(&**self.socket.fd())
+                let $this = self;
+                std::os::windows::io::AsRawSocket::as_raw_socket(&**$socket.fd())
             }
         }
 
         #[cfg(windows)]
         impl std::os::windows::io::AsSocket for $ty {
             fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
-                std::os::windows::io::AsSocket::as_socket(&**self.socket.fd())
+                let $this = self;
+                std::os::windows::io::AsSocket::as_socket(&**$socket.fd())
             }
         }
     };
@@ -102,11 +127,13 @@ macro_rules! raw_handles {
 use raw_handles;
 
 mod addr;
-mod socket;
-mod tcp;
+pub(crate) mod socket;
+mod split;
+pub mod tcp;
 mod udp;
 #[cfg(unix)]
-mod unix;
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use tcp::{TcpListener, TcpStream};

@@ -40,6 +40,14 @@ impl Socket {
         Ok(Socket::from_owned(fd, Driver::try_current()?))
     }
 
+    /// Another handle on the same socket (a stream's second direction).
+    pub(crate) fn share(&self) -> Socket {
+        Socket {
+            fd: self.fd.clone(),
+            driver: self.driver.clone(),
+        }
+    }
+
     pub(crate) fn fd(&self) -> &Arc<OwnedSocket> {
         &self.fd
     }
@@ -99,29 +107,6 @@ impl Socket {
                     return (Err(zero), buf);
                 }
                 Ok(n) => sent += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
-    }
-
-    /// Fills all of `buf.bytes_total()`, or fails with `UnexpectedEof`.
-    pub(crate) async fn recv_exact<B: IoBufMut>(&self, mut buf: B) -> BufResult<(), B> {
-        let total = buf.bytes_total();
-        let mut filled = 0;
-        while filled < total {
-            let (result, slice) = self.recv(buf.slice(filled..total)).await;
-            buf = slice.into_inner();
-            match result {
-                Ok(0) => {
-                    let eof = io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the peer closed before the buffer was full",
-                    );
-                    return (Err(eof), buf);
-                }
-                Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return (Err(e), buf),
             }

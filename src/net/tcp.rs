@@ -1,3 +1,28 @@
+//! TCP: [`TcpListener`], [`TcpStream`] and the halves a stream splits into.
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use proactor::net::tcp::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! proactor::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let client = TcpStream::connect(listener.local_addr()?).await?;
+//!     let (server, _) = listener.accept().await?;
+//!     let (mut read, mut write): (OwnedReadHalf, OwnedWriteHalf) = server.into_split();
+//!     AsyncWriteExt::write_all(&mut &client, b"ping").await?;
+//!     let mut ping = [0; 4];
+//!     read.read_exact(&mut ping).await?;
+//!     write.write_all(b"pong").await?;
+//!     write.flush().await?;
+//!     let (got, pong) = client.read_exact(vec![0; 4]).await;
+//!     got?;
+//!     assert_eq!((&ping, &pong[..]), (b"ping", &b"pong"[..]));
+//!     Ok(())
+//! })
+//! # }
+//! ```
+
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -7,6 +32,7 @@ use socket2::{Domain, SockAddr, Type};
 use super::addr::{each_addr, resolve};
 use super::socket::{ip_addr, Socket};
 use super::ToSocketAddrs;
+use crate::buffered::Duplex;
 use crate::Driver;
 
 /// Backlog of listening sockets.
@@ -45,7 +71,7 @@ impl TcpListener {
     /// leaves the listener working: call `accept` again.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (socket, addr) = self.socket.accept().await?;
-        Ok((TcpStream { socket }, ip_addr(&addr)?))
+        Ok((TcpStream::from_socket(socket), ip_addr(&addr)?))
     }
 
     /// The address this listener is bound to.
@@ -66,12 +92,56 @@ impl TcpListener {
     }
 }
 
-super::raw_handles!(TcpListener);
+super::raw_handles!(TcpListener, |listener| listener.socket);
 
-/// A TCP connection. Reads and writes take `&self`, so one task may read
-/// while another writes.
+/// A TCP connection.
+///
+/// Two ways to do I/O, which can be mixed (bytes keep their order):
+///
+/// - owned buffers: [`read`](TcpStream::read), [`write_all`](TcpStream::write_all)
+///   and the others take a buffer and give it back, with no copy;
+/// - the poll-based traits: `AsyncRead`, `AsyncBufRead` and `AsyncWrite`
+///   from `futures::io`, and from `tokio::io` with the `tokio` feature
+///   (so hyper needs only `hyper_util::rt::TokioIo::new(stream)`). They
+///   copy through one buffer per direction, allocated on first use, sized
+///   to the traffic (8 KiB up to 64 KiB) and reused. A write is copied and
+///   reported done; `flush` says whether it was sent. Vectored writes are
+///   one operation.
+///
+/// Reads and writes take `&self`, and `&TcpStream` implements `AsyncRead`
+/// and `AsyncWrite` too, so one task may read while another writes; for
+/// halves that move to different tasks, use [`into_split`](TcpStream::into_split).
+///
+/// The owned-buffer methods `read`, `read_exact`, `write` and `write_all`
+/// take precedence over the extension traits' methods of the same names:
+/// call those by their trait's name, `AsyncWriteExt::write_all(&mut stream, ..)`.
+///
+/// ```
+/// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+/// use proactor::net::{TcpListener, TcpStream};
+///
+/// # fn main() -> std::io::Result<()> {
+/// proactor::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut server, _) = listener.accept().await?;
+///     // An owned buffer, no copy:
+///     client.write_all(b"GET / HTTP/1.1\r\n").await.0?;
+///     // The traits, through one buffer per direction:
+///     let mut line = String::new();
+///     server.read_line(&mut line).await?;
+///     assert_eq!(line, "GET / HTTP/1.1\r\n");
+///     AsyncWriteExt::write_all(&mut server, b"HTTP/1.1 200 OK\r\n").await?;
+///     server.flush().await?;
+///     line.clear();
+///     client.read_line(&mut line).await?;
+///     assert_eq!(line, "HTTP/1.1 200 OK\r\n");
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct TcpStream {
-    socket: Socket,
+    io: Duplex,
 }
 
 impl fmt::Debug for TcpStream {
@@ -92,48 +162,72 @@ impl TcpStream {
         each_addr(addrs, |addr| async move {
             let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
             socket.connect(SockAddr::from(addr)).await?;
-            Ok(TcpStream { socket })
+            Ok(TcpStream::from_socket(socket))
         })
         .await
+    }
+
+    fn from_socket(socket: Socket) -> TcpStream {
+        TcpStream {
+            io: Duplex::new(socket),
+        }
     }
 
     stream_io!();
 
     /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.socket.sock_ref().set_tcp_nodelay(nodelay)
+        self.io.socket().sock_ref().set_tcp_nodelay(nodelay)
     }
 
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.socket.sock_ref().tcp_nodelay()
+        self.io.socket().sock_ref().tcp_nodelay()
     }
 
     /// The remote address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(&self.socket.sock_ref().peer_addr()?)
+        ip_addr(&self.io.socket().sock_ref().peer_addr()?)
     }
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(&self.socket.sock_ref().local_addr()?)
+        ip_addr(&self.io.socket().sock_ref().local_addr()?)
     }
 
     /// Adopts a standard stream (made non-blocking), on the current driver.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            socket: Socket::from_std(crate::os::sys::OwnedSocket::from(stream))?,
-        })
-    }
-
-    pub(crate) fn socket(&self) -> &Socket {
-        &self.socket
+        Ok(TcpStream::from_socket(Socket::from_std(
+            crate::os::sys::OwnedSocket::from(stream),
+        )?))
     }
 
     /// The driver this stream's operations run on.
     pub fn driver(&self) -> &Driver {
-        self.socket.driver()
+        self.io.socket().driver()
+    }
+
+    /// Caps both directions' buffers (for `Compat::with_capacity`).
+    pub(crate) fn set_buffer_limit(&mut self, limit: usize) {
+        self.io.set_limit(limit);
     }
 }
 
-super::raw_handles!(TcpStream);
+super::raw_handles!(TcpStream, |stream| stream.io.socket());
+super::stream_traits!(TcpStream);
+super::split::split_halves!(
+    TcpStream,
+    "# use proactor::net::{TcpListener, TcpStream};
+# fn main() -> std::io::Result<()> {
+# proactor::block_on(async {
+# let listener = TcpListener::bind(\"127.0.0.1:0\").await?;
+# let stream = TcpStream::connect(listener.local_addr()?).await?;
+# let (peer, _) = listener.accept().await?;
+# let other = TcpStream::connect(listener.local_addr()?).await?;
+# let (other_peer, _) = listener.accept().await?;"
+);
+
+static_assertions::assert_impl_all!(TcpStream: Send, Sync, Unpin);
+static_assertions::assert_impl_all!(OwnedReadHalf: Send, Sync, Unpin);
+static_assertions::assert_impl_all!(OwnedWriteHalf: Send, Sync, Unpin);
+static_assertions::assert_impl_all!(ReadHalf<'static>: Send, Sync, Unpin);

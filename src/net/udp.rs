@@ -92,4 +92,4 @@ impl UdpSocket {
     }
 }
 
-super::raw_handles!(UdpSocket);
+super::raw_handles!(UdpSocket, |udp| udp.socket);

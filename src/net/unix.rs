@@ -1,3 +1,25 @@
+//! Unix domain sockets: [`UnixListener`], [`UnixStream`] and the halves a
+//! stream splits into, and [`UnixDatagram`].
+//!
+//! ```
+//! use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+//! use proactor::net::unix::UnixStream;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! proactor::block_on(async {
+//!     let (a, b) = UnixStream::pair()?;
+//!     let (_, mut to_b) = a.into_split();
+//!     let (mut from_a, _) = b.into_split();
+//!     to_b.write_all(b"a line\n").await?;
+//!     to_b.flush().await?;
+//!     let mut line = String::new();
+//!     from_a.read_line(&mut line).await?;
+//!     assert_eq!(line, "a line\n");
+//!     Ok(())
+//! })
+//! # }
+//! ```
+
 use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -8,6 +30,7 @@ use socket2::{Domain, SockAddr, Type};
 
 use super::socket::Socket;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buffered::Duplex;
 use crate::Driver;
 
 const LISTEN_BACKLOG: i32 = 1024;
@@ -85,7 +108,7 @@ impl UnixListener {
     /// Waits for a connection.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (socket, addr) = self.socket.accept().await?;
-        Ok((UnixStream { socket }, unix_addr(&addr)?))
+        Ok((UnixStream::from_socket(socket), unix_addr(&addr)?))
     }
 
     /// The address this listener is bound to.
@@ -101,11 +124,36 @@ impl UnixListener {
     }
 }
 
-super::raw_handles!(UnixListener);
+super::raw_handles!(UnixListener, |listener| listener.socket);
 
 /// A Unix domain stream connection.
+///
+/// Like [`TcpStream`](crate::net::TcpStream): owned-buffer methods, and the
+/// poll-based traits (`AsyncRead`, `AsyncBufRead`, `AsyncWrite` from
+/// `futures::io`, and from `tokio::io` with the `tokio` feature) through
+/// one buffer per direction; both can be mixed, and `&UnixStream`
+/// implements `AsyncRead` and `AsyncWrite` too. The owned-buffer methods
+/// (`read`, `read_exact`, `write`, `write_all`) take precedence over the
+/// extension traits' of the same names: call those by their trait's name.
+///
+/// ```
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+/// use proactor::net::UnixStream;
+///
+/// # fn main() -> std::io::Result<()> {
+/// proactor::block_on(async {
+///     let (mut a, mut b) = UnixStream::pair()?;
+///     AsyncWriteExt::write_all(&mut a, b"over a Unix socket").await?;
+///     a.close().await?;
+///     let mut got = String::new();
+///     b.read_to_string(&mut got).await?;
+///     assert_eq!(got, "over a Unix socket");
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct UnixStream {
-    socket: Socket,
+    io: Duplex,
 }
 
 impl fmt::Debug for UnixStream {
@@ -122,40 +170,60 @@ impl UnixStream {
         let addr = SockAddr::unix(path)?;
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         socket.connect(addr).await?;
-        Ok(UnixStream { socket })
+        Ok(UnixStream::from_socket(socket))
     }
 
     /// Two connected streams.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = pair(Type::STREAM)?;
-        Ok((UnixStream { socket: a }, UnixStream { socket: b }))
+        Ok((UnixStream::from_socket(a), UnixStream::from_socket(b)))
+    }
+
+    fn from_socket(socket: Socket) -> UnixStream {
+        UnixStream {
+            io: Duplex::new(socket),
+        }
     }
 
     stream_io!();
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        unix_addr(&self.socket.sock_ref().local_addr()?)
+        unix_addr(&self.io.socket().sock_ref().local_addr()?)
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        unix_addr(&self.socket.sock_ref().peer_addr()?)
-    }
-
-    pub(crate) fn socket(&self) -> &Socket {
-        &self.socket
+        unix_addr(&self.io.socket().sock_ref().peer_addr()?)
     }
 
     /// Adopts a standard stream (made non-blocking), on the current driver.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            socket: Socket::from_std(crate::os::sys::OwnedSocket::from(stream))?,
-        })
+        Ok(UnixStream::from_socket(Socket::from_std(
+            crate::os::sys::OwnedSocket::from(stream),
+        )?))
+    }
+
+    /// Caps both directions' buffers (for `Compat::with_capacity`).
+    pub(crate) fn set_buffer_limit(&mut self, limit: usize) {
+        self.io.set_limit(limit);
     }
 }
 
-super::raw_handles!(UnixStream);
+super::raw_handles!(UnixStream, |stream| stream.io.socket());
+super::stream_traits!(UnixStream);
+super::split::split_halves!(
+    UnixStream,
+    "# use proactor::net::UnixStream;
+# fn main() -> std::io::Result<()> {
+# proactor::block_on(async {
+# let (stream, peer) = UnixStream::pair()?;
+# let (other, other_peer) = UnixStream::pair()?;"
+);
+
+static_assertions::assert_impl_all!(UnixStream: Send, Sync, Unpin);
+static_assertions::assert_impl_all!(OwnedReadHalf: Send, Sync, Unpin);
+static_assertions::assert_impl_all!(OwnedWriteHalf: Send, Sync, Unpin);
 
 /// A Unix domain datagram socket. Datagrams longer than the receive buffer
 /// are truncated.
@@ -228,4 +296,4 @@ impl UnixDatagram {
     }
 }
 
-super::raw_handles!(UnixDatagram);
+super::raw_handles!(UnixDatagram, |datagram| datagram.socket);
