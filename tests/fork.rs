@@ -46,7 +46,8 @@ both_backends! {
             std::mem::forget(child_driver.take());
         });
         let read = read.unwrap();
-        std::mem::forget(child_driver);
+        // The parent's own handle (the child forgot its copy).
+        drop(child_driver);
         // SAFETY: writes 5 bytes from a live buffer into our pipe.
         let n = unsafe { libc::write(std::os::fd::AsRawFd::as_raw_fd(&tx), b"hello".as_ptr().cast(), 5) };
         assert_eq!(n, 5);

@@ -361,7 +361,8 @@ impl Driver {
         CompletionDriver::in_flight(self)
     }
     /// Does what is ready without blocking; see
-    /// [`CompletionDriver::dispatch`] and [`Driver::notification_fd`].
+    /// [`CompletionDriver::dispatch`] and, where the driver waits on an fd,
+    /// `Driver::notification_fd`.
     pub fn dispatch(&self) -> io::Result<Option<Instant>> {
         CompletionDriver::dispatch(self)
     }
