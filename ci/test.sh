@@ -13,7 +13,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s (%s)\n' "$*" "$(date -u +%T)"; }
+
+# A hung test fails its own step, by name, instead of running CI out of time.
+within() {
+    local limit=$1
+    shift
+    timeout --kill-after=30 "$limit" "$@" || {
+        local rc=$?
+        [ "$rc" -eq 124 ] && echo "step timed out after $limit: $*" >&2
+        return "$rc"
+    }
+}
 
 # Components this script uses; present on a standard rustup install.
 for component in rustfmt clippy; do
@@ -33,47 +44,47 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "every feature set: cargo hack check and clippy -D warnings"
-ci/features.sh
+within 20m ci/features.sh
 
 step "minimum supported Rust"
-ci/msrv.sh
+within 15m ci/msrv.sh
 
 step "every target (macOS, Windows, FreeBSD, aarch64 Linux): check and clippy"
-ci/cross.sh
+within 20m ci/cross.sh
 
 for features in "${FEATURE_SETS[@]}"; do
     step "tests, features {$features}"
-    cargo test --no-default-features --features "$features"
+    within 15m cargo test --no-default-features --features "$features"
 done
 
 for backend in poll uring; do
     step "tests, all features, PROACTOR_BACKEND=$backend"
-    PROACTOR_BACKEND=$backend cargo test --all-features
+    PROACTOR_BACKEND=$backend within 15m cargo test --all-features
 done
 
 step "loom: the op lifecycle and the parker, every interleaving"
-ci/loom.sh
+within 15m ci/loom.sh
 
 step "miri: buffers, lifecycle, parker"
-ci/miri.sh
+within 30m ci/miri.sh
 
 step "sanitizers: the suite under AddressSanitizer and LeakSanitizer"
-ci/sanitize.sh
+within 25m ci/sanitize.sh
 
 step "fault injection: per-op fallback, failed submissions, short transfers"
-ci/fault.sh
+within 10m ci/fault.sh
 
 step "soak: 5 s of mixed traffic per back end, fds and RSS stable"
-ci/soak.sh 5
+within 10m ci/soak.sh 5
 
 step "stress: ping-pongs with two threads parked on one driver (release)"
-PROACTOR_STRESS_ROUNDS=10 cargo test --release --all-features --test stress
+PROACTOR_STRESS_ROUNDS=10 within 15m cargo test --release --all-features --test stress
 
 step "benches build (figures come from ci/bench.sh, not from CI)"
 cargo bench --features uring --no-run
 
 step "examples against real clients (nc, socat, curl, wrk)"
-ci/examples.sh
+within 15m ci/examples.sh
 
 check_tour() {
     local want_backend=$1 out

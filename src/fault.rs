@@ -9,7 +9,8 @@
 //!   call (what the kernel does for those errors: nothing was consumed);
 //!   [`refuse_submissions`] makes it fail for good, with an error the driver
 //!   does not retry, so operations that find the queue full come back
-//!   unsubmitted;
+//!   unsubmitted; [`fail_next_submissions`] fails just the next few calls
+//!   with one chosen error;
 //! - **short transfers**: [`short_transfers`] caps read, write, send and
 //!   receive lengths to a seeded random part of the buffer, so the kernel
 //!   returns short counts.
@@ -87,6 +88,15 @@ pub fn refuse_submissions(errno: i32) {
     REFUSED_WITH.store(errno, Relaxed);
 }
 
+static FAIL_NEXT: Mutex<(i32, u64)> = Mutex::new((0, 0));
+
+/// The next `count` calls to `io_uring_enter` fail with `errno`, then calls
+/// reach the kernel again: for errors the driver retries (EBUSY, EAGAIN,
+/// EINTR), which [`refuse_submissions`] would make it retry for ever.
+pub fn fail_next_submissions(errno: i32, count: u64) {
+    *FAIL_NEXT.lock().unwrap_or_else(|p| p.into_inner()) = (errno, count);
+}
+
 /// About one transfer in `every` is cut to a random shorter length, chosen
 /// by `seed`. `every == 0` turns it off.
 pub fn short_transfers(seed: u64, every: u64) {
@@ -128,6 +138,14 @@ pub(crate) fn submit_error() -> Option<i32> {
     if refused_with != 0 {
         SUBMIT_FAULTS.fetch_add(1, Relaxed);
         return Some(refused_with);
+    }
+    {
+        let mut next = FAIL_NEXT.lock().unwrap_or_else(|p| p.into_inner());
+        if next.1 > 0 {
+            next.1 -= 1;
+            SUBMIT_FAULTS.fetch_add(1, Relaxed);
+            return Some(next.0);
+        }
     }
     let mut guard = SUBMIT.lock().unwrap_or_else(|p| p.into_inner());
     let schedule = guard.as_mut()?;

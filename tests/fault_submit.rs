@@ -25,12 +25,14 @@ fn ebusy_retry_runs_a_foreign_panicking_waker_inside_submit() {
     assert!(poll_with(&mut x, &hostile).is_pending());
     drop(hostile);
     std::thread::sleep(Duration::from_millis(20)); // X's CQE is in the ring
-    proactor::fault::refuse_submissions(libc::EBUSY);
+
+    // One EBUSY: the retry reaps X's completion, then Y's entry goes in.
+    proactor::fault::fail_next_submissions(libc::EBUSY, 1);
     let mut y = Op::with_driver(Timeout::new(Duration::from_secs(60)), driver.clone());
     let polled = catch_unwind(AssertUnwindSafe(|| {
         poll_with(&mut y, &FnWaker::waker(|| {}, || {}))
     }));
-    proactor::fault::refuse_submissions(0);
+    proactor::fault::fail_next_submissions(0, 0);
     let y_panicked = polled.is_err();
     drop(y);
     drop(x);
