@@ -8,7 +8,7 @@ mod common;
 
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,8 +37,12 @@ async fn workload(driver: Driver) {
         .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(20));
     Op::with_driver(Nop::new(), driver.clone()).await.unwrap();
-    let pooled = Op::with_driver(Blocking::new(|| 6 * 7), driver.clone());
-    assert_eq!(pooled.await.unwrap(), 42);
+    // One after another: each completion is the driver's only news, so a
+    // wake-up the notification fd does not carry stalls the loop for good.
+    for n in 0..20 {
+        let pooled = Op::with_driver(Blocking::new(move || n * 7), driver.clone());
+        assert_eq!(pooled.await.unwrap(), n * 7);
+    }
     let (a, b) = stream_pair();
     let receive = Op::with_driver(Recv::new(b, Vec::with_capacity(16)), driver.clone());
     let send = Op::with_driver(Send::new(a, b"hook".to_vec()), driver.clone());
@@ -49,23 +53,54 @@ async fn workload(driver: Driver) {
 }
 
 /// A `poll(2)` loop on the notification fd, calling `dispatch` when it is
-/// readable or its deadline passed, until `stop`.
-fn poll_loop(driver: Driver, stop: Arc<AtomicBool>) {
+/// readable or its deadline passed, until a byte arrives on `stop`. It
+/// waits with no time limit of its own: a wake-up the fd does not carry is
+/// never made up for.
+fn poll_loop(driver: Driver, stop: UnixStream) {
     let fd = driver.notification_fd();
     let mut deadline = driver.dispatch().unwrap();
-    while !stop.load(SeqCst) {
-        let wait = deadline.map_or(Duration::from_millis(50), |at| {
-            at.saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(50))
+    loop {
+        let wait = deadline.map_or(-1, |at| {
+            let left = at.saturating_duration_since(Instant::now());
+            // Rounded up: a wait cut short would spin until the deadline.
+            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
         });
-        let mut pollfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
+        let mut fds = [fd.as_raw_fd(), stop.as_raw_fd()].map(|fd| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        unsafe { libc::poll(&mut pollfd, 1, wait.as_millis() as libc::c_int) };
+        });
+        // SAFETY: two valid pollfds for the duration of the call.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, wait) };
+        if fds[1].revents != 0 {
+            return;
+        }
         deadline = driver.dispatch().unwrap();
+    }
+}
+
+/// A thread running `poll_loop` on `driver`, stopped and joined on drop.
+struct PollLoop {
+    stop: UnixStream,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PollLoop {
+    fn start(driver: &Driver) -> PollLoop {
+        let (stop, stopped) = UnixStream::pair().unwrap();
+        let driver = driver.clone();
+        let thread = std::thread::spawn(move || poll_loop(driver, stopped));
+        PollLoop {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for PollLoop {
+    fn drop(&mut self) {
+        std::io::Write::write_all(&mut self.stop, b"x").unwrap();
+        self.thread.take().unwrap().join().unwrap();
     }
 }
 
@@ -78,17 +113,12 @@ fn no_driver_thread() -> bool {
 
 both_backends! {
     fn a_poll_loop_on_the_notification_fd_drives_everything(driver) {
-        let stop = Arc::new(AtomicBool::new(false));
-        let looping = {
-            let (driver, stop) = (driver.clone(), stop.clone());
-            std::thread::spawn(move || poll_loop(driver, stop))
-        };
+        let looping = PollLoop::start(&driver);
         let d = driver.clone();
         finishes_within(HANG, "a workload driven by a poll(2) loop", move || {
             futures::executor::block_on(workload(d))
         });
-        stop.store(true, SeqCst);
-        looping.join().unwrap();
+        drop(looping);
         assert_eq!(driver.in_flight(), 0);
         assert!(no_driver_thread(), "the process-wide driver thread started");
     }

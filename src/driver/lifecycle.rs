@@ -73,11 +73,14 @@ pub(crate) enum Lifecycle {
     Completed(io::Result<usize>),
 }
 
-struct Slot<T> {
+struct Slot<T, R> {
     generation: u32,
     lifecycle: Lifecycle,
     /// `None` only while a pool thread has borrowed the operation.
     data: Option<T>,
+    /// What the back end needs to hand the operation to the kernel again
+    /// (io_uring: the entry it submitted), or `()`.
+    resubmit: R,
 }
 
 /// What the caller must do after marking a slot cancelled.
@@ -118,13 +121,15 @@ pub(crate) enum Polled<T> {
     Unknown,
 }
 
-/// The slots of every operation a back end holds.
-pub(crate) struct OpTable<T> {
-    slots: Slab<Slot<T>>,
+/// The slots of every operation a back end holds. `R`: what a back end
+/// keeps per slot to submit an operation again (see
+/// [`OpTable::resubmission`]).
+pub(crate) struct OpTable<T, R = ()> {
+    slots: Slab<Slot<T, R>>,
     next_generation: u32,
 }
 
-impl<T> std::fmt::Debug for OpTable<T> {
+impl<T, R> std::fmt::Debug for OpTable<T, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpTable")
             .field("in_flight", &self.slots.len())
@@ -132,7 +137,7 @@ impl<T> std::fmt::Debug for OpTable<T> {
     }
 }
 
-impl<T> Default for OpTable<T> {
+impl<T, R> Default for OpTable<T, R> {
     fn default() -> Self {
         OpTable {
             slots: Slab::new(),
@@ -141,7 +146,7 @@ impl<T> Default for OpTable<T> {
     }
 }
 
-impl<T> OpTable<T> {
+impl<T, R: Default> OpTable<T, R> {
     /// Number of slots held: in flight, cancelled or completed-not-taken.
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
@@ -170,6 +175,7 @@ impl<T> OpTable<T> {
             generation,
             lifecycle: waker.map_or(Lifecycle::Submitted, Lifecycle::Waiting),
             data: Some(data),
+            resubmit: R::default(),
         });
         OpKey {
             index: u32::try_from(index).expect("more than 2^32 operations in flight"),
@@ -177,7 +183,29 @@ impl<T> OpTable<T> {
         }
     }
 
-    fn slot_mut(&mut self, key: OpKey) -> Option<&mut Slot<T>> {
+    /// Keeps what submitting the operation again takes.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn set_resubmit(&mut self, key: OpKey, resubmit: R) {
+        if let Some(slot) = self.slot_mut(key) {
+            slot.resubmit = resubmit;
+        }
+    }
+
+    /// What submitting the operation again takes, if it is still wanted:
+    /// in flight, its future alive, its data here. The kernel may end a
+    /// request nobody cancelled (io_uring does when the submitting thread
+    /// exits): such an operation is submitted again rather than failed.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn resubmission(&mut self, key: OpKey) -> Option<&R> {
+        self.slot_mut(key)
+            .filter(|slot| {
+                matches!(slot.lifecycle, Lifecycle::Submitted | Lifecycle::Waiting(_))
+                    && slot.data.is_some()
+            })
+            .map(|slot| &slot.resubmit)
+    }
+
+    fn slot_mut(&mut self, key: OpKey) -> Option<&mut Slot<T, R>> {
         self.slots
             .get_mut(key.index as usize)
             .filter(|slot| slot.generation == key.generation)
@@ -389,7 +417,7 @@ mod tests {
     }
 
     /// Polls as a future does: with a fresh clone of its waker.
-    fn poll_now<T>(table: &mut OpTable<T>, key: OpKey, waker: &Waker) -> Polled<T> {
+    fn poll_now<T, R: Default>(table: &mut OpTable<T, R>, key: OpKey, waker: &Waker) -> Polled<T> {
         table.poll(key, waker, &mut Some(waker.clone()), &mut None)
     }
 
@@ -400,7 +428,7 @@ mod tests {
 
     #[test]
     fn complete_then_poll_returns_result_and_frees() {
-        let mut table = OpTable::default();
+        let mut table = OpTable::<_>::default();
         let key = table.insert("data");
         let (_, w) = waker();
         assert!(matches!(poll_now(&mut table, key, &w), Polled::Pending));
@@ -416,7 +444,7 @@ mod tests {
 
     #[test]
     fn cancel_in_flight_keeps_data_until_result() {
-        let mut table = OpTable::default();
+        let mut table = OpTable::<_>::default();
         let key = table.insert(String::from("buffer"));
         assert!(matches!(table.cancel(key), CancelOutcome::InFlight(_)));
         assert_eq!(table.len(), 1, "a cancelled op keeps its slot");
@@ -428,8 +456,29 @@ mod tests {
     }
 
     #[test]
+    fn only_a_wanted_operation_is_resubmitted() {
+        let mut table: OpTable<u8, u32> = OpTable::default();
+        let waiting = table.insert_waiting(1, Some(waker().1));
+        table.set_resubmit(waiting, 11);
+        assert_eq!(table.resubmission(waiting), Some(&11));
+        let submitted = table.insert(2);
+        table.set_resubmit(submitted, 22);
+        assert_eq!(table.resubmission(submitted), Some(&22));
+        // Its future is gone: the kernel's cancellation is its end.
+        let _ = table.cancel(submitted);
+        assert_eq!(table.resubmission(submitted), None);
+        // Its result is in: nothing to submit.
+        table.complete(waiting, Ok(0), None);
+        assert_eq!(table.resubmission(waiting), None);
+        // Lent to a pool thread: not the kernel's.
+        let lent = table.insert(3);
+        let _ = table.lend(lent);
+        assert_eq!(table.resubmission(lent), None);
+    }
+
+    #[test]
     fn completed_then_dropped_releases_at_once() {
-        let mut table = OpTable::default();
+        let mut table = OpTable::<_>::default();
         let key = table.insert(1u8);
         table.complete(key, Ok(0), None);
         assert!(matches!(
@@ -441,7 +490,7 @@ mod tests {
 
     #[test]
     fn stale_key_is_ignored_after_reuse() {
-        let mut table = OpTable::default();
+        let mut table = OpTable::<_>::default();
         let old = table.insert(1u8);
         table.complete(old, Ok(0), None);
         let (_, w) = waker();
@@ -458,7 +507,7 @@ mod tests {
 
     #[test]
     fn lent_data_comes_back_with_the_result() {
-        let mut table = OpTable::default();
+        let mut table = OpTable::<_>::default();
         let key = table.insert(vec![1u8]);
         let lent = table.lend(key).unwrap();
         assert!(table.data_mut(key).is_none());
@@ -471,7 +520,7 @@ mod tests {
 
     #[test]
     fn repoll_with_same_waker_keeps_it() {
-        let mut table = OpTable::default();
+        let mut table = OpTable::<_>::default();
         let key = table.insert(());
         let (count, w) = waker();
         let _ = poll_now(&mut table, key, &w);
@@ -491,7 +540,7 @@ mod tests {
             waker.wake();
             counter.0.load(Ordering::SeqCst) == before + 1
         };
-        let mut table = OpTable::default();
+        let mut table = OpTable::<_>::default();
         let key = table.insert(());
         let (first, w1) = waker();
         let (second, w2) = waker();

@@ -34,7 +34,7 @@ fn noop_waker() -> std::task::Waker {
 fn loom_complete_races_cancel_and_poll() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
-        let table = Arc::new(Mutex::new(OpTable::default()));
+        let table = Arc::new(Mutex::new(OpTable::<_>::default()));
         let key = table.lock().unwrap().insert(Data(drops.clone()));
         let completed = Arc::new(AtomicBool::new(false));
 
@@ -86,7 +86,7 @@ fn loom_complete_races_cancel_and_poll() {
 fn loom_results_race_teardown() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
-        let table = Arc::new(Mutex::new(OpTable::default()));
+        let table = Arc::new(Mutex::new(OpTable::<_>::default()));
         let keys: Vec<OpKey> = (0..2)
             .map(|_| table.lock().unwrap().insert(Data(drops.clone())))
             .collect();

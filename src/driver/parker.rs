@@ -165,6 +165,13 @@ impl Parker {
         self.kernel_sleeper.load(SeqCst)
     }
 
+    /// Whether an outside event loop watches the driver's notification fd:
+    /// then a wake-up must reach that fd, not only a thread in the kernel.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn is_watched(&self) -> bool {
+        self.watchers.load(SeqCst) > 0
+    }
+
     /// The turn holder is done: out of the kernel, completions taken.
     pub(crate) fn leave_turn(&self) {
         self.left_kernel();

@@ -26,7 +26,16 @@ use super::pool::{run_on_pool, BlockingPool, PoolCompletions};
 use crate::op::{downcast, BoxedOp, OpCode, OpId, Submission};
 
 /// The op table of a driver, behind its lock.
-pub(crate) type SharedTable = Mutex<OpTable<BoxedOp>>;
+pub(crate) type SharedTable = Mutex<OpTable<BoxedOp, Resubmit>>;
+
+/// What a slot keeps to submit its operation again: io_uring's entry, as
+/// the kernel first got it (see [`OpTable::resubmission`]).
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) type Resubmit = Option<io_uring::squeue::Entry>;
+/// What a slot keeps to submit its operation again: nothing, for the
+/// readiness back end retries from the operation itself.
+#[cfg(not(all(target_os = "linux", feature = "uring")))]
+pub(crate) type Resubmit = ();
 
 /// Locks `mutex`, ignoring poison: every critical section here leaves the
 /// data consistent before anything that can panic.

@@ -247,18 +247,31 @@ impl Shared {
         }
     }
 
-    /// Whether completions overflowed the completion queue and wait in the
-    /// kernel for a submit to let them in.
-    fn completions_overflowed(&self) -> bool {
+    /// Whether a dispatch must submit and reap again: completions
+    /// overflowed the completion queue and wait in the kernel for a submit
+    /// to let them in, or entries (the re-armed eventfd read, or another
+    /// thread's) wait in the submission queue.
+    fn needs_another_round(&self) -> bool {
+        let (overflowed, unsubmitted) = self.queue_state();
+        overflowed || unsubmitted
+    }
+
+    /// Whether entries wait in the submission queue.
+    fn has_unsubmitted(&self) -> bool {
+        self.queue_state().1
+    }
+
+    /// (completions overflowed, entries wait in the submission queue).
+    fn queue_state(&self) -> (bool, bool) {
         let _sq = lock(&self.sq_lock);
         // SAFETY: sq_lock serialises every use of the submission queue.
         let sq = unsafe { self.ring.submission_shared() };
-        let overflowed = sq.cq_overflow();
+        let state = (sq.cq_overflow(), !sq.is_empty());
         // Dropped (it stores the queue's tail back) before the lock: as a
         // temporary of the tail expression it would outlive the guard and
         // could undo another thread's push.
         drop(sq);
-        overflowed
+        state
     }
 
     /// Makes sure the eventfd read that carries wake-ups is in the ring. Only
@@ -307,23 +320,71 @@ impl Shared {
                 return;
             }
             let mut rearm = false;
+            let mut cancelled = Vec::new();
             let results = batch.iter().filter_map(|&(user_data, result)| match user_data {
                 WAKE_DATA => {
                     self.wake_armed.store(false, Ordering::Release);
-                    // A failed read (other than an interruption) would fail
-                    // again at once; parks then rely on their own timeouts.
-                    rearm = result >= 0 || result == -libc::EINTR || result == -libc::EAGAIN;
+                    // A failed read (other than an interruption, or the exit
+                    // of the thread that submitted it) would fail again at
+                    // once; parks then rely on their own timeouts.
+                    rearm = result >= 0 || matches!(-result, libc::EINTR | libc::EAGAIN | libc::ECANCELED);
                     None
                 }
                 CANCEL_DATA => None,
-                _ => OpKey::decode(user_data).map(|key| (key, from_cqe_result(result), None)),
+                _ => {
+                    let key = OpKey::decode(user_data)?;
+                    if result == -libc::ECANCELED && !self.closing.load(Ordering::Acquire) {
+                        // Cancelled by the driver, or by the kernel because
+                        // the submitting thread exited: told apart below.
+                        cancelled.push(key);
+                        return None;
+                    }
+                    Some((key, from_cqe_result(result), None))
+                }
             });
             dispatch.store(&self.table, results);
+            if !cancelled.is_empty() {
+                self.resubmit_or_store(cancelled, dispatch);
+            }
             if rearm {
                 let _ = self.arm_wake(dispatch);
             }
             if batch.len() < BATCH {
                 return;
+            }
+        }
+    }
+
+    /// Operations that ended with ECANCELED. Those the driver cancelled
+    /// (their futures are gone) take the result; the others were ended by
+    /// the kernel, not by anyone who wanted them ended (io_uring does so
+    /// when the thread that submitted a request exits first, and that
+    /// request had not run), so they go to the kernel again, from this
+    /// thread, with the very entry it first got.
+    fn resubmit_or_store(&self, cancelled: Vec<OpKey>, dispatch: &mut Dispatch) {
+        let mut again = Vec::new();
+        let mut results = Vec::new();
+        {
+            let mut table = lock(&self.table);
+            for key in cancelled {
+                match table.resubmission(key) {
+                    Some(Some(entry)) => again.push((key, entry.clone())),
+                    _ => results.push((key, Err(io::Error::from_raw_os_error(libc::ECANCELED)), None)),
+                }
+            }
+        }
+        dispatch.store(&self.table, results);
+        for (key, entry) in again {
+            // SAFETY: the slot is in flight with its data (checked above),
+            // and only its completion, which has not come yet, frees it: the
+            // op the entry points into stays boxed and unmoved until then.
+            if let Err(error) = unsafe { self.push(&entry, Some(dispatch)) } {
+                dispatch.store(&self.table, [(key, Err(error), None)]);
+                continue;
+            }
+            // Dropped meanwhile: its cancel found nothing in the kernel.
+            if lock(&self.table).resubmission(key).is_none() {
+                self.cancel_in_kernel(OpId(key), Some(dispatch));
             }
         }
     }
@@ -348,6 +409,11 @@ impl Shared {
                     .and_then(|()| self.enter_and_wait(timeout, &mut dispatch));
                 parker.left_kernel();
                 self.reap(&mut dispatch);
+                if parker.is_watched() && self.has_unsubmitted() {
+                    // The eventfd read, re-armed by the reap: an outside
+                    // loop learns of wake-ups only through it.
+                    let _ = self.submit_pending(Some(&mut dispatch));
+                }
                 drop(held);
                 waited
             }
@@ -356,11 +422,13 @@ impl Shared {
                 // Drains: completions that overflowed the queue are let in
                 // by each submit, a queue at a time. An outside loop that
                 // watches the ring's fd with edge triggering gets no new
-                // edge for those left behind.
+                // edge for those left behind. Nor would it hear of wake-ups
+                // (pool jobs, `unpark`) if the eventfd read the reap re-arms
+                // stayed unsubmitted.
                 let submitted = loop {
                     let submitted = self.submit_pending(Some(&mut dispatch));
                     self.reap(&mut dispatch);
-                    if submitted.is_err() || !self.completions_overflowed() {
+                    if submitted.is_err() || !self.needs_another_round() {
                         break submitted;
                     }
                 };
@@ -450,7 +518,9 @@ impl Shared {
             let mut table = lock(&self.table);
             let key = table.insert_waiting(op, waker);
             let op = table.data_mut(key).expect("a new slot holds its data");
-            (key, op.uring_entry().user_data(key.encode()))
+            let entry = op.uring_entry().user_data(key.encode());
+            table.set_resubmit(key, Some(entry.clone()));
+            (key, entry)
         };
         // SAFETY: the entry points into the op, which its slot keeps boxed
         // and unmoved until the completion is reaped (OpCode contract).
