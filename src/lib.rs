@@ -36,9 +36,31 @@
 //! | `poll` | yes | the readiness back end: epoll, kqueue, event ports, IOCP |
 //! | `uring` | no | the io_uring back end (Linux; compiles to nothing elsewhere) |
 //! | `bytes` | no | [`IoBuf`](buf::IoBuf) / [`IoBufMut`](buf::IoBufMut) for `bytes::Bytes` and `BytesMut` |
-//! | `tokio` | no | `tokio::io`'s `AsyncRead`, `AsyncBufRead`, `AsyncWrite` (and `AsyncSeek` for [`File`](fs::File)) on the streams, their halves and files |
+//! | `tokio` | no | `tokio::io`'s `AsyncRead`, `AsyncBufRead`, `AsyncWrite` (and `AsyncSeek` for [`File`](fs::File)) on the streams, their halves and files; inside a tokio runtime, operations run on a driver the runtime's own reactor dispatches |
 //!
 //! With both back ends the choice is made at run time; with one, that one.
+//!
+//! ## Who drives the driver
+//!
+//! A future's operation goes to [`Driver::current`]:
+//!
+//! 1. the driver of the thread's [`Driver::block_on`] (or
+//!    [`Driver::enter`]): that thread parks on it between polls, and what it
+//!    submits goes to the kernel in one system call per park. The cheapest.
+//! 2. else, with the `tokio` feature and inside a tokio runtime, that
+//!    runtime's driver: a task on the runtime waits on the driver's
+//!    notification fd through tokio's own reactor and dispatches it, so
+//!    completions are taken and futures woken on the runtime's threads with
+//!    no thread of proactor's; on io_uring what a scheduler tick submits
+//!    goes to the kernel together.
+//! 3. else a process-wide driver with a thread of its own
+//!    (`proactor-driver`) parked on it: any executor works
+//!    (`futures::executor`, smol, ...), at the cost of a hop between
+//!    threads for every completion.
+//!
+//! Any other event loop can drive a driver the way the tokio integration
+//! does, through `Driver::notification_fd` (on systems where the driver
+//! waits on an fd) and [`Driver::dispatch`].
 //!
 //! ## Poll-based I/O traits
 //!
@@ -83,6 +105,7 @@ cfg_if::cfg_if! {
         pub mod compat;
         pub mod driver;
         pub mod fs;
+        mod host;
         pub mod net;
         pub mod op;
         pub mod os;

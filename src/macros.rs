@@ -66,3 +66,24 @@ macro_rules! cfg_notification_fd {
         )*
     };
 }
+
+/// The opposite of [`cfg_notification_fd`]: items for where a driver has no
+/// notification fd.
+macro_rules! cfg_no_notification_fd {
+    ($($item:item)*) => {
+        $(
+            #[cfg(not(any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "illumos",
+                target_os = "solaris",
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "dragonfly",
+            )))]
+            $item
+        )*
+    };
+}

@@ -40,6 +40,7 @@
 //! [`Blocking`]: crate::op::Blocking
 
 mod builder;
+pub(crate) mod deferral;
 pub(crate) mod fork;
 pub(crate) mod lifecycle;
 #[cfg(all(test, proactor_loom))]
@@ -283,6 +284,9 @@ impl Driver {
         {
             return Ok(driver);
         }
+        if let Some(driver) = crate::host::current_driver() {
+            return Ok(driver);
+        }
         global_driver()
     }
 
@@ -365,6 +369,81 @@ impl Driver {
     /// `Driver::notification_fd`.
     pub fn dispatch(&self) -> io::Result<Option<Instant>> {
         CompletionDriver::dispatch(self)
+    }
+}
+
+/// A handle to a [`Driver`] that does not keep it alive.
+#[derive(Clone)]
+// Used by the host integrations, which not every build or platform has.
+#[allow(dead_code)]
+pub(crate) struct WeakDriver {
+    inner: WeakInner,
+    fallback: Option<Arc<FallbackReason>>,
+}
+
+#[derive(Clone)]
+// Used by the host integrations, which not every build or platform has.
+#[allow(dead_code)]
+enum WeakInner {
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    Uring(uring::WeakUringDriver),
+    #[cfg(feature = "poll")]
+    Poll(poll::WeakPollDriver),
+}
+
+// Used by the host integrations, which not every build or platform has.
+#[allow(dead_code)]
+impl WeakDriver {
+    /// The driver, if anything still keeps it alive.
+    pub(crate) fn upgrade(&self) -> Option<Driver> {
+        let inner = match &self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            WeakInner::Uring(weak) => Inner::Uring(weak.upgrade()?),
+            #[cfg(feature = "poll")]
+            WeakInner::Poll(weak) => Inner::Poll(weak.upgrade()?),
+        };
+        Some(Driver {
+            inner,
+            fallback: self.fallback.clone(),
+        })
+    }
+}
+
+// Used by the host integrations, which not every build or platform has.
+#[allow(dead_code)]
+impl Driver {
+    /// A handle that does not keep the driver alive.
+    pub(crate) fn downgrade(&self) -> WeakDriver {
+        let inner = match &self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            Inner::Uring(driver) => WeakInner::Uring(driver.downgrade()),
+            #[cfg(feature = "poll")]
+            Inner::Poll(driver) => WeakInner::Poll(driver.downgrade()),
+        };
+        WeakDriver {
+            inner,
+            fallback: self.fallback.clone(),
+        }
+    }
+
+    /// How many handles keep the driver alive.
+    pub(crate) fn handles(&self) -> usize {
+        dispatch!(self, d => d.handles())
+    }
+}
+
+impl Driver {
+    /// The driver's deferred-submission switch, where submissions queue
+    /// (io_uring).
+    // Used by the host integrations, which not every build or platform has.
+    #[allow(dead_code)]
+    pub(crate) fn deferral(&self) -> Option<&deferral::Deferral> {
+        match &self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            Inner::Uring(driver) => Some(driver.deferral()),
+            #[cfg(feature = "poll")]
+            Inner::Poll(_) => None,
+        }
     }
 }
 

@@ -46,6 +46,32 @@ pub struct PollDriver {
     shared: Arc<Shared>,
 }
 
+/// A handle to a [`PollDriver`] that does not keep it alive.
+#[derive(Clone)]
+#[allow(dead_code)] // used by the host integrations, which not every build or platform has
+pub(crate) struct WeakPollDriver(std::sync::Weak<Shared>);
+
+#[allow(dead_code)] // used by the host integrations, which not every build or platform has
+impl WeakPollDriver {
+    pub(crate) fn upgrade(&self) -> Option<PollDriver> {
+        self.0.upgrade().map(|shared| PollDriver { shared })
+    }
+}
+
+#[allow(dead_code)] // used by the host integrations, which not every build or platform has
+impl PollDriver {
+    /// A handle that does not keep the driver alive.
+    pub(crate) fn downgrade(&self) -> WeakPollDriver {
+        WeakPollDriver(Arc::downgrade(&self.shared))
+    }
+
+    /// How many handles keep the driver alive (clones of it, and of the
+    /// [`Driver`](crate::Driver)s and operations that hold one).
+    pub(crate) fn handles(&self) -> usize {
+        Arc::strong_count(&self.shared)
+    }
+}
+
 static_assertions::assert_impl_all!(PollDriver: Send, Sync, Clone);
 
 struct PollerWakeup {

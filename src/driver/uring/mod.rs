@@ -26,6 +26,7 @@ use io_uring::{opcode, squeue, types, IoUring};
 use super::lifecycle::{OpKey, OpTable};
 use super::parker::{ParkTurn, Parker};
 use super::pool::{BlockingPool, PoolCompletions, Unpark};
+use super::deferral::Deferral;
 use super::parker::HeldTurn;
 use super::shared::{
     cancel_inherited, cancel_slot, lock, poll_inherited, poll_slot, remove_unstarted, submit_to_pool, Dispatch,
@@ -53,6 +54,32 @@ pub(crate) fn ring_builder() -> io_uring::Builder {
 #[derive(Clone)]
 pub struct UringDriver {
     shared: Arc<Shared>,
+}
+
+/// A handle to a [`UringDriver`] that does not keep it alive.
+#[derive(Clone)]
+#[allow(dead_code)] // used by the host integrations, which not every build or platform has
+pub(crate) struct WeakUringDriver(std::sync::Weak<Shared>);
+
+#[allow(dead_code)] // used by the host integrations, which not every build or platform has
+impl WeakUringDriver {
+    pub(crate) fn upgrade(&self) -> Option<UringDriver> {
+        self.0.upgrade().map(|shared| UringDriver { shared })
+    }
+}
+
+#[allow(dead_code)] // used by the host integrations, which not every build or platform has
+impl UringDriver {
+    /// A handle that does not keep the driver alive.
+    pub(crate) fn downgrade(&self) -> WeakUringDriver {
+        WeakUringDriver(Arc::downgrade(&self.shared))
+    }
+
+    /// How many handles keep the driver alive (clones of it, and of the
+    /// [`Driver`](crate::Driver)s and operations that hold one).
+    pub(crate) fn handles(&self) -> usize {
+        Arc::strong_count(&self.shared)
+    }
 }
 
 static_assertions::assert_impl_all!(UringDriver: Send, Sync, Clone);
@@ -93,6 +120,7 @@ struct Shared {
     wake_buf: WakeBuf,
     wake_armed: AtomicBool,
     closing: AtomicBool,
+    deferral: Deferral,
     pool: BlockingPool,
     pool_done: Arc<PoolCompletions>,
     /// The process's fork count when the driver was made (see `fork`).
@@ -138,6 +166,7 @@ impl UringDriver {
             wake_buf: WakeBuf(Box::into_raw(Box::new(0u64))),
             wake_armed: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            deferral: Deferral::default(),
             pool: BlockingPool::new(builder.blocking_threads),
         });
         // Nobody else can see the driver yet: this thread is the holder, and
@@ -190,12 +219,14 @@ impl Shared {
     }
 
     /// Submits queued entries unless this thread batches them until its
-    /// park. It does not when another thread waits in the kernel: this
-    /// thread may block elsewhere before it parks (a nested executor), and
-    /// the waiting thread would not see the entries until it wakes.
+    /// park, or an outside event loop's flush task submits them at the end
+    /// of its tick. It does not batch when another thread waits in the
+    /// kernel: this thread may block elsewhere before it parks (a nested
+    /// executor), and the waiting thread would not see the entries until it
+    /// wakes.
     fn submit_unless_batching(&self) {
         let batched = is_batching(self.identity()) && !self.wakeup.parker.in_kernel();
-        if !batched {
+        if !batched && !self.deferral.defer() {
             // The entries are queued and count as in flight whatever this
             // returns: a failed submit is retried at the next park.
             let _ = self.submit_pending(None);
@@ -700,6 +731,11 @@ impl UringDriver {
     /// See [`Parker::set_watched`].
     pub(crate) fn set_watched(&self, watched: bool) {
         self.shared.wakeup.parker.set_watched(watched);
+    }
+
+    /// The driver's [`Deferral`].
+    pub(crate) fn deferral(&self) -> &Deferral {
+        &self.shared.deferral
     }
 }
 
