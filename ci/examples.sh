@@ -78,6 +78,7 @@ run_all() {
     cmp "$work/input" "$work/copy" || fail "cp output differs"
 
     echo "--- grep against grep -rnHF"
+    rm -rf "$work/tree"
     mkdir -p "$work/tree/sub/deeper" "$work/tree/many"
     printf 'alpha needle\nbeta\nneedle gamma\n' >"$work/tree/a.txt"
     printf 'no match here\n' >"$work/tree/sub/b.txt"
@@ -87,7 +88,7 @@ run_all() {
     done >"$work/tree/sub/deeper/c.txt"
     # More entries than one read_dir batch.
     for i in $(seq 150); do printf 'file %s needle\n' "$i" >"$work/tree/many/f$i"; done
-    ln -s a.txt "$work/tree/link.txt" # grep -r skips symlinks inside directories
+    ln -sfn a.txt "$work/tree/link.txt" # grep -r skips symlinks inside directories
     "$bin/grep" needle "$work/tree" "$work/input2" "$work/tree/link.txt" | sort >"$work/grep.out"
     grep -rnHF needle "$work/tree" "$work/input2" "$work/tree/link.txt" | sort >"$work/grep.want"
     diff "$work/grep.want" "$work/grep.out" || fail "grep output differs from grep -rnHF"

@@ -8,13 +8,16 @@
 //! Ctrl-C stops it cleanly.
 //!
 //! ```text
-//! cargo run --release --features uring,tokio --example hyper_hello -- [--addr 127.0.0.1:8080]
+//! cargo run --release --features uring,tokio --example hyper_hello -- [--addr 127.0.0.1:8080] [--io proactor|tokio]
 //! curl http://127.0.0.1:8080/
 //! curl --data-binary @some-file http://127.0.0.1:8080/echo
 //! ```
 //!
-//! Proactor's operations run on the process-wide driver here (its own
-//! thread reaps completions and wakes tokio's tasks).
+//! The runtime has its I/O and time drivers enabled, so proactor's
+//! operations run on the runtime's own driver: tokio's reactor tells the
+//! runtime when proactor has completions, and a task on it dispatches them
+//! (no thread of proactor's). `--io tokio` serves the same with tokio's own
+//! `TcpListener`, the baseline `ci/bench.sh` measures against.
 
 #[path = "support/ctrl_c.rs"]
 mod ctrl_c;
@@ -65,8 +68,52 @@ async fn handle(
     Ok(response)
 }
 
-async fn run(addr: String) -> io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
+/// A listener of either kind: the same server runs on proactor's sockets
+/// and, as the baseline, on tokio's.
+enum Listener {
+    Proactor(proactor::net::TcpListener),
+    Tokio(tokio::net::TcpListener),
+}
+
+/// A connection of either kind, ready for hyper.
+enum Connection {
+    Proactor(TokioIo<proactor::net::TcpStream>),
+    Tokio(TokioIo<tokio::net::TcpStream>),
+}
+
+impl Listener {
+    async fn bind(addr: &str, io: &str) -> io::Result<Listener> {
+        match io {
+            "tokio" => Ok(Listener::Tokio(tokio::net::TcpListener::bind(addr).await?)),
+            _ => Ok(Listener::Proactor(TcpListener::bind(addr).await?)),
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        match self {
+            Listener::Proactor(listener) => listener.local_addr(),
+            Listener::Tokio(listener) => listener.local_addr(),
+        }
+    }
+
+    async fn accept(&self) -> io::Result<Connection> {
+        match self {
+            Listener::Proactor(listener) => {
+                let (stream, _) = listener.accept().await?;
+                stream.set_nodelay(true)?;
+                Ok(Connection::Proactor(TokioIo::new(stream)))
+            }
+            Listener::Tokio(listener) => {
+                let (stream, _) = listener.accept().await?;
+                stream.set_nodelay(true)?;
+                Ok(Connection::Tokio(TokioIo::new(stream)))
+            }
+        }
+    }
+}
+
+async fn run(addr: String, io: String) -> io::Result<()> {
+    let listener = Arc::new(Listener::bind(&addr, &io).await?);
     println!(
         "hyper_hello: listening on http://{}/",
         listener.local_addr()?
@@ -74,7 +121,8 @@ async fn run(addr: String) -> io::Result<()> {
     let mut shutdown = std::pin::pin!(ctrl_c::ctrl_c()?);
     // Kept across loop turns: dropping an accept that already completed
     // would close the connection it accepted.
-    let mut accept = Box::pin(listener.accept());
+    let accept_next = |listener: Arc<Listener>| Box::pin(async move { listener.accept().await });
+    let mut accept = accept_next(listener.clone());
     let answered = Arc::new(AtomicU64::new(0));
     let mut connections = tokio::task::JoinSet::new();
     let mut finished = 0u64;
@@ -85,23 +133,24 @@ async fn run(addr: String) -> io::Result<()> {
                 break;
             }
             accepted = &mut accept => {
-                accept = Box::pin(listener.accept());
-                let (stream, _) = match accepted {
-                    Ok(accepted) => accepted,
+                accept = accept_next(listener.clone());
+                let connection = match accepted {
+                    Ok(connection) => connection,
                     Err(e) => {
                         eprintln!("hyper_hello: accept: {e}");
                         continue;
                     }
                 };
-                stream.set_nodelay(true)?;
                 let answered = answered.clone();
                 let service = hyper::service::service_fn(move |request| handle(request, answered.clone()));
-                connections.spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        // A client that shut its side down still gets its answers.
-                        .half_close(true)
-                        .serve_connection(TokioIo::new(stream), service),
-                );
+                // A client that shut its side down still gets its answers.
+                let http = hyper::server::conn::http1::Builder::new().half_close(true).clone();
+                connections.spawn(async move {
+                    match connection {
+                        Connection::Proactor(io) => http.serve_connection(io, service).await,
+                        Connection::Tokio(io) => http.serve_connection(io, service).await,
+                    }
+                });
             }
             Some(served) = connections.join_next() => {
                 finished += 1;
@@ -124,19 +173,22 @@ async fn run(addr: String) -> io::Result<()> {
 
 fn main() {
     let mut addr = "127.0.0.1:8080".to_string();
+    let mut io = "proactor".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--addr", Some(value)) => addr = value,
+            ("--io", Some(value)) if value == "proactor" || value == "tokio" => io = value,
             _ => {
-                eprintln!("usage: hyper_hello [--addr HOST:PORT]");
+                eprintln!("usage: hyper_hello [--addr HOST:PORT] [--io proactor|tokio]");
                 std::process::exit(2);
             }
         }
     }
     let served = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
-        .and_then(|runtime| runtime.block_on(run(addr)));
+        .and_then(|runtime| runtime.block_on(run(addr, io)));
     if let Err(e) = served {
         eprintln!("hyper_hello: {e}");
         std::process::exit(1);
