@@ -50,6 +50,21 @@ pub(crate) fn ring_builder() -> io_uring::Builder {
     IoUring::builder()
 }
 
+/// A driver's ring. Completions that need the submitting thread to finish
+/// them (a receive that waited for data) are handed to that thread as task
+/// work; by default the kernel interrupts the thread at once for it, with
+/// an inter-processor interrupt when it runs on another core: costly under
+/// load, and useless, since the thread runs the work anyway at its next
+/// system call or wait. `COOP_TASKRUN` (Linux 5.19) makes the kernel do
+/// just that; a sleeping thread is still woken for it. Older kernels
+/// refuse the flag (EINVAL), and get the default.
+fn build_ring(entries: u32) -> io::Result<IoUring> {
+    match ring_builder().setup_coop_taskrun().build(entries) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => ring_builder().build(entries),
+        built => built,
+    }
+}
+
 /// A driver on io_uring. Cheap to clone; all clones share one ring.
 #[derive(Clone)]
 pub struct UringDriver {
@@ -142,7 +157,7 @@ impl UringDriver {
     pub fn new(builder: &Builder) -> io::Result<UringDriver> {
         let support = probe::probe().map_err(|reason| reason.into_error())?;
         let entries = builder.entries.clamp(2, MAX_ENTRIES);
-        let ring = ring_builder().build(entries)?;
+        let ring = build_ring(entries)?;
         // SAFETY: plain syscall; the result is checked before use.
         let eventfd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         if eventfd < 0 {
