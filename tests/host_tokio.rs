@@ -272,3 +272,60 @@ fn a_panicking_waker_does_not_stop_the_dispatcher() {
         });
     });
 }
+
+/// Polls `fut` once and drops it: started, then cancelled in flight.
+fn start_and_drop<F: std::future::Future>(fut: F) {
+    let waker = FnWaker::waker(|| {}, || {});
+    let mut fut = std::pin::pin!(fut);
+    let _ = fut
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&waker));
+}
+
+#[test]
+fn cancel_storm_on_the_runtimes_driver() {
+    let _serial = common::serial();
+    for runtime in [current_thread(), multi_thread()] {
+        let fds = common::fd_count();
+        finishes_within(HANG, "a cancel storm under tokio", move || {
+            runtime.block_on(async {
+                let driver = Driver::current();
+                let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+                let (a, _b) = common::tcp_pair().await;
+                let a = Arc::new(a);
+                let tasks: Vec<_> = (0..4)
+                    .map(|task| {
+                        let (listener, a) = (listener.clone(), a.clone());
+                        tokio::spawn(async move {
+                            for i in 0..5_000 {
+                                match (i + task) % 3 {
+                                    0 => start_and_drop(a.read(Vec::with_capacity(64))),
+                                    1 => start_and_drop(listener.accept()),
+                                    _ => start_and_drop(
+                                        Op::new(Timeout::new(Duration::from_secs(3600))).unwrap(),
+                                    ),
+                                }
+                                if i % 64 == 0 {
+                                    tokio::task::yield_now().await;
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                // Every cancellation lands, through the runtime's own loop.
+                while driver.in_flight() > 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                // And the driver still works.
+                workload().await;
+                assert_eq!(threads_named("proactor-orphan"), 0);
+            });
+            drop(runtime);
+        });
+        let now = common::fd_count_settles(fds);
+        assert!(now <= fds, "{now} fds open, {fds} before");
+    }
+}
