@@ -2,7 +2,9 @@
 //! writes at offsets, length changes, socket round trips, timers,
 //! cancellations at random points, driver drops) runs on both back ends and
 //! on a plain std model. What a program can observe (bytes, lengths, error
-//! kinds) must match everywhere. `PROACTOR_DIFF_SEEDS` sets how many seeds
+//! kinds) must match everywhere; with the `tokio` feature the program also
+//! runs inside a tokio runtime, on the driver its reactor dispatches.
+//! `PROACTOR_DIFF_SEEDS` sets how many seeds
 //! (default 200); a failure names its seed.
 
 // Unix only: the std model uses Unix socket pairs and `FileExt`.
@@ -195,8 +197,49 @@ async fn read_up_to(file: &File, offset: u64, len: usize) -> std::io::Result<Vec
     Ok(buf)
 }
 
-fn run_proactor(steps: &[Step], path: &Path, backend: Backend) -> Vec<String> {
-    let mut driver = common::driver(backend);
+/// What runs a program's futures: proactor's own `block_on` on a driver of
+/// one back end, or (feature `tokio`) a tokio runtime whose own driver the
+/// runtime's reactor dispatches.
+#[derive(Clone, Copy, Debug)]
+enum HostKind {
+    Own(Backend),
+    #[cfg(feature = "tokio")]
+    Tokio,
+}
+
+enum Host {
+    Own(Driver),
+    #[cfg(feature = "tokio")]
+    Tokio(tokio::runtime::Runtime),
+}
+
+impl Host {
+    fn new(kind: HostKind) -> Host {
+        match kind {
+            HostKind::Own(backend) => Host::Own(common::driver(backend)),
+            #[cfg(feature = "tokio")]
+            HostKind::Tokio => Host::Tokio(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// Runs `fut` to completion; inside it, `Driver::current()` is the
+    /// host's driver.
+    fn run<F: std::future::Future>(&self, fut: F) -> F::Output {
+        match self {
+            Host::Own(driver) => driver.block_on(fut),
+            #[cfg(feature = "tokio")]
+            Host::Tokio(runtime) => runtime.block_on(fut),
+        }
+    }
+}
+
+fn run_proactor(steps: &[Step], path: &Path, host_kind: HostKind) -> Vec<String> {
+    let mut host = Host::new(host_kind);
     let mut trace = Vec::new();
     let std_file = std::fs::OpenOptions::new()
         .read(true)
@@ -206,41 +249,33 @@ fn run_proactor(steps: &[Step], path: &Path, backend: Backend) -> Vec<String> {
         .open(path)
         .unwrap();
     drop(std_file);
-    let mut file = driver
-        .block_on(
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open_with(path, driver.clone()),
-        )
+    let mut file = host
+        .run(OpenOptions::new().read(true).write(true).open(path))
         .unwrap();
-    let _guard = driver.enter();
-    let (mut a, mut b) = UnixStream::pair().unwrap();
+    let (mut a, mut b) = host.run(async { UnixStream::pair() }).unwrap();
     for step in steps {
         let entry = match step {
             Step::WriteAt { offset, data } => {
-                let (r, _) = driver.block_on(file.write_all_at(data.clone(), *offset));
+                let (r, _) = host.run(file.write_all_at(data.clone(), *offset));
                 r.map_or_else(|e| kind(&e), |()| format!("wrote {}", data.len()))
             }
-            Step::ReadAt { offset, len } => match driver.block_on(read_up_to(&file, *offset, *len))
-            {
+            Step::ReadAt { offset, len } => match host.run(read_up_to(&file, *offset, *len)) {
                 Ok(buf) => format!("read {buf:?}"),
                 Err(e) => kind(&e),
             },
             Step::ReadExactAt { offset, len } => {
-                let (r, buf) =
-                    driver.block_on(file.read_exact_at(Vec::with_capacity(*len), *offset));
+                let (r, buf) = host.run(file.read_exact_at(Vec::with_capacity(*len), *offset));
                 r.map_or_else(|e| kind(&e), |()| format!("exact {buf:?}"))
             }
-            Step::SetLen(len) => driver
-                .block_on(file.set_len(*len))
+            Step::SetLen(len) => host
+                .run(file.set_len(*len))
                 .map_or_else(|e| kind(&e), |()| format!("len {len}")),
-            Step::Len => format!("len is {}", driver.block_on(file.len()).unwrap()),
-            Step::SyncData => driver
-                .block_on(file.sync_data())
+            Step::Len => format!("len is {}", host.run(file.len()).unwrap()),
+            Step::SyncData => host
+                .run(file.sync_data())
                 .map_or_else(|e| kind(&e), |()| "synced".into()),
             Step::RoundTrip(data) => {
-                let (sent, got) = driver.block_on(async {
+                let (sent, got) = host.run(async {
                     futures::join!(
                         a.write_all(data.clone()),
                         b.read_exact(Vec::with_capacity(data.len()))
@@ -251,46 +286,53 @@ fn run_proactor(steps: &[Step], path: &Path, backend: Backend) -> Vec<String> {
                 format!("echoed {}", u8::from(&got.1 == data))
             }
             Step::Sleep(ms) => {
-                driver
-                    .block_on(proactor::time::sleep(Duration::from_millis(*ms)))
+                host.run(proactor::time::sleep(Duration::from_millis(*ms)))
                     .unwrap();
                 "slept".into()
             }
             Step::CancelIdleRead => {
-                let mut read = Box::pin(b.read(Vec::with_capacity(8)));
-                assert!(common::poll_once(&driver, &mut read).is_pending());
+                host.run(async {
+                    let mut read = Box::pin(b.read(Vec::with_capacity(8)));
+                    assert!(futures::poll!(read.as_mut()).is_pending());
+                });
                 "cancelled".into()
             }
             Step::CancelTimer => {
-                let mut timer =
-                    Op::with_driver(Timeout::new(Duration::from_secs(3600)), driver.clone());
-                assert!(common::poll_once(&driver, &mut timer).is_pending());
+                host.run(async {
+                    let mut timer = Op::new(Timeout::new(Duration::from_secs(3600))).unwrap();
+                    assert!(futures::poll!(&mut timer).is_pending());
+                });
                 "cancelled".into()
             }
             Step::DropDriver => {
-                let mut timer =
-                    Op::with_driver(Timeout::new(Duration::from_secs(3600)), driver.clone());
-                assert!(common::poll_once(&driver, &mut timer).is_pending());
-                drop(timer);
+                host.run(async {
+                    let mut timer = Op::new(Timeout::new(Duration::from_secs(3600))).unwrap();
+                    assert!(futures::poll!(&mut timer).is_pending());
+                });
                 let std_file = std::fs::OpenOptions::new()
                     .read(true)
                     .write(true)
                     .open(path)
                     .unwrap();
                 drop((file, a, b));
-                drop(std::mem::replace(
-                    &mut driver,
-                    Driver::builder().force(backend).build().unwrap(),
-                ));
-                let _enter = driver.enter();
-                file = File::from_std(std_file).unwrap();
-                (a, b) = UnixStream::pair().unwrap();
+                drop(std::mem::replace(&mut host, Host::new(host_kind)));
+                file = host.run(async { File::from_std(std_file) }).unwrap();
+                (a, b) = host.run(async { UnixStream::pair() }).unwrap();
                 "cancelled".into()
             }
         };
         trace.push(entry);
     }
     trace
+}
+
+/// Every host a program runs on here.
+fn hosts() -> Vec<HostKind> {
+    #[allow(unused_mut)]
+    let mut hosts: Vec<HostKind> = common::backends().into_iter().map(HostKind::Own).collect();
+    #[cfg(feature = "tokio")]
+    hosts.push(HostKind::Tokio);
+    hosts
 }
 
 #[test]
@@ -314,12 +356,12 @@ fn back_ends_and_std_agree_on_random_programs() {
             })
             .count();
         let expected = run_std(&steps, &dir.path().join("std"));
-        for backend in common::backends() {
-            let got = run_proactor(&steps, &dir.path().join(format!("{backend}")), backend);
+        for (n, host) in hosts().into_iter().enumerate() {
+            let got = run_proactor(&steps, &dir.path().join(format!("host{n}")), host);
             for (i, (want, have)) in expected.iter().zip(&got).enumerate() {
                 assert!(
                     want == have,
-                    "seed {seed}, {backend}, step {i} ({:?}):\n  std:      {}\n  proactor: {}",
+                    "seed {seed}, {host:?}, step {i} ({:?}):\n  std:      {}\n  proactor: {}",
                     steps[i],
                     &want[..want.len().min(200)],
                     &have[..have.len().min(200)],
@@ -328,7 +370,7 @@ fn back_ends_and_std_agree_on_random_programs() {
             assert_eq!(
                 expected.len(),
                 got.len(),
-                "seed {seed}, {backend}: trace lengths"
+                "seed {seed}, {host:?}: trace lengths"
             );
         }
     }
