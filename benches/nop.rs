@@ -2,9 +2,11 @@
 //! against a hand-written io-uring loop with the same batch. Each back end
 //! runs twice: under a `FuturesUnordered` (an executor task per op, as most
 //! code would), and with the ops in a fixed array of slots (`slots`), which
-//! leaves only proactor's own cost.
+//! leaves only proactor's own cost. With the `tokio` feature, the
+//! `FuturesUnordered` loop also runs inside a tokio current_thread runtime,
+//! on the driver the runtime's reactor dispatches (automatic back end).
 //!
-//! `cargo bench --features uring --bench nop`
+//! `cargo bench --features uring,tokio --bench nop`
 
 // criterion_group! makes an undocumented public function.
 #![allow(missing_docs)]
@@ -70,6 +72,23 @@ fn proactor_nops_in_slots(driver: &Driver, in_flight: usize) {
     })
 }
 
+/// The `proactor_nops` loop inside a tokio runtime: `Op::new` takes the
+/// runtime's own driver.
+#[cfg(feature = "tokio")]
+fn tokio_nops(runtime: &tokio::runtime::Runtime, in_flight: usize) {
+    runtime.block_on(async {
+        let mut pending = FuturesUnordered::new();
+        let mut issued = 0;
+        while issued < OPS || !pending.is_empty() {
+            while pending.len() < in_flight && issued < OPS {
+                pending.push(Op::new(Nop::new()).expect("the runtime's driver"));
+                issued += 1;
+            }
+            pending.next().await.expect("in flight").expect("nop");
+        }
+    })
+}
+
 #[cfg(all(target_os = "linux", feature = "uring"))]
 fn raw_nops(ring: &mut io_uring::IoUring, in_flight: usize) {
     let (mut issued, mut done) = (0, 0);
@@ -88,6 +107,11 @@ fn raw_nops(ring: &mut io_uring::IoUring, in_flight: usize) {
 }
 
 fn bench(c: &mut Criterion) {
+    #[cfg(feature = "tokio")]
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let mut group = c.benchmark_group("nop");
     group.throughput(Throughput::Elements(OPS as u64));
     for in_flight in [1usize, 32, 256] {
@@ -115,6 +139,12 @@ fn bench(c: &mut Criterion) {
                 |b, &n| b.iter(|| proactor_nops_in_slots(&driver, n)),
             );
         }
+        #[cfg(feature = "tokio")]
+        group.bench_with_input(
+            BenchmarkId::new("proactor under tokio current_thread", in_flight),
+            &in_flight,
+            |b, &n| b.iter(|| tokio_nops(&runtime, n)),
+        );
     }
     group.finish();
 }

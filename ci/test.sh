@@ -81,7 +81,7 @@ step "stress: ping-pongs with two threads parked on one driver (release)"
 PROACTOR_STRESS_ROUNDS=10 within 15m cargo test --release --all-features --test stress
 
 step "benches build (figures come from ci/bench.sh, not from CI)"
-cargo bench --features uring --no-run
+cargo bench --features uring,tokio --no-run
 
 step "examples against real clients (nc, socat, curl, wrk)"
 within 15m ci/examples.sh
