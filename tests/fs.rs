@@ -304,7 +304,7 @@ mod file_handles {
                 let file = OpenOptions::new().read(true).write(true).create(true).open(&path).await.unwrap();
                 let (r, _) = file.write_all_at(b"from proactor", 0).await;
                 r.unwrap();
-                file.into_std().unwrap()
+                file.into_std().await.unwrap()
             });
             let mut text = String::new();
             file.read_to_string(&mut text).unwrap();
@@ -312,6 +312,57 @@ mod file_handles {
             file.write_all(b", then std").unwrap();
             drop(file);
             assert_eq!(std::fs::read(&path).unwrap(), b"from proactor, then std");
+        }
+
+        fn into_std_flushes_the_cursor_and_leaves_the_offset_there(driver) {
+            use futures::AsyncWriteExt;
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cursor");
+            let mut file = driver.block_on(async {
+                let mut file = OpenOptions::new().read(true).write(true).create(true).open(&path).await.unwrap();
+                file.write_all(b"buffered").await.unwrap();
+                file.into_std().await.unwrap()
+            });
+            assert_eq!(std::fs::read(&path).unwrap(), b"buffered", "the buffered bytes were lost");
+            file.write_all(b", then std").unwrap();
+            drop(file);
+            assert_eq!(std::fs::read(&path).unwrap(), b"buffered, then std");
+        }
+
+        fn try_into_std_gives_back_a_file_with_a_write_in_flight(driver) {
+            use futures::AsyncWriteExt;
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("in flight");
+            driver.block_on(async {
+                let mut file = File::create(&path).await.unwrap();
+                file.write_all(b"not yet").await.unwrap();
+                let mut file = match file.try_into_std() {
+                    Err(file) => file,
+                    // The write may have landed already on a fast path.
+                    Ok(_) => return,
+                };
+                file.flush().await.unwrap();
+                let std_file = file.try_into_std().expect("flushed: nothing in flight");
+                assert_eq!(std_file.metadata().unwrap().len(), 7);
+            });
+        }
+
+        fn a_clone_starts_at_the_cursor_and_moves_on_its_own(driver) {
+            use futures::AsyncReadExt;
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("clone cursor");
+            std::fs::write(&path, b"0123456789").unwrap();
+            driver.block_on(async {
+                let mut file = File::open(&path).await.unwrap();
+                let mut first = [0u8; 3];
+                file.read_exact(&mut first).await.unwrap();
+                let mut clone = file.try_clone().unwrap();
+                let mut next = [0u8; 3];
+                clone.read_exact(&mut next).await.unwrap();
+                assert_eq!(&next, b"345");
+                file.read_exact(&mut next).await.unwrap();
+                assert_eq!(&next, b"345", "the clone moved this file's cursor");
+            });
         }
 
         fn file_set_permissions_changes_what_metadata_reports(driver) {
@@ -351,7 +402,7 @@ mod file_handles {
             fn into_std_takes_the_fd_itself_when_nothing_holds_it(driver) {
                 let file = file_on(&driver, tempfile::tempfile().unwrap());
                 let number = file.as_raw_fd();
-                let std_file = file.into_std().unwrap();
+                let std_file = file.try_into_std().unwrap();
                 assert_eq!(std_file.as_raw_fd(), number);
             }
 
@@ -382,7 +433,7 @@ mod file_handles {
                 assert!(common::poll_once(&driver, &mut queued).is_pending());
                 drop(queued);
 
-                let mut std_file = file.into_std().unwrap();
+                let mut std_file = file.try_into_std().unwrap();
                 assert_ne!(std_file.as_raw_fd(), number, "handed out the fd a queued operation holds");
                 assert!(is_open(number), "the queued operation's fd was closed under it");
                 std_file.write_all(b"mine").unwrap();

@@ -52,6 +52,12 @@ where
         self.limit = limit.max(1);
     }
 
+    /// Whether no write is in flight: every byte handed over has landed or
+    /// its error was reported.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.writing.is_none()
+    }
+
     /// Where the write whose error was last reported stopped, once.
     pub(crate) fn take_stopped_at(&mut self) -> Option<u64> {
         self.stopped_at.take()

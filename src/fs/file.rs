@@ -56,6 +56,17 @@ impl fmt::Debug for File {
     }
 }
 
+/// Sets `file`'s OS offset to `position`; a file with no offset (a FIFO,
+/// a character device) is left as it is.
+fn seek_unless_unseekable(file: &mut std::fs::File, position: u64) -> io::Result<()> {
+    match std::io::Seek::seek(file, std::io::SeekFrom::Start(position)) {
+        Ok(_) => Ok(()),
+        #[cfg(unix)]
+        Err(error) if error.raw_os_error() == Some(libc::ESPIPE) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// Whether `file` was opened with `O_DIRECT` (Linux; elsewhere never).
 fn is_direct(file: &std::fs::File) -> io::Result<bool> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -335,9 +346,14 @@ impl File {
 
     /// A second `File` for the same open file, on the same driver, as
     /// [`std::fs::File::try_clone`]: a new fd (`fcntl(F_DUPFD_CLOEXEC)`;
-    /// `DuplicateHandle` on Windows) sharing the open file's flags and
-    /// offset. Each closes its own fd. No operation is submitted: duplicating
-    /// never blocks.
+    /// `DuplicateHandle` on Windows) sharing the open file's flags. Each
+    /// closes its own fd. No operation is submitted: duplicating never
+    /// blocks.
+    ///
+    /// The cursor is each `File`'s own, not the OS file offset: the clone's
+    /// starts where this file's is, and from then on the two move apart
+    /// (std's clones share one offset). Bytes this file's `AsyncWrite`
+    /// buffered reach the file, and so the clone, once flushed.
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
@@ -361,45 +377,114 @@ impl File {
         let mut clone = File::from_owned(fd, self.driver.clone(), self.direct);
         // One file, one filesystem: what it refused, it refuses the clone.
         clone.inline_refused = self.inline_refused.clone();
+        clone.cursor.start_at(self.cursor_position());
         Ok(clone)
     }
 
     /// Turns this into a [`std::fs::File`], for blocking use, naming the
-    /// same open file.
+    /// same open file, as tokio's `File::into_std`: what the cursor's
+    /// `AsyncWrite` buffered is flushed first (its error, if any, is
+    /// returned, and the file is dropped), and the OS file offset is set to
+    /// the cursor, so blocking reads and writes go on from where the cursor
+    /// was.
     ///
     /// If no operation holds the fd any more, the `std::fs::File` takes it
-    /// over: no system call. An operation whose future was dropped keeps
-    /// the fd until the kernel has let go of it (a read or write already
-    /// under way finishes first); the fd then stays with those operations
-    /// and closes when the last one ends, and this returns a duplicate
-    /// (as [`try_clone`](File::try_clone)) instead, so the `std::fs::File`
-    /// alone owns its fd and nothing closes it underneath. The two share the
-    /// open file, so a write that was already under way when its future was
-    /// dropped may still land after this returns. The error: the duplicate
-    /// could not be made (the fd limit); this `File` is then dropped.
+    /// over. An operation whose future was dropped keeps the fd until the
+    /// kernel has let go of it (a read or write already under way finishes
+    /// first); the fd then stays with those operations and closes when the
+    /// last one ends, and this returns a duplicate (as
+    /// [`try_clone`](File::try_clone)) instead, so the `std::fs::File`
+    /// alone owns its fd and nothing closes it underneath. The two share
+    /// the open file, so a write that was already under way when its future
+    /// was dropped may still land after this returns. Other errors: the
+    /// duplicate could not be made (the fd limit), or the offset could not
+    /// be set.
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
     /// # let dir = tempfile::tempdir()?;
     /// use std::io::Read;
+    /// use futures::AsyncWriteExt;
     ///
     /// let path = dir.path().join("handed over");
-    /// let file = proactor::block_on(async {
-    ///     let file = proactor::fs::OpenOptions::new().read(true).write(true).create(true).open(&path).await?;
-    ///     let (written, _) = file.write_all_at(b"now blocking", 0).await;
-    ///     written?;
-    ///     file.into_std()
+    /// let mut file = proactor::block_on(async {
+    ///     let mut file = proactor::fs::OpenOptions::new().read(true).write(true).create(true).open(&path).await?;
+    ///     file.write_all(b"now blocking").await?; // buffered; into_std flushes it
+    ///     file.into_std().await
     /// })?;
-    /// let mut text = String::new();
-    /// (&file).read_to_string(&mut text)?;
-    /// assert_eq!(text, "now blocking");
+    /// let mut rest = String::new();
+    /// file.read_to_string(&mut rest)?; // from the cursor: past what was written
+    /// assert_eq!(rest, "");
+    /// assert_eq!(std::fs::read(&path)?, b"now blocking");
     /// # Ok(()) }
     /// ```
-    pub fn into_std(self) -> io::Result<std::fs::File> {
-        match Arc::try_unwrap(self.fd) {
-            Ok(fd) => Ok(std::fs::File::from(fd)),
-            Err(still_used) => Ok(std::fs::File::from(still_used.try_clone()?)),
+    pub async fn into_std(mut self) -> io::Result<std::fs::File> {
+        self.flush_cursor().await?;
+        self.into_std_now().map_err(|(error, _file)| error)
+    }
+
+    /// [`into_std`](File::into_std) without waiting: `Err(self)` if the
+    /// cursor's `AsyncWrite` still has bytes that have not landed (flush
+    /// first), or if the conversion failed (the fd limit, for a duplicate),
+    /// as tokio's `File::try_into_std`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("now");
+    /// let file = proactor::block_on(proactor::fs::File::create(&path))?;
+    /// let std_file = file.try_into_std().expect("nothing buffered");
+    /// assert_eq!(std_file.metadata()?.len(), 0);
+    /// # Ok(()) }
+    /// ```
+    #[allow(clippy::result_large_err)] // the file itself comes back, as tokio's
+    pub fn try_into_std(self) -> Result<std::fs::File, File> {
+        if self.has_unflushed_writes() {
+            return Err(self);
         }
+        self.into_std_now().map_err(|(_error, file)| file)
+    }
+
+    /// The conversion, once nothing is buffered; on an error, the file back.
+    #[allow(clippy::result_large_err)] // private, and returned at once
+    fn into_std_now(mut self) -> Result<std::fs::File, (io::Error, File)> {
+        let position = self.cursor_position();
+        // A read-ahead still in flight holds the fd: cancelled first. The
+        // fresh cursor stays where the old one was, for a file handed back.
+        self.cursor = cursor::Cursor::default();
+        self.cursor.start_at(position);
+        // Only this file can make new holders of the fd, and it is ours:
+        // the count can fall meanwhile, never rise.
+        let duplicate = if Arc::strong_count(&self.fd) == 1 {
+            None
+        } else {
+            match self.fd.try_clone() {
+                Ok(duplicate) => Some(duplicate),
+                Err(error) => return Err((error, self)),
+            }
+        };
+        let fd = match duplicate {
+            Some(duplicate) => duplicate,
+            None => match Arc::try_unwrap(self.fd) {
+                Ok(fd) => fd,
+                Err(shared) => match shared.try_clone() {
+                    Ok(duplicate) => duplicate,
+                    Err(error) => {
+                        self.fd = shared;
+                        return Err((error, self));
+                    }
+                },
+            },
+        };
+        let mut file = std::fs::File::from(fd);
+        if let Err(error) = seek_unless_unseekable(&mut file, position) {
+            let back = File {
+                fd: Arc::new(OwnedFile::from(file)),
+                ..self
+            };
+            return Err((error, back));
+        }
+        Ok(file)
     }
 
     /// Writes all of the borrowed `data` from `offset`, **copying** it: a

@@ -69,6 +69,11 @@ impl Handle<'_> {
 }
 
 impl Cursor {
+    /// Puts a fresh cursor at `position`.
+    pub(super) fn start_at(&mut self, position: u64) {
+        self.position = position;
+    }
+
     /// Makes sure read-ahead is buffered at the cursor, or reports end of
     /// file (nothing buffered) or an error.
     fn poll_fill(
@@ -243,6 +248,11 @@ impl File {
     pub(crate) fn set_buffer_limit(&mut self, limit: usize) {
         self.cursor.read.set_limit(limit);
         self.cursor.write.set_limit(limit);
+    }
+
+    /// Whether the cursor's `AsyncWrite` has bytes that have not landed yet.
+    pub(super) fn has_unflushed_writes(&self) -> bool {
+        !self.cursor.write.is_idle()
     }
 
     /// The cursor (for `Compat::position`).
