@@ -11,13 +11,14 @@
 //! The exit status is grep's: 0 if a line matched, 1 if none did, 2 if
 //! something could not be read.
 //!
-//! Each file is read whole with `fs::read_to_string`, then split into
-//! lines. (Once `File` has a cursor and `AsyncBufRead`, a file can be read
-//! line by line instead, in constant memory.)
+//! Each file is read line by line through its cursor (`File` is a
+//! `futures::io::AsyncBufRead`, so `AsyncBufReadExt::lines` applies): the
+//! memory a file takes is its read-ahead buffer, whatever its size.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use futures::io::AsyncBufReadExt;
 use futures::stream::{self, StreamExt};
 use proactor::fs;
 
@@ -101,13 +102,16 @@ async fn files_to_search(paths: Vec<PathBuf>, failed: &mut bool) -> Vec<PathBuf>
 
 /// The lines of `path` that contain `pattern`, with their numbers.
 async fn matching_lines(path: &PathBuf, pattern: &str) -> io::Result<Vec<(usize, String)>> {
-    let text = fs::read_to_string(path).await?;
-    Ok(text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.contains(pattern))
-        .map(|(index, line)| (index + 1, line.to_owned()))
-        .collect())
+    let file = fs::File::open(path).await?;
+    let mut lines = file.lines().enumerate();
+    let mut matching = Vec::new();
+    while let Some((index, line)) = lines.next().await {
+        let line = line?;
+        if line.contains(pattern) {
+            matching.push((index + 1, line));
+        }
+    }
+    Ok(matching)
 }
 
 /// Searches every file; returns (whether a line matched, whether something
