@@ -75,6 +75,22 @@ pub use select::FallbackReason;
 use crate::op::{OpCode, OpId, Submission};
 
 /// Which back end a driver runs on.
+///
+/// One name is printed for each: `io_uring` and `poll` (`Display`). Where a
+/// name is read (`PROACTOR_BACKEND`, `FromStr`), io_uring is also spelled
+/// `uring`, as its cargo feature is, or `io-uring`.
+///
+/// ```
+/// use proactor::Backend;
+///
+/// assert_eq!(Backend::IoUring.to_string(), "io_uring");
+/// for name in ["uring", "io_uring", "io-uring"] {
+///     assert_eq!(name.parse::<Backend>()?, Backend::IoUring);
+/// }
+/// assert_eq!(Backend::Poll.to_string().parse::<Backend>()?, Backend::Poll);
+/// assert!("epoll".parse::<Backend>().is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// Linux io_uring.

@@ -170,13 +170,31 @@ pub(crate) fn backend_from_env() -> io::Result<Option<Backend>> {
 }
 
 fn parse_backend(value: &str) -> io::Result<Backend> {
-    match value.trim() {
-        "uring" | "io_uring" | "io-uring" => Ok(Backend::IoUring),
-        "poll" => Ok(Backend::Poll),
-        other => Err(io::Error::new(
+    value.parse().map_err(|_| {
+        io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{BACKEND_ENV}={other:?} is not a back end: use `uring` or `poll`"),
-        )),
+            format!(
+                "{BACKEND_ENV}={:?} is not a back end: use `uring` or `poll`",
+                value.trim()
+            ),
+        )
+    })
+}
+
+/// A back end's name, as `PROACTOR_BACKEND` takes it: `uring`, `io_uring`
+/// or `io-uring`, and `poll` (surrounding spaces ignored).
+impl std::str::FromStr for Backend {
+    type Err = io::Error;
+
+    fn from_str(name: &str) -> io::Result<Backend> {
+        match name.trim() {
+            "uring" | "io_uring" | "io-uring" => Ok(Backend::IoUring),
+            "poll" => Ok(Backend::Poll),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{other:?} is not a back end: use `uring` or `poll`"),
+            )),
+        }
     }
 }
 
