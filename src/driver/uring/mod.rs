@@ -56,10 +56,12 @@ pub(crate) fn ring_builder() -> io_uring::Builder {
 /// an inter-processor interrupt when it runs on another core: costly under
 /// load, and useless, since the thread runs the work anyway at its next
 /// system call or wait. `COOP_TASKRUN` (Linux 5.19) makes the kernel do
-/// just that; a sleeping thread is still woken for it. Older kernels
-/// refuse the flag (EINVAL), and get the default.
+/// just that; a sleeping thread is still woken for it. `TASKRUN_FLAG`
+/// (5.19 too) marks the ring while such work waits, so a dispatch that has
+/// nothing to submit enters the kernel only then. Older kernels refuse the
+/// flags (EINVAL), and get the default.
 fn build_ring(entries: u32) -> io::Result<IoUring> {
-    match ring_builder().setup_coop_taskrun().build(entries) {
+    match ring_builder().setup_coop_taskrun().setup_taskrun_flag().build(entries) {
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => ring_builder().build(entries),
         built => built,
     }
@@ -307,6 +309,21 @@ impl Shared {
         self.queue_state().1
     }
 
+    /// Whether a dispatch must enter the kernel: to submit, to let
+    /// overflowed completions in, or to run task work that finishes
+    /// completions for this thread (flagged with `COOP_TASKRUN`'s
+    /// `TASKRUN_FLAG`; without it, the kernel interrupts the thread for
+    /// that work itself).
+    fn needs_enter(&self) -> bool {
+        let _sq = lock(&self.sq_lock);
+        // SAFETY: sq_lock serialises every use of the submission queue.
+        let sq = unsafe { self.ring.submission_shared() };
+        let needed = !sq.is_empty() || sq.cq_overflow() || sq.taskrun();
+        // Dropped before the lock, as in `queue_state`.
+        drop(sq);
+        needed
+    }
+
     /// (completions overflowed, entries wait in the submission queue).
     fn queue_state(&self) -> (bool, bool) {
         let _sq = lock(&self.sq_lock);
@@ -472,7 +489,13 @@ impl Shared {
                 // (pool jobs, `unpark`) if the eventfd read the reap re-arms
                 // stayed unsubmitted.
                 let submitted = loop {
-                    let submitted = self.submit_pending(Some(&mut dispatch));
+                    // Completions are read from shared memory: the kernel
+                    // is entered only when it has something to do.
+                    let submitted = if self.needs_enter() {
+                        self.submit_pending(Some(&mut dispatch))
+                    } else {
+                        Ok(())
+                    };
                     self.reap(&mut dispatch);
                     if submitted.is_err() || !self.needs_another_round() {
                         break submitted;
