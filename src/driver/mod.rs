@@ -685,6 +685,21 @@ fn global_driver() -> io::Result<Driver> {
         return Ok(driver.clone());
     }
     let driver = Driver::new()?;
+    // With `async-io`, its reactor dispatches the driver instead of a
+    // thread of ours; before the driver is published, like the thread.
+    if !crate::host::host_process_driver(&driver) {
+        start_parker_thread(&driver)?;
+    }
+    // An inherited driver replaced here is the parent's: its copy is
+    // forgotten, not torn down (its parker thread's handle was copied too).
+    if let Some(inherited) = global.replace(driver.clone()) {
+        std::mem::forget(inherited);
+    }
+    Ok(driver)
+}
+
+/// Starts the process-wide driver's own thread, parked on it.
+fn start_parker_thread(driver: &Driver) -> io::Result<()> {
     let parked = driver.clone();
     // Started before the driver is published, so a published driver always
     // has a thread parked on it; on failure the clone is dropped with the
@@ -702,10 +717,5 @@ fn global_driver() -> io::Result<Driver> {
                 std::thread::sleep(Duration::from_millis(1));
             }
         })?;
-    // An inherited driver replaced here is the parent's: its copy is
-    // forgotten, not torn down (its parker thread's handle was copied too).
-    if let Some(inherited) = global.replace(driver.clone()) {
-        std::mem::forget(inherited);
-    }
-    Ok(driver)
+    Ok(())
 }
