@@ -253,11 +253,14 @@ impl Driver {
         }
     }
 
-    /// The thread's current driver; else the process-wide driver, started on
-    /// first use with its own thread (`proactor-driver`) parked on it. That
-    /// thread wakes the futures of operations no other thread drives; a
-    /// waker that panics there is reported by the panic hook, and the thread
-    /// goes on.
+    /// The thread's current driver; else (with the `tokio` feature, inside
+    /// a tokio runtime) the runtime's driver; else the process-wide driver,
+    /// started on first use with its own thread (`proactor-driver`) parked
+    /// on it. That thread wakes the futures of operations no other thread
+    /// drives; a waker that panics there is reported by the panic hook, and
+    /// the thread goes on. With the `async-io` feature, async-io's reactor
+    /// dispatches the process-wide driver on its own threads instead, and
+    /// no such thread starts.
     ///
     /// # Panics
     ///
@@ -672,7 +675,8 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     Driver::current().block_on(fut)
 }
 
-/// The process-wide driver, started with its parker thread on first use.
+/// The process-wide driver, started with its parker thread (or, with
+/// `async-io`, registered with async-io's reactor) on first use.
 /// Only a running driver is kept: if none can be built now (every fd in
 /// use, say) or its thread cannot start, the error goes to this caller and
 /// the next one tries again. A forked child makes one of its own.
