@@ -156,6 +156,34 @@ fn child_async_io_block_on() {
             futures::join!(workload(), workload(), workload(), workload());
         })
     });
+    // Threads that dispatched (and so submitted the eventfd read that
+    // carries wake-ups, on io_uring) and then exited: the kernel cancels
+    // what they submitted, and the driver must not lose it.
+    for n in 0..10 {
+        on_thread("block-on", move || {
+            async_io::block_on(async move {
+                let job = Op::new(Blocking::new(move || n + 1)).unwrap();
+                assert_eq!(job.await.unwrap(), n + 1);
+                Op::new(Timeout::new(Duration::from_millis(1)))
+                    .unwrap()
+                    .await
+                    .unwrap();
+            })
+        });
+    }
+    // Only a wake-up through the eventfd tells of a pool job's end.
+    finishes_within(
+        HANG,
+        "a pool job after the dispatching threads exited",
+        || {
+            futures::executor::block_on(async {
+                for n in 0..20 {
+                    let job = Op::new(Blocking::new(move || n * 3)).unwrap();
+                    assert_eq!(job.await.unwrap(), n * 3);
+                }
+            })
+        },
+    );
     child_passed();
 }
 
@@ -221,18 +249,30 @@ fn child_waking_threads() {
         async_io::block_on(async {
             let woken = Arc::new(Mutex::new(Vec::new()));
             for _ in 0..5 {
-                let woken = woken.clone();
                 let mut op = Op::new(Timeout::new(Duration::from_millis(2))).unwrap();
                 poll_fn(|cx| {
-                    let name = std::thread::current().name().unwrap_or("").to_owned();
-                    woken.lock().unwrap().push(name);
-                    Pin::new(&mut op).poll(cx)
+                    let (woken, inner) = (woken.clone(), cx.waker().clone());
+                    let recording = FnWaker::waker(
+                        move || {
+                            let name = std::thread::current().name().unwrap_or("").to_owned();
+                            woken.lock().unwrap().push(name);
+                            inner.wake_by_ref();
+                        },
+                        || {},
+                    );
+                    common::poll_with(&mut op, &recording)
                 })
                 .await
                 .unwrap();
             }
             let woken = woken.lock().unwrap();
-            assert!(woken.iter().all(|name| name == "block-on"), "{woken:?}");
+            assert!(!woken.is_empty());
+            assert!(
+                woken
+                    .iter()
+                    .all(|name| name == "block-on" || name == "async-io"),
+                "{woken:?}"
+            );
         })
     });
     child_passed();
