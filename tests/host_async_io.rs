@@ -414,3 +414,51 @@ fn child_tokio_first() {
     on_thread("block-on", || async_io::block_on(workload()));
     child_passed();
 }
+
+#[test]
+fn a_forked_child_drives_its_own_driver() {
+    on_each_backend("child_forked");
+}
+
+#[test]
+fn child_forked() {
+    if !in_child() {
+        return;
+    }
+    on_thread("block-on", || async_io::block_on(workload()));
+    // SAFETY: the forked process runs the closure below (a driver of its
+    // own, a timer) and leaves with `_exit`, never returning here.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // A hang kills the forked process, which the parent sees.
+        // SAFETY: plain alarm(2).
+        unsafe { libc::alarm(20) };
+        let ran = std::panic::catch_unwind(|| {
+            // async-io's reactor is the parent's here: the driver the
+            // forked process makes has a thread of its own instead.
+            futures::executor::block_on(async {
+                Op::new(Timeout::new(Duration::from_millis(5)))
+                    .unwrap()
+                    .await
+                    .unwrap();
+                let job = Op::new(Blocking::new(|| 6 * 7)).unwrap();
+                assert_eq!(job.await.unwrap(), 42);
+            });
+            assert_eq!(threads_named("proactor-driver"), 1);
+        });
+        // SAFETY: leaves the forked process at once.
+        unsafe { libc::_exit(if ran.is_ok() { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(rc, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked process failed: status {status:#x}"
+    );
+    // The parent's driver is still dispatched by the reactor.
+    on_thread("block-on", || async_io::block_on(workload()));
+    child_passed();
+}

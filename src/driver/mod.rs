@@ -703,7 +703,7 @@ fn global_driver() -> io::Result<Driver> {
 }
 
 /// Starts the process-wide driver's own thread, parked on it.
-fn start_parker_thread(driver: &Driver) -> io::Result<()> {
+pub(crate) fn start_parker_thread(driver: &Driver) -> io::Result<()> {
     let parked = driver.clone();
     // Started before the driver is published, so a published driver always
     // has a thread parked on it; on failure the clone is dropped with the

@@ -56,12 +56,13 @@
 //!
 //! If the reactor cannot take the driver (no fd left for its poller, say)
 //! the driver gets its `proactor-driver` thread as without this feature.
-//! So does a forked child: async-io's reactor would be its parent's.
+//! So does a forked child (async-io's reactor would be its parent's), and
+//! so does the driver if async-io itself keeps panicking in a round.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -114,6 +115,7 @@ pub(crate) fn host(driver: &Driver) -> bool {
             armed: None,
             due: false,
         }),
+        threaded: AtomicBool::new(false),
     });
     // The first round only arms the readiness future and the timer (a new
     // driver has nothing to dispatch): from then on the dispatcher lives
@@ -148,6 +150,8 @@ struct Dispatcher {
     /// Locked only by the thread that moved `state` off [`IDLE`]: never
     /// contended.
     machine: Mutex<Machine>,
+    /// The driver got a thread of its own (async-io kept failing).
+    threaded: AtomicBool,
 }
 
 impl Wake for Dispatcher {
@@ -180,11 +184,17 @@ impl Wake for Dispatcher {
             };
             if polled.is_err() {
                 // Not `dispatch` (the machine catches that) but async-io
-                // failing; the machine was left with nothing armed, so try
-                // again, a few times.
+                // failing: the machine was left with nothing armed. Try
+                // again, a few times; then the driver gets the thread it
+                // has without this feature, so that its operations still
+                // complete.
                 panics += 1;
                 if panics < 3 {
                     continue;
+                }
+                if !self.threaded.swap(true, SeqCst) {
+                    let machine = self.machine.lock().unwrap_or_else(PoisonError::into_inner);
+                    let _ = crate::driver::start_parker_thread(&machine.driver);
                 }
             }
             match self.state.compare_exchange(RUNNING, IDLE, SeqCst, SeqCst) {
