@@ -59,8 +59,9 @@
 //!    notification fd and dispatches it: completions are taken and futures
 //!    woken on the `async-io` thread or on a thread in `async_io::block_on`
 //!    (`smol::block_on`) that waits on the reactor, with no thread of
-//!    proactor's. Submissions are not batched as under tokio, and a
-//!    dispatch runs while that thread holds the reactor's lock.
+//!    proactor's. Submissions are not batched as under tokio (nor per park
+//!    in [`block_on`] on that driver), and a dispatch runs while that
+//!    thread holds the reactor's lock.
 //! 4. without that feature, the process-wide driver has a thread of its own
 //!    (`proactor-driver`) parked on it: any executor works
 //!    (`futures::executor`, smol, ...), at the cost of a hop between

@@ -462,3 +462,25 @@ fn child_forked() {
     on_thread("block-on", || async_io::block_on(workload()));
     child_passed();
 }
+
+#[test]
+fn a_nested_executor_inside_proactor_block_on() {
+    on_each_backend("child_nested");
+}
+
+/// `proactor::block_on` on the process-wide driver, blocked inside by
+/// another executor before it parks: what it submitted must reach the
+/// kernel anyway (the reactor waits on the ring's fd, not in the kernel).
+#[test]
+fn child_nested() {
+    if !in_child() {
+        return;
+    }
+    let slept = finishes_within(HANG, "a nested executor in proactor::block_on", || {
+        proactor::block_on(async {
+            futures::executor::block_on(proactor::time::sleep(Duration::from_millis(10)))
+        })
+    });
+    slept.unwrap();
+    child_passed();
+}

@@ -51,6 +51,11 @@
 //!   async-io has no tick to flush at, and waking the reactor to flush
 //!   would cost the system call saved. Each operation submitted outside
 //!   proactor's own `block_on` enters the kernel when it is submitted.
+//! - proactor's own `block_on` on this driver (`proactor::block_on` with
+//!   no driver entered) no longer batches its submissions until it parks:
+//!   the reactor waits on the ring's fd, which queued submissions do not
+//!   make readable, so a thread that blocks before it parks (a nested
+//!   executor) would leave them unsubmitted for good.
 //! - A readiness back end timer costs an `async_io::Timer` (one entry in
 //!   the reactor's timer map) re-armed when the earliest deadline changes.
 //!
