@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks and lints every target proactor supports, from this machine: the
-# readiness back end alone, and with the io_uring feature (which compiles
-# to nothing off Linux). Type-checking needs only each target's standard
+# readiness back end alone, with the io_uring feature (which compiles to
+# nothing off Linux), and with the async-io integration (nothing where a
+# driver has no fd to wait on, such as Windows). Type-checking needs only each target's standard
 # library, which rustup installs; nothing is linked or run.
 #
 #   ci/cross.sh                  every target
@@ -18,7 +19,7 @@ TARGETS=(
     aarch64-unknown-linux-gnu
 )
 if (($#)); then TARGETS=("$@"); fi
-FEATURE_SETS=("poll" "poll,uring")
+FEATURE_SETS=("poll" "poll,uring" "poll,uring,async-io")
 
 installed=$(rustup target list --installed)
 for target in "${TARGETS[@]}"; do

@@ -24,10 +24,12 @@ fi
 # Every set with a back end builds, on every target kind. Sets of at most
 # two features (`--depth 2`: each back end alone, both together, and each
 # with each add-on feature), then all of them at once. The add-ons
-# (`bytes`, `tokio`) only add trait implementations that never meet, so
-# the full powerset (twice as many sets with `tokio`, and doubling with
-# every feature to come) would only add sets like {poll, bytes, tokio}
-# whose parts these already build with each back end and all together.
+# (`bytes`, `tokio`, `async-io`) add trait implementations and host
+# integrations that meet only in `Driver::current`'s order (tokio, then
+# async-io), which the set of all features builds, so the full powerset
+# (doubling with every feature to come) would only add sets like
+# {poll, bytes, tokio} whose parts these already build with each back end
+# and all together.
 for lint in check clippy; do
     args=()
     [[ $lint == clippy ]] && args=(-- -D warnings)

@@ -37,6 +37,7 @@
 //! | `uring` | no | the io_uring back end (Linux; compiles to nothing elsewhere) |
 //! | `bytes` | no | [`IoBuf`](buf::IoBuf) / [`IoBufMut`](buf::IoBufMut) for `bytes::Bytes` and `BytesMut` |
 //! | `tokio` | no | `tokio::io`'s `AsyncRead`, `AsyncBufRead`, `AsyncWrite` (and `AsyncSeek` for [`File`](fs::File)) on the streams, their halves and files; inside a tokio runtime, operations run on a driver the runtime's own reactor dispatches |
+//! | `async-io` | no | for smol and async-std: the process-wide driver is dispatched by async-io's reactor, on its threads, instead of by a `proactor-driver` thread |
 //!
 //! With both back ends the choice is made at run time; with one, that one.
 //!
@@ -53,10 +54,21 @@
 //!    completions are taken and futures woken on the runtime's threads with
 //!    no thread of proactor's; on io_uring what a scheduler tick submits
 //!    goes to the kernel together.
-//! 3. else a process-wide driver with a thread of its own
+//! 3. else the process-wide driver. With the `async-io` feature, async-io's
+//!    reactor (the one smol and async-std run on) waits on its
+//!    notification fd and dispatches it: completions are taken and futures
+//!    woken on the `async-io` thread or on a thread in `async_io::block_on`
+//!    (`smol::block_on`) that waits on the reactor, with no thread of
+//!    proactor's. Submissions are not batched as under tokio (nor per park
+//!    in [`block_on`] on that driver), and a dispatch runs while that
+//!    thread holds the reactor's lock.
+//! 4. without that feature, the process-wide driver has a thread of its own
 //!    (`proactor-driver`) parked on it: any executor works
 //!    (`futures::executor`, smol, ...), at the cost of a hop between
 //!    threads for every completion.
+//!
+//! A tokio runtime comes before async-io: inside one, its own driver is
+//! used even with both features.
 //!
 //! Any other event loop can drive a driver the way the tokio integration
 //! does, through `Driver::notification_fd` (on systems where the driver

@@ -269,11 +269,14 @@ impl Driver {
         }
     }
 
-    /// The thread's current driver; else the process-wide driver, started on
-    /// first use with its own thread (`proactor-driver`) parked on it. That
-    /// thread wakes the futures of operations no other thread drives; a
-    /// waker that panics there is reported by the panic hook, and the thread
-    /// goes on.
+    /// The thread's current driver; else (with the `tokio` feature, inside
+    /// a tokio runtime) the runtime's driver; else the process-wide driver,
+    /// started on first use with its own thread (`proactor-driver`) parked
+    /// on it. That thread wakes the futures of operations no other thread
+    /// drives; a waker that panics there is reported by the panic hook, and
+    /// the thread goes on. With the `async-io` feature, async-io's reactor
+    /// dispatches the process-wide driver on its own threads instead, and
+    /// no such thread starts.
     ///
     /// # Panics
     ///
@@ -688,7 +691,8 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     Driver::current().block_on(fut)
 }
 
-/// The process-wide driver, started with its parker thread on first use.
+/// The process-wide driver, started with its parker thread (or, with
+/// `async-io`, registered with async-io's reactor) on first use.
 /// Only a running driver is kept: if none can be built now (every fd in
 /// use, say) or its thread cannot start, the error goes to this caller and
 /// the next one tries again. A forked child makes one of its own.
@@ -701,6 +705,21 @@ fn global_driver() -> io::Result<Driver> {
         return Ok(driver.clone());
     }
     let driver = Driver::new()?;
+    // With `async-io`, its reactor dispatches the driver instead of a
+    // thread of ours; before the driver is published, like the thread.
+    if !crate::host::host_process_driver(&driver) {
+        start_parker_thread(&driver)?;
+    }
+    // An inherited driver replaced here is the parent's: its copy is
+    // forgotten, not torn down (its parker thread's handle was copied too).
+    if let Some(inherited) = global.replace(driver.clone()) {
+        std::mem::forget(inherited);
+    }
+    Ok(driver)
+}
+
+/// Starts the process-wide driver's own thread, parked on it.
+pub(crate) fn start_parker_thread(driver: &Driver) -> io::Result<()> {
     let parked = driver.clone();
     // Started before the driver is published, so a published driver always
     // has a thread parked on it; on failure the clone is dropped with the
@@ -718,10 +737,5 @@ fn global_driver() -> io::Result<Driver> {
                 std::thread::sleep(Duration::from_millis(1));
             }
         })?;
-    // An inherited driver replaced here is the parent's: its copy is
-    // forgotten, not torn down (its parker thread's handle was copied too).
-    if let Some(inherited) = global.replace(driver.clone()) {
-        std::mem::forget(inherited);
-    }
-    Ok(driver)
+    Ok(())
 }

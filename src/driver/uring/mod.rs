@@ -238,11 +238,13 @@ impl Shared {
     /// Submits queued entries unless this thread batches them until its
     /// park, or an outside event loop's flush task submits them at the end
     /// of its tick. It does not batch when another thread waits in the
-    /// kernel: this thread may block elsewhere before it parks (a nested
-    /// executor), and the waiting thread would not see the entries until it
-    /// wakes.
+    /// kernel, or an outside event loop on the notification fd: this thread
+    /// may block elsewhere before it parks (a nested executor), and the
+    /// waiting thread or loop would not see the entries until it wakes
+    /// (queued entries do not make the ring's fd readable).
     fn submit_unless_batching(&self) {
-        let batched = is_batching(self.identity()) && !self.wakeup.parker.in_kernel();
+        let parker = &self.wakeup.parker;
+        let batched = is_batching(self.identity()) && !parker.in_kernel() && !parker.is_watched();
         if !batched && !self.deferral.defer() {
             // The entries are queued and count as in flight whatever this
             // returns: a failed submit is retried at the next park.
