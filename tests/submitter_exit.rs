@@ -4,6 +4,9 @@
 //! when that thread exits before the request could finish; the driver did
 //! not cancel it, so the caller must never see that error.
 
+// Unix only: the fd count needs /proc or /dev/fd.
+#![cfg(unix)]
+
 mod common;
 
 use std::future::Future;
