@@ -29,9 +29,9 @@ base=(+nightly test -Zbuild-std --target "$target" --all-features)
 leak_checked=(--lib --test bad_input --test buffers --test cancel --test cancel_storm
     --test compat --test compat_interop --test differential --test driver --test edge_inputs
     --test fallback --test fd_reuse --test fork --test fs --test fs_std --test net --test runtimes --test soak
-    --test stress --test time)
+    --test stress --test submitter_exit --test time)
 no_leak_check=(--test hostile --test hostile_driver --test hostile_misc --test hyper
-    --test notification --test streams --test unix_datagram)
+    --test notification --test streams --test unix_datagram --test host_tokio --test host_async_io)
 cargo "${base[@]}" "${leak_checked[@]}"
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1" cargo "${base[@]}" "${no_leak_check[@]}"
 for backend in poll uring; do
