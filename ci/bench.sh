@@ -48,3 +48,6 @@ for backend in uring poll; do
     target/release/examples/iobench --op randread --qd 32 --direct --file "$file" --size 256M \
         --secs "$secs" --backend "$backend" 2>/dev/null
 done
+
+# hyper under tokio: tokio's own sockets against proactor's, each back end.
+ci/bench-hyper.sh "$((secs > 5 ? secs : 5))"
