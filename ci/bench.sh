@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the figures in BENCHMARKS.md: the criterion benches (each
-# proactor back end beside its baselines in the same run) and iobench runs.
+# proactor back end beside its baselines in the same run), iobench runs,
+# fio, and hyper under tokio (ci/bench-hyper.sh).
 # Not part of ci/test.sh: benchmarks on a shared machine are too noisy for a
 # pass/fail check (ci/test.sh only builds them).
 #
