@@ -303,6 +303,18 @@ impl TcpStream {
     }
 
     /// Whether `TCP_NODELAY` is set. See [`set_nodelay`](Self::set_nodelay).
+    ///
+    /// ```
+    /// # use proactor::net::{TcpListener, TcpStream};
+    /// # fn main() -> std::io::Result<()> {
+    /// # proactor::block_on(async {
+    /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_nodelay(true)?;
+    /// assert!(stream.nodelay()?);
+    /// # Ok(()) })
+    /// # }
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.socket().sock_ref().tcp_nodelay()
     }
@@ -328,7 +340,20 @@ impl TcpStream {
         ip_addr(&self.io.socket().sock_ref().peer_addr()?)
     }
 
-    /// The local address. See [`peer_addr`](Self::peer_addr) for an example.
+    /// The local address; [`peer_addr`](Self::peer_addr) is the other end's.
+    ///
+    /// ```
+    /// # use proactor::net::{TcpListener, TcpStream};
+    /// # fn main() -> std::io::Result<()> {
+    /// # proactor::block_on(async {
+    /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (_server, from) = listener.accept().await?;
+    /// assert_eq!(client.local_addr()?, from);
+    /// assert!(client.local_addr()?.ip().is_loopback());
+    /// # Ok(()) })
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         ip_addr(&self.io.socket().sock_ref().local_addr()?)
     }

@@ -304,8 +304,21 @@ impl UnixStream {
     stream_io!();
 
     /// The local address: the listener's path on the accepted side,
-    /// unnamed on the connecting side. See [`peer_addr`](Self::peer_addr)
-    /// for an example.
+    /// unnamed on the connecting side (and both unnamed for a
+    /// [`pair`](Self::pair)). See also [`peer_addr`](Self::peer_addr).
+    ///
+    /// ```
+    /// use proactor::net::UnixStream;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     assert!(a.local_addr()?.is_unnamed());
+    ///     assert!(b.local_addr()?.as_pathname().is_none());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         unix_addr(&self.io.socket().sock_ref().local_addr()?)
     }
