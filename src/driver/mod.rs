@@ -714,6 +714,25 @@ cfg_notification_fd! {
     /// `AsFd` and `AsRawFd` for the event loop that waits on it. It keeps
     /// the driver alive, and while it lives every wake-up the driver needs
     /// makes the fd readable.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = proactor::Driver::new()?;
+    /// let fd = driver.notification_fd();
+    /// driver.unpark(); // a wake-up: the fd turns readable
+    /// let mut poll = [libc::pollfd {
+    ///     fd: fd.as_raw_fd(),
+    ///     events: libc::POLLIN,
+    ///     revents: 0,
+    /// }];
+    /// // SAFETY: one valid pollfd, for the length given.
+    /// let ready = unsafe { libc::poll(poll.as_mut_ptr(), 1, 10_000) };
+    /// assert_eq!(ready, 1);
+    /// driver.dispatch()?; // drains it
+    /// # Ok(()) }
+    /// ```
     #[derive(Debug)]
     pub struct NotificationFd {
         driver: Driver,
