@@ -263,6 +263,7 @@ impl Driver {
     /// use proactor::{Backend, Driver};
     ///
     /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
     /// let driver = Driver::builder().force(Backend::Poll).build()?;
     /// assert_eq!(driver.backend(), Backend::Poll);
     /// # Ok(()) }
@@ -277,6 +278,7 @@ impl Driver {
     /// use proactor::{Backend, Driver, FallbackReason};
     ///
     /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
     /// let poll = Driver::builder().force(Backend::Poll).build()?;
     /// assert!(matches!(poll.fallback_reason(), Some(FallbackReason::Requested(_))));
     /// let auto = Driver::new()?;
@@ -328,6 +330,7 @@ impl Driver {
     /// use proactor::{Backend, Driver};
     ///
     /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
     /// let poll = Driver::builder().force(Backend::Poll).build()?;
     /// {
     ///     let _guard = poll.enter();
@@ -369,6 +372,7 @@ impl Driver {
     /// use proactor::{Backend, Driver};
     ///
     /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
     /// let poll = Driver::builder().force(Backend::Poll).build()?;
     /// let inside = poll.block_on(async { Driver::current().backend() });
     /// assert_eq!(inside, Backend::Poll);
@@ -474,6 +478,7 @@ impl Driver {
     /// use proactor::{Backend, Driver};
     ///
     /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
     /// let driver = Driver::builder().force(Backend::Poll).build()?;
     /// assert_eq!(driver.backend(), Backend::Poll);
     /// assert_eq!(driver.backend().to_string(), "poll");
@@ -787,6 +792,7 @@ cfg_notification_fd! {
 /// use proactor::{Backend, Driver};
 ///
 /// # fn main() -> std::io::Result<()> {
+/// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
 /// let outer = Driver::builder().force(Backend::Poll).build()?;
 /// let inner = Driver::new()?;
 /// let outer_guard = outer.enter();

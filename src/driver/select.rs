@@ -16,6 +16,7 @@ pub(crate) const BACKEND_ENV: &str = "PROACTOR_BACKEND";
 /// use proactor::{Backend, Driver, FallbackReason};
 ///
 /// # fn main() -> std::io::Result<()> {
+/// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
 /// let driver = Driver::builder().force(Backend::Poll).build()?;
 /// let reason = driver.fallback_reason().expect("not on io_uring");
 /// assert!(matches!(reason, FallbackReason::Requested(_)));
@@ -61,6 +62,7 @@ impl FallbackReason {
     /// use proactor::{Backend, Driver};
     ///
     /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
     /// let driver = Driver::builder().force(Backend::Poll).build()?;
     /// assert_eq!(driver.fallback_reason().unwrap().errno(), None); // asked for
     /// if let Some(errno) = Driver::new()?.fallback_reason().and_then(|r| r.errno()) {
@@ -85,6 +87,7 @@ impl FallbackReason {
     /// use proactor::{Backend, Driver};
     ///
     /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
     /// let driver = Driver::builder().force(Backend::Poll).build()?;
     /// assert!(!driver.fallback_reason().unwrap().is_transient());
     /// # Ok(()) }
