@@ -226,7 +226,6 @@ impl<T: CompatIo> Compat<T> {
     /// # fn main() -> std::io::Result<()> {
     /// # let dir = tempfile::tempdir()?;
     /// # let path = dir.path().join("data");
-
     /// # std::fs::write(&path, b"0123456789")?;
     /// proactor::block_on(async {
     ///     let mut file = Compat::new(File::open(&path).await?);
