@@ -52,6 +52,10 @@ use crate::net::UnixStream;
 
 /// The largest a direction's buffer grows by default (each starts small
 /// and is allocated on first use).
+///
+/// ```
+/// assert_eq!(proactor::compat::DEFAULT_BUFFER, 64 * 1024);
+/// ```
 pub const DEFAULT_BUFFER: usize = crate::buffered::MAX_BUFFER;
 
 mod sealed {
@@ -60,6 +64,23 @@ mod sealed {
 
 /// I/O objects [`Compat`] can wrap: [`TcpStream`], `UnixStream` and
 /// [`File`], which implement the `futures::io` traits themselves. Sealed.
+///
+/// ```
+/// use proactor::compat::{Compat, CompatIo};
+///
+/// fn wrap<T: CompatIo>(io: T) -> Compat<T> {
+///     Compat::with_capacity(4096, io)
+/// }
+///
+/// # fn main() -> std::io::Result<()> {
+/// proactor::block_on(async {
+///     let (a, _b) = proactor::net::UnixStream::pair()?;
+///     let a = wrap(a);
+///     assert_eq!(a.position(), 0);
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub trait CompatIo: sealed::Sealed + AsyncRead + AsyncBufRead + AsyncWrite + Unpin {
     /// Caps the object's buffers at `limit` bytes.
     #[doc(hidden)]
@@ -101,6 +122,25 @@ impl CompatIo for File {
 
 /// Forwards the `futures::io` traits to the object it wraps, which
 /// implements them itself: see the [module docs](self).
+///
+/// ```
+/// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+/// use futures::TryStreamExt;
+/// use proactor::{compat::Compat, fs::File};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// proactor::block_on(async {
+///     let mut out = Compat::new(File::create(&path).await?);
+///     out.write_all(b"one\ntwo\n").await?;
+///     out.close().await?;
+///     let mut lines = Compat::new(File::open(&path).await?).lines();
+///     assert_eq!(lines.try_next().await?.as_deref(), Some("one"));
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct Compat<T: CompatIo> {
     io: T,
 }
@@ -113,30 +153,119 @@ impl<T: CompatIo + fmt::Debug> fmt::Debug for Compat<T> {
 
 impl<T: CompatIo> Compat<T> {
     /// Wraps `io`, whose buffers grow up to [`DEFAULT_BUFFER`] bytes.
+    ///
+    /// ```
+    /// use futures::io::AsyncReadExt;
+    /// use proactor::{compat::Compat, net::UnixStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     a.write_all(b"hello").await.0?;
+    ///     drop(a);
+    ///     let mut text = String::new();
+    ///     Compat::new(b).read_to_string(&mut text).await?;
+    ///     assert_eq!(text, "hello");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn new(io: T) -> Self {
         Compat { io }
     }
 
     /// Wraps `io`, capping its buffers at `capacity` bytes (at least 1)
     /// from their next operation on.
+    ///
+    /// ```
+    /// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+    /// use proactor::{compat::Compat, net::UnixStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     let (mut a, mut b) = (Compat::new(a), Compat::with_capacity(4, b));
+    ///     a.write_all(b"0123456789").await?;
+    ///     a.flush().await?;
+    ///     let chunk = b.fill_buf().await?;
+    ///     assert!(!chunk.is_empty() && chunk.len() <= 4); // never more than the cap
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn with_capacity(capacity: usize, mut io: T) -> Self {
         io.set_buffer_limit(capacity.max(1));
         Compat { io }
     }
 
     /// The wrapped object.
+    ///
+    /// ```
+    /// use proactor::{compat::Compat, net::{TcpListener, TcpStream}};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = Compat::new(TcpStream::connect(listener.local_addr()?).await?);
+    ///     assert_eq!(stream.get_ref().peer_addr()?, listener.local_addr()?);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn get_ref(&self) -> &T {
         &self.io
     }
 
     /// A file's cursor: the offset of the next byte read or written (zero
     /// for a stream).
+    ///
+    /// ```
+    /// use futures::io::AsyncReadExt;
+    /// use proactor::{compat::Compat, fs::File};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"0123456789")?;
+    /// proactor::block_on(async {
+    ///     let mut file = Compat::new(File::open(&path).await?);
+    ///     let mut four = [0; 4];
+    ///     file.read_exact(&mut four).await?;
+    ///     assert_eq!(file.position(), 4);
+    ///     let mut rest = Vec::new();
+    ///     file.read_to_end(&mut rest).await?;
+    ///     assert_eq!(file.position(), 10);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn position(&self) -> u64 {
         self.io.cursor_position()
     }
 
     /// Gives the object back, with its read-ahead and any write in flight:
     /// nothing is lost, and its traits carry on where these left off.
+    ///
+    /// ```
+    /// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+    /// use proactor::{compat::Compat, net::UnixStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     let (mut a, mut b) = (Compat::new(a), Compat::new(b));
+    ///     a.write_all(b"first\nsecond\n").await?;
+    ///     a.flush().await?;
+    ///     let mut line = String::new();
+    ///     b.read_line(&mut line).await?; // reads ahead past "first\n"
+    ///     assert_eq!(line, "first\n");
+    ///     let b = b.into_inner();
+    ///     let (n, rest) = b.read(vec![0; 16]).await; // the read-ahead comes first
+    ///     assert_eq!(&rest[..n?], b"second\n");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn into_inner(self) -> T {
         self.io
     }

@@ -30,11 +30,36 @@ pub async fn sleep(duration: Duration) -> io::Result<()> {
 }
 
 /// Completes at `deadline` (at once if it has passed).
+///
+/// ```
+/// use proactor::time::sleep_until;
+/// use std::time::{Duration, Instant};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let deadline = Instant::now() + Duration::from_millis(10);
+/// proactor::block_on(async {
+///     sleep_until(deadline).await?;
+///     assert!(Instant::now() >= deadline);
+///     sleep_until(deadline).await // passed: at once
+/// })?;
+/// # Ok(()) }
+/// ```
 pub async fn sleep_until(deadline: Instant) -> io::Result<()> {
     sleep(deadline.saturating_duration_since(Instant::now())).await
 }
 
-/// The error of [`timeout`]: the time ran out first.
+/// The error of [`timeout`]: the time ran out first. It converts to an
+/// `io::Error` of kind `TimedOut`.
+///
+/// ```
+/// use proactor::time::{sleep, timeout, Elapsed};
+/// use std::time::Duration;
+///
+/// let forever = sleep(Duration::from_secs(60));
+/// let elapsed: Elapsed = proactor::block_on(timeout(Duration::ZERO, forever)).unwrap_err();
+/// assert_eq!(elapsed.to_string(), "deadline has elapsed");
+/// assert_eq!(std::io::Error::from(elapsed).kind(), std::io::ErrorKind::TimedOut);
+/// ```
 #[derive(Debug)]
 pub struct Elapsed {
     timer_error: Option<io::Error>,
@@ -43,6 +68,15 @@ pub struct Elapsed {
 impl Elapsed {
     /// The error of the timer itself, when the timeout ended because its
     /// timer could not run rather than because time ran out.
+    ///
+    /// ```
+    /// use proactor::time::{sleep, timeout};
+    /// use std::time::Duration;
+    ///
+    /// let forever = sleep(Duration::from_secs(60));
+    /// let result = proactor::block_on(timeout(Duration::from_millis(1), forever));
+    /// assert!(result.unwrap_err().timer_error().is_none()); // time ran out
+    /// ```
     pub fn timer_error(&self) -> Option<&io::Error> {
         self.timer_error.as_ref()
     }
@@ -77,7 +111,16 @@ enum TimerState {
     Failed(Option<io::Error>),
 }
 
-/// The future of [`timeout`].
+/// The future of [`timeout`]: the wrapped future's output, or
+/// [`Elapsed`].
+///
+/// ```
+/// use proactor::time::{timeout, Timeout};
+/// use std::time::Duration;
+///
+/// let fut: Timeout<_> = timeout(Duration::from_secs(60), async { "in time" });
+/// assert_eq!(proactor::block_on(fut).unwrap(), "in time");
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Timeout<F> {
     future: Pin<Box<F>>,

@@ -32,6 +32,17 @@ impl AlignedBuf {
     /// An empty buffer of `capacity` bytes starting at a multiple of
     /// `align` (a power of two). A zero capacity or a bad alignment is an
     /// `InvalidInput` error; no memory is an `OutOfMemory` error.
+    ///
+    /// ```
+    /// use proactor::buf::{AlignedBuf, IoBuf};
+    /// use std::io::ErrorKind;
+    ///
+    /// let buf = AlignedBuf::new(4096, 512).unwrap();
+    /// assert_eq!(buf.stable_ptr() as usize % 512, 0);
+    /// assert_eq!(buf.bytes_total(), 4096);
+    /// assert_eq!(AlignedBuf::new(0, 512).unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// assert_eq!(AlignedBuf::new(4096, 3).unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// ```
     pub fn new(capacity: usize, align: usize) -> io::Result<AlignedBuf> {
         let invalid = |what| io::Error::new(io::ErrorKind::InvalidInput, what);
         if capacity == 0 {
@@ -49,17 +60,63 @@ impl AlignedBuf {
         })
     }
 
-    /// Bytes initialised so far.
+    /// Bytes initialised so far: what reads recorded, not the capacity.
+    ///
+    /// ```
+    /// use proactor::buf::AlignedBuf;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"hello")?;
+    /// let (n, mut buf) = proactor::block_on(async {
+    ///     let file = proactor::fs::File::open(&path).await?; // holds "hello"
+    ///     let (n, buf) = file.read_at(AlignedBuf::new(4096, 4096)?, 0).await;
+    ///     Ok::<_, std::io::Error>((n?, buf))
+    /// })?;
+    /// assert_eq!((n, buf.len()), (5, 5));
+    /// assert_eq!(&buf[..], b"hello");
+    /// buf[0] = b'j'; // the initialised bytes are a `[u8]`
+    /// assert_eq!(&buf[..], b"jello");
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether no byte is initialised.
+    ///
+    /// ```
+    /// use proactor::buf::AlignedBuf;
+    ///
+    /// let buf = AlignedBuf::new(4096, 4096).unwrap();
+    /// assert!(buf.is_empty()); // allocated, but nothing read into it yet
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    /// Forgets the contents (keeps the memory).
+    /// Forgets the contents (keeps the memory), so the next read's length
+    /// is all [`len`](Self::len) counts.
+    ///
+    /// ```
+    /// use proactor::buf::{AlignedBuf, IoBuf};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"hello")?;
+    /// let (n, mut buf) = proactor::block_on(async {
+    ///     let file = proactor::fs::File::open(&path).await?; // holds "hello"
+    ///     let (n, buf) = file.read_at(AlignedBuf::new(4096, 4096)?, 0).await;
+    ///     Ok::<_, std::io::Error>((n?, buf))
+    /// })?;
+    /// assert_eq!(n, 5);
+    /// buf.clear();
+    /// assert!(buf.is_empty());
+    /// assert_eq!(buf.bytes_total(), 4096); // the memory stays
+    /// # Ok(()) }
+    /// ```
     pub fn clear(&mut self) {
         self.len = 0;
     }

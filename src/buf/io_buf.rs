@@ -17,6 +17,26 @@ use super::Slice;
 /// the same values and `bytes_init()` does not decrease. A [`Slice`] checks
 /// its window against the buffer once and relies on it while it holds the
 /// buffer, handing out only `&T` to safe code.
+///
+/// Implemented for `Vec<u8>`, `Box<[u8]>`, `String`, `&'static [u8]`,
+/// `&'static [u8; N]`, `&'static str`, [`AlignedBuf`](super::AlignedBuf),
+/// [`Slice`] and, with the `bytes` feature, `Bytes` and `BytesMut`:
+///
+/// ```
+/// use proactor::buf::IoBuf;
+///
+/// fn sent(buf: &impl IoBuf) -> usize {
+///     buf.bytes_init()
+/// }
+///
+/// assert_eq!(sent(&"static str"), 10);
+/// assert_eq!(sent(&String::from("owned")), 5);
+/// let mut v = Vec::with_capacity(100);
+/// v.extend_from_slice(b"abc");
+/// assert_eq!((sent(&v), v.bytes_total()), (3, 100)); // len, not capacity
+/// # #[cfg(feature = "bytes")]
+/// # assert_eq!(sent(&bytes::Bytes::from_static(b"shared")), 6);
+/// ```
 pub unsafe trait IoBuf: Unpin + Send + 'static {
     /// Pointer to the first byte; stable across moves of `self`.
     fn stable_ptr(&self) -> *const u8;
@@ -51,6 +71,22 @@ pub unsafe trait IoBuf: Unpin + Send + 'static {
 /// written: afterwards `bytes_init()` is at most the larger of its previous
 /// value and `pos` (it may record less, for example a buffer that is always
 /// fully initialised ignores it), and never smaller than before.
+///
+/// Reads take one, fill it from its start, and record what they wrote:
+///
+/// ```
+/// use proactor::buf::{IoBuf, IoBufMut};
+///
+/// let mut buf = Vec::with_capacity(8);
+/// assert_eq!((buf.bytes_init(), buf.bytes_total()), (0, 8));
+/// // What a read does once the kernel wrote 3 bytes:
+/// // SAFETY: 3 bytes were written at the start, within the capacity.
+/// unsafe {
+///     buf.stable_mut_ptr().copy_from_nonoverlapping(b"abc".as_ptr(), 3);
+///     buf.set_init(3);
+/// }
+/// assert_eq!(buf, b"abc");
+/// ```
 pub unsafe trait IoBufMut: IoBuf {
     /// Writable pointer to the first byte; stable across moves of `self`.
     fn stable_mut_ptr(&mut self) -> *mut u8;

@@ -30,11 +30,32 @@ pub use slice::Slice;
 
 /// The result of an operation that took a buffer by value: the outcome, and
 /// the buffer handed back whatever happened.
+///
+/// ```
+/// use proactor::buf::BufResult;
+/// use proactor::net::UdpSocket;
+///
+/// # fn main() -> std::io::Result<()> {
+/// proactor::block_on(async {
+///     let socket = UdpSocket::bind("127.0.0.1:0").await?;
+///     // Not connected: the send fails, and the buffer comes back to reuse.
+///     let result: BufResult<usize, Vec<u8>> = socket.send(b"lost?".to_vec()).await;
+///     let (sent, buf) = result;
+///     assert!(sent.is_err());
+///     assert_eq!(buf, b"lost?");
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub type BufResult<T, B> = (std::io::Result<T>, B);
 
 /// The most one operation transfers. Longer buffers are capped to this
 /// length: the operation reports a short count, exactly as a short `read(2)`
 /// would, and `read_exact_at` / `write_all_at` continue where it stopped.
+///
+/// ```
+/// assert_eq!(proactor::buf::MAX_OP_LEN, 4_294_967_295); // u32::MAX: 4 GiB - 1
+/// ```
 pub const MAX_OP_LEN: usize = u32::MAX as usize;
 
 /// Length handed to the kernel for a buffer region of `len` bytes.

@@ -67,17 +67,43 @@ impl<T: IoBuf> Slice<T> {
         Slice { buf, begin, end }
     }
 
-    /// Start of the window in the underlying buffer.
+    /// Start of the window in the underlying buffer; see also
+    /// [`end`](Self::end).
+    ///
+    /// ```
+    /// use proactor::buf::IoBuf;
+    ///
+    /// let window = b"0123456789".to_vec().slice(3..);
+    /// assert_eq!(window.begin(), 3);
+    /// assert_eq!(&window[..], b"3456789");
+    /// ```
     pub fn begin(&self) -> usize {
         self.begin
     }
 
-    /// End of the window in the underlying buffer.
+    /// End of the window in the underlying buffer: with an open range, the
+    /// buffer's capacity.
+    ///
+    /// ```
+    /// use proactor::buf::IoBuf;
+    ///
+    /// let window = Vec::<u8>::with_capacity(64).slice(16..);
+    /// assert_eq!((window.begin(), window.end()), (16, 64));
+    /// assert_eq!(window.bytes_total(), 48);
+    /// ```
     pub fn end(&self) -> usize {
         self.end
     }
 
     /// The underlying buffer.
+    ///
+    /// ```
+    /// use proactor::buf::IoBuf;
+    ///
+    /// let window = b"hello world".to_vec().slice(6..);
+    /// assert_eq!(&window[..], b"world");
+    /// assert_eq!(window.get_ref(), b"hello world");
+    /// ```
     pub fn get_ref(&self) -> &T {
         &self.buf
     }
@@ -123,6 +149,24 @@ impl<T: IoBuf> Slice<T> {
     /// initialised bytes, the gap before the window was zeroed so that the
     /// buffer counts the bytes read (see the
     /// [type docs](Slice#a-window-past-the-buffers-initialised-bytes)).
+    ///
+    /// ```
+    /// use proactor::buf::IoBuf;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"world")?;
+    /// let mut buf = Vec::with_capacity(16);
+    /// buf.extend_from_slice(b"hello ");
+    /// let (n, window) = proactor::block_on(async {
+    ///     let file = proactor::fs::File::open(&path).await?; // holds "world"
+    ///     Ok::<_, std::io::Error>(file.read_at(buf.slice(6..), 0).await)
+    /// })?;
+    /// assert_eq!(n?, 5);
+    /// assert_eq!(window.into_inner(), b"hello world");
+    /// # Ok(()) }
+    /// ```
     pub fn into_inner(self) -> T {
         self.buf
     }

@@ -125,6 +125,26 @@ pub(crate) mod sealed {
 
 /// The contract every back end meets; see the [module docs](self) for the
 /// guarantees. Sealed: implemented by [`Driver`] and the back ends only.
+///
+/// Code generic over the driver works with any of them:
+///
+/// ```
+/// use proactor::driver::CompletionDriver;
+/// use proactor::op::{Nop, Op};
+///
+/// async fn nops<D: CompletionDriver>(driver: &D, n: usize) -> std::io::Result<()> {
+///     for _ in 0..n {
+///         Op::with_driver(Nop::new(), driver.clone()).await?;
+///     }
+///     Ok(())
+/// }
+///
+/// # fn main() -> std::io::Result<()> {
+/// let driver = proactor::Driver::new()?;
+/// driver.block_on(nops(&driver, 3))?;
+/// assert_eq!(driver.in_flight(), 0);
+/// # Ok(()) }
+/// ```
 pub trait CompletionDriver:
     sealed::Sealed + Clone + Send + Sync + Unpin + fmt::Debug + 'static
 {
@@ -222,16 +242,51 @@ impl fmt::Debug for Driver {
 
 impl Driver {
     /// A driver on the best back end available: see [`Builder::build`].
+    ///
+    /// ```
+    /// use proactor::{Backend, Driver};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = Driver::new()?;
+    /// // io_uring, or the readiness back end with the reason why not.
+    /// assert_eq!(driver.backend() == Backend::Poll, driver.fallback_reason().is_some());
+    /// assert_eq!(driver.block_on(async { "done" }), "done");
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> io::Result<Driver> {
         Builder::new().build()
     }
 
-    /// A builder to choose the back end and sizes.
+    /// A builder to choose the back end and sizes, as [`Builder::new`].
+    ///
+    /// ```
+    /// use proactor::{Backend, Driver};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
+    /// let driver = Driver::builder().force(Backend::Poll).build()?;
+    /// assert_eq!(driver.backend(), Backend::Poll);
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
 
     /// Why this driver is not on io_uring, if it is not.
+    ///
+    /// ```
+    /// use proactor::{Backend, Driver, FallbackReason};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
+    /// let poll = Driver::builder().force(Backend::Poll).build()?;
+    /// assert!(matches!(poll.fallback_reason(), Some(FallbackReason::Requested(_))));
+    /// let auto = Driver::new()?;
+    /// if auto.backend() == Backend::IoUring {
+    ///     assert!(auto.fallback_reason().is_none());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn fallback_reason(&self) -> Option<&FallbackReason> {
         self.fallback.as_deref()
     }
@@ -240,6 +295,22 @@ impl Driver {
     /// polls. The driver is [current](Driver::current) meanwhile, and
     /// operations submitted from this thread are batched into one system
     /// call per park.
+    ///
+    /// ```
+    /// use proactor::{time::sleep, Driver};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = Driver::new()?;
+    /// let start = Instant::now();
+    /// let backend = driver.block_on(async {
+    ///     sleep(Duration::from_millis(10)).await;
+    ///     Driver::current().backend() // this driver, while it runs
+    /// });
+    /// assert_eq!(backend, driver.backend());
+    /// assert!(start.elapsed() >= Duration::from_millis(10));
+    /// # Ok(()) }
+    /// ```
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
         let _current = self.enter();
         block_on_with(self, fut)
@@ -254,6 +325,21 @@ impl Driver {
     /// Guards may be dropped in any order: each one takes back only its own
     /// entry, and the current driver is the one entered last of those whose
     /// guard is still alive.
+    ///
+    /// ```
+    /// use proactor::{Backend, Driver};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
+    /// let poll = Driver::builder().force(Backend::Poll).build()?;
+    /// {
+    ///     let _guard = poll.enter();
+    ///     assert_eq!(Driver::current().backend(), Backend::Poll);
+    /// }
+    /// // Gone with the guard: the process-wide driver again.
+    /// assert_eq!(Driver::current().backend(), Driver::new()?.backend());
+    /// # Ok(()) }
+    /// ```
     pub fn enter(&self) -> EnterGuard {
         let entry = CURRENT
             .try_with(|current| {
@@ -284,6 +370,19 @@ impl Driver {
     /// built now because no back end can run (for example every fd is in
     /// use); [`Driver::try_current`] returns that error instead. A failure is
     /// not remembered: a later call tries again.
+    ///
+    /// ```
+    /// use proactor::{Backend, Driver};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
+    /// let poll = Driver::builder().force(Backend::Poll).build()?;
+    /// let inside = poll.block_on(async { Driver::current().backend() });
+    /// assert_eq!(inside, Backend::Poll);
+    /// // Outside any block_on: the process-wide driver.
+    /// let _process_wide = Driver::current();
+    /// # Ok(()) }
+    /// ```
     pub fn current() -> Driver {
         Driver::try_current()
             .unwrap_or_else(|e| panic!("proactor: no driver could be started: {e}"))
@@ -293,6 +392,16 @@ impl Driver {
     /// driver cannot be built (for example an invalid `PROACTOR_BACKEND`, or
     /// no fd left for any back end). Nothing is cached until a driver runs,
     /// so a later call tries again.
+    ///
+    /// ```
+    /// use proactor::Driver;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = Driver::try_current()?;
+    /// let answer = driver.block_on(async { 6 * 7 });
+    /// assert_eq!(answer, 42);
+    /// # Ok(()) }
+    /// ```
     pub fn try_current() -> io::Result<Driver> {
         // In a thread-local destructor this thread's current driver may be
         // gone already: the process-wide one serves then.
@@ -367,25 +476,104 @@ impl CompletionDriver for Driver {
 
 impl Driver {
     /// The back end this driver runs on.
+    ///
+    /// ```
+    /// use proactor::{Backend, Driver};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
+    /// let driver = Driver::builder().force(Backend::Poll).build()?;
+    /// assert_eq!(driver.backend(), Backend::Poll);
+    /// assert_eq!(driver.backend().to_string(), "poll");
+    /// # Ok(()) }
+    /// ```
     pub fn backend(&self) -> Backend {
         CompletionDriver::backend(self)
     }
     /// Blocks until completions arrive, [`Driver::unpark`] is called, or
     /// `timeout` passes; then dispatches what arrived.
+    ///
+    /// ```
+    /// use proactor::Driver;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = Driver::new()?;
+    /// let start = Instant::now();
+    /// driver.park(Some(Duration::from_millis(20)))?; // nothing arrives
+    /// assert!(start.elapsed() >= Duration::from_millis(20));
+    /// # Ok(()) }
+    /// ```
     pub fn park(&self, timeout: Option<Duration>) -> io::Result<()> {
         CompletionDriver::park(self, timeout)
     }
     /// Wakes a thread parked on this driver, from any thread.
+    ///
+    /// ```
+    /// use proactor::Driver;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = Driver::new()?;
+    /// let waker = driver.clone();
+    /// let thread = std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(20));
+    ///     waker.unpark();
+    /// });
+    /// let start = Instant::now();
+    /// driver.park(Some(Duration::from_secs(60)))?; // returns on the unpark
+    /// assert!(start.elapsed() < Duration::from_secs(60));
+    /// thread.join().unwrap();
+    /// # Ok(()) }
+    /// ```
     pub fn unpark(&self) {
         CompletionDriver::unpark(self)
     }
     /// Operations the back end still holds, cancelled ones included.
+    ///
+    /// ```
+    /// use proactor::{time::sleep, Driver};
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = Driver::new()?;
+    /// driver.block_on(async {
+    ///     let mut timer = Box::pin(sleep(Duration::from_secs(60)));
+    ///     // Polled once: submitted.
+    ///     assert!(futures::poll!(timer.as_mut()).is_pending());
+    ///     assert_eq!(Driver::current().in_flight(), 1);
+    /// });
+    /// // Dropped, so cancelled: gone once the driver has seen it end.
+    /// while driver.in_flight() > 0 {
+    ///     driver.park(Some(Duration::from_millis(10)))?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn in_flight(&self) -> usize {
         CompletionDriver::in_flight(self)
     }
     /// Does what is ready without blocking; see
     /// [`CompletionDriver::dispatch`] and, where the driver waits on an fd,
     /// `Driver::notification_fd`.
+    ///
+    /// ```
+    /// use proactor::op::{Nop, Op};
+    /// use std::future::Future;
+    /// use std::task::{Context, Poll};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = proactor::Driver::new()?;
+    /// let mut nop = Box::pin(Op::with_driver(Nop::new(), driver.clone()));
+    /// let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    /// // Some back ends complete a NOP at once; others once dispatched.
+    /// let mut result = nop.as_mut().poll(&mut cx);
+    /// while result.is_pending() {
+    ///     driver.dispatch()?;
+    ///     result = nop.as_mut().poll(&mut cx);
+    /// }
+    /// assert!(matches!(result, Poll::Ready(Ok(()))));
+    /// # Ok(()) }
+    /// ```
     pub fn dispatch(&self) -> io::Result<Option<Instant>> {
         CompletionDriver::dispatch(self)
     }
@@ -534,6 +722,25 @@ cfg_notification_fd! {
     /// `AsFd` and `AsRawFd` for the event loop that waits on it. It keeps
     /// the driver alive, and while it lives every wake-up the driver needs
     /// makes the fd readable.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = proactor::Driver::new()?;
+    /// let fd = driver.notification_fd();
+    /// driver.unpark(); // a wake-up: the fd turns readable
+    /// let mut poll = [libc::pollfd {
+    ///     fd: fd.as_raw_fd(),
+    ///     events: libc::POLLIN,
+    ///     revents: 0,
+    /// }];
+    /// // SAFETY: one valid pollfd, for the length given.
+    /// let ready = unsafe { libc::poll(poll.as_mut_ptr(), 1, 10_000) };
+    /// assert_eq!(ready, 1);
+    /// driver.dispatch()?; // drains it
+    /// # Ok(()) }
+    /// ```
     #[derive(Debug)]
     pub struct NotificationFd {
         driver: Driver,
@@ -546,6 +753,17 @@ cfg_notification_fd! {
         }
 
         /// The driver this fd belongs to.
+        ///
+        /// ```
+        /// use std::os::fd::AsRawFd;
+        ///
+        /// # fn main() -> std::io::Result<()> {
+        /// let driver = proactor::Driver::new()?;
+        /// let fd = driver.notification_fd();
+        /// assert_eq!(fd.driver().backend(), driver.backend());
+        /// assert!(fd.as_raw_fd() >= 0);
+        /// # Ok(()) }
+        /// ```
         pub fn driver(&self) -> &Driver {
             &self.driver
         }
@@ -572,6 +790,22 @@ cfg_notification_fd! {
 
 /// Takes back its driver's turn as the current one when dropped. See
 /// [`Driver::enter`].
+///
+/// ```
+/// use proactor::{Backend, Driver};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
+/// let outer = Driver::builder().force(Backend::Poll).build()?;
+/// let inner = Driver::new()?;
+/// let outer_guard = outer.enter();
+/// let inner_guard = inner.enter();
+/// assert_eq!(Driver::current().backend(), inner.backend());
+/// drop(inner_guard);
+/// assert_eq!(Driver::current().backend(), Backend::Poll); // `outer` again
+/// drop(outer_guard);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct EnterGuard {
     /// This guard's entry on the thread's stack of entered drivers; `None`

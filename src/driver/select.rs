@@ -11,6 +11,18 @@ use super::{Backend, Builder, Driver, Inner};
 pub(crate) const BACKEND_ENV: &str = "PROACTOR_BACKEND";
 
 /// Why a driver is not on io_uring.
+///
+/// ```
+/// use proactor::{Backend, Driver, FallbackReason};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
+/// let driver = Driver::builder().force(Backend::Poll).build()?;
+/// let reason = driver.fallback_reason().expect("not on io_uring");
+/// assert!(matches!(reason, FallbackReason::Requested(_)));
+/// println!("poll back end because: {reason}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FallbackReason {
@@ -45,6 +57,19 @@ pub enum FallbackReason {
 
 impl FallbackReason {
     /// The errno behind the fallback, if the kernel gave one.
+    ///
+    /// ```
+    /// use proactor::{Backend, Driver};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
+    /// let driver = Driver::builder().force(Backend::Poll).build()?;
+    /// assert_eq!(driver.fallback_reason().unwrap().errno(), None); // asked for
+    /// if let Some(errno) = Driver::new()?.fallback_reason().and_then(|r| r.errno()) {
+    ///     println!("io_uring refused: {}", std::io::Error::from_raw_os_error(errno));
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn errno(&self) -> Option<i32> {
         match self {
             FallbackReason::Unsupported { errno, .. } | FallbackReason::Transient { errno, .. } => {
@@ -57,6 +82,16 @@ impl FallbackReason {
     /// Whether the fallback is for a passing reason (see
     /// [`Transient`](FallbackReason::Transient)): a driver built later may
     /// get io_uring.
+    ///
+    /// ```
+    /// use proactor::{Backend, Driver};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # if !cfg!(feature = "poll") { return Ok(()); } // a build with no readiness back end
+    /// let driver = Driver::builder().force(Backend::Poll).build()?;
+    /// assert!(!driver.fallback_reason().unwrap().is_transient());
+    /// # Ok(()) }
+    /// ```
     pub fn is_transient(&self) -> bool {
         matches!(self, FallbackReason::Transient { .. })
     }

@@ -35,6 +35,29 @@ mod cursor;
 /// as an operation on it is still in flight, even a cancelled one.
 /// Dropping a file with a buffered write in flight cancels it: flush or
 /// close first.
+///
+/// ```
+/// use futures::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+/// use proactor::fs::File;
+/// use std::io::SeekFrom;
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// proactor::block_on(async {
+///     let mut file = proactor::fs::OpenOptions::new()
+///         .read(true).write(true).create(true).open(&path).await?;
+///     file.write_all_at(b"positional", 0).await.0?; // no cursor involved
+///     AsyncWriteExt::write_all(&mut file, b"CURSOR").await?; // at the cursor, 0
+///     file.flush().await?;
+///     file.seek(SeekFrom::Start(0)).await?;
+///     let mut text = String::new();
+///     AsyncReadExt::read_to_string(&mut file, &mut text).await?;
+///     assert_eq!(text, "CURSORonal");
+///     file.close().await
+/// })
+/// # }
+/// ```
 pub struct File {
     fd: Arc<OwnedFile>,
     driver: Driver,
@@ -110,12 +133,48 @@ fn offset_after(offset: u64, done: usize) -> io::Result<u64> {
 }
 
 impl File {
-    /// Opens `path` read-only.
+    /// Opens `path` read-only; `NotFound` if it does not exist.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"hello")?;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::open(&path).await?;
+    ///     assert_eq!(file.len().await?, 5);
+    ///     let (res, _) = file.write_at(b"no", 0).await; // read-only
+    ///     assert!(res.is_err());
+    ///     let missing = File::open(dir.path().join("missing")).await.unwrap_err();
+    ///     assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
     }
 
     /// Opens `path` for writing, creating it or truncating it.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"old contents")?;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     assert_eq!(file.len().await?, 0); // truncated
+    ///     file.write_all_at(b"new", 0).await.0?;
+    ///     file.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"new");
+    /// # Ok(()) }
+    /// ```
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new()
             .write(true)
@@ -126,6 +185,22 @@ impl File {
     }
 
     /// Wraps a standard file; its operations run on the current driver.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"from std")?;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::from_std(std::fs::File::open(&path)?)?;
+    ///     let (n, buf) = file.read_at(Vec::with_capacity(16), 0).await;
+    ///     assert_eq!(&buf[..n?], b"from std");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn from_std(file: std::fs::File) -> io::Result<File> {
         let direct = is_direct(&file)?;
         Ok(File::from_owned(
@@ -246,6 +321,26 @@ impl File {
 
     /// Fills all of `buf.bytes_total()` from `offset`, or fails with
     /// `UnexpectedEof` (the bytes read so far are in the buffer).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"0123456789")?;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::open(&path).await?;
+    ///     let (res, buf) = file.read_exact_at(vec![0; 4], 3).await;
+    ///     res?;
+    ///     assert_eq!(buf, b"3456");
+    ///     let (res, buf) = file.read_exact_at(vec![0; 4], 8).await;
+    ///     assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+    ///     assert_eq!(&buf[..2], b"89"); // what was there
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn read_exact_at<B: IoBufMut>(&self, mut buf: B, offset: u64) -> BufResult<(), B> {
         let total = buf.bytes_total();
         let mut filled = 0;
@@ -272,7 +367,26 @@ impl File {
         (Ok(()), buf)
     }
 
-    /// Writes all of `buf`'s initialised bytes from `offset`.
+    /// Writes all of `buf`'s initialised bytes from `offset`; the buffer
+    /// comes back.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     let (res, buf) = file.write_all_at(vec![b'x'; 100_000], 10).await;
+    ///     res?;
+    ///     assert_eq!(buf.len(), 100_000);
+    ///     assert_eq!(file.len().await?, 100_010);
+    ///     file.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?[..11], *b"\0\0\0\0\0\0\0\0\0\0x");
+    /// # Ok(()) }
+    /// ```
     pub async fn write_all_at<B: IoBuf>(&self, mut buf: B, offset: u64) -> BufResult<(), B> {
         let total = buf.bytes_init();
         let mut written = 0;
@@ -298,28 +412,110 @@ impl File {
     }
 
     /// Flushes data and metadata to storage (`fsync`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     file.write_all_at(b"durable", 0).await.0?;
+    ///     file.sync_all().await?;
+    ///     assert_eq!(std::fs::read(&path)?, b"durable");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn sync_all(&self) -> io::Result<()> {
         self.op(Fsync::new(self.fd.clone(), false)).await
     }
 
     /// Flushes data, and only the metadata needed to read it (`fdatasync`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     file.write_all_at(b"data only", 0).await.0?;
+    ///     file.sync_data().await?;
+    ///     assert_eq!(file.len().await?, 9);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn sync_data(&self) -> io::Result<()> {
         self.op(Fsync::new(self.fd.clone(), true)).await
     }
 
-    /// The file's metadata.
+    /// The file's metadata (`statx`).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"twelve bytes")?;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let meta = File::open(&path).await?.metadata().await?;
+    ///     assert!(meta.is_file());
+    ///     assert_eq!(meta.len(), 12);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn metadata(&self) -> io::Result<Metadata> {
         self.op(Statx::new(self.fd.clone()))
             .await
             .map(Metadata::new)
     }
 
-    /// Truncates or extends the file to `len` bytes.
+    /// Truncates or extends the file to `len` bytes (extended with zeros).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"hello, world")?;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = proactor::fs::OpenOptions::new().write(true).open(&path).await?;
+    ///     file.set_len(5).await?;
+    ///     assert_eq!(std::fs::read(&path)?, b"hello");
+    ///     file.set_len(7).await?;
+    ///     assert_eq!(std::fs::read(&path)?, b"hello\0\0");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn set_len(&self, len: u64) -> io::Result<()> {
         self.op(Ftruncate::new(self.fd.clone(), len)).await
     }
 
-    /// The file's size in bytes.
+    /// The file's size in bytes, as [`metadata`](Self::metadata)`.len()`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     assert_eq!(file.len().await?, 0);
+    ///     file.write_all_at(b"abc", 0).await.0?;
+    ///     assert_eq!(file.len().await?, 3);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn len(&self) -> io::Result<u64> {
         Ok(self.metadata().await?.len())
     }
@@ -328,6 +524,22 @@ impl File {
     /// through the driver, and reports the first error of the two
     /// (`close(2)`'s included). If a cancelled operation still holds the
     /// fd, it closes when that operation ends, and the close reports `Ok`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let mut file = File::create(&path).await?;
+    ///     futures::io::AsyncWriteExt::write_all(&mut file, b"buffered").await?;
+    ///     file.close().await?; // flushes the cursor's buffer first
+    ///     assert_eq!(std::fs::read(&path)?, b"buffered");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn close(mut self) -> io::Result<()> {
         let flushed = self.flush_cursor().await;
         // A read-ahead still in flight holds the fd: cancelled first.
@@ -339,7 +551,24 @@ impl File {
         flushed.and(closed)
     }
 
-    /// The driver this file's operations run on.
+    /// The driver this file's operations run on: the one it was opened
+    /// on (see [`OpenOptions::open_with`]).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::{fs::File, Driver};
+    ///
+    /// let driver = Driver::new()?;
+    /// driver.block_on(async {
+    ///     let file = File::create(&path).await?; // on the current driver: `driver`
+    ///     assert_eq!(file.driver().backend(), driver.backend());
+    ///     assert_eq!(file.driver().in_flight(), 0);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn driver(&self) -> &Driver {
         &self.driver
     }

@@ -38,7 +38,24 @@ impl Default for OpenOptions {
 }
 
 impl OpenOptions {
-    /// All options off; mode `0o666` (before the umask).
+    /// All options off; mode `0o666` (before the umask). Opening needs at
+    /// least one of read, write or append.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"x")?;
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let none = OpenOptions::new().open(&path).await.unwrap_err();
+    ///     assert_eq!(none.kind(), std::io::ErrorKind::InvalidInput);
+    ///     OpenOptions::new().read(true).open(&path).await?;
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn new() -> Self {
         OpenOptions {
             read: false,
@@ -53,42 +70,155 @@ impl OpenOptions {
     }
 
     /// Open for reading.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"hello")?;
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = OpenOptions::new().read(true).open(&path).await?;
+    ///     let (n, buf) = file.read_at(Vec::with_capacity(8), 0).await;
+    ///     assert_eq!(&buf[..n?], b"hello");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn read(&mut self, read: bool) -> &mut Self {
         self.read = read;
         self
     }
 
-    /// Open for writing.
+    /// Open for writing (from the start, over what is there).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"hello")?;
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = OpenOptions::new().write(true).open(&path).await?;
+    ///     file.write_all_at(b"J", 0).await.0?;
+    ///     file.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"Jello");
+    /// # Ok(()) }
+    /// ```
     pub fn write(&mut self, write: bool) -> &mut Self {
         self.write = write;
         self
     }
 
-    /// Open for appending (implies writing).
+    /// Open for appending (implies writing): every write lands at the end.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"one\n")?;
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let mut file = OpenOptions::new().append(true).open(&path).await?;
+    ///     futures::io::AsyncWriteExt::write_all(&mut file, b"two\n").await?;
+    ///     file.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"one\ntwo\n");
+    /// # Ok(()) }
+    /// ```
     pub fn append(&mut self, append: bool) -> &mut Self {
         self.append = append;
         self
     }
 
     /// Truncate to zero length (needs writing).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"old")?;
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = OpenOptions::new().write(true).truncate(true).open(&path).await?;
+    ///     assert_eq!(file.len().await?, 0);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn truncate(&mut self, truncate: bool) -> &mut Self {
         self.truncate = truncate;
         self
     }
 
     /// Create if missing (needs writing).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = OpenOptions::new().write(true).create(true).open(&path).await?;
+    ///     assert!(path.exists());
+    ///     file.write_all_at(b"x", 0).await.0?;
+    ///     // Opening again keeps the contents.
+    ///     let again = OpenOptions::new().write(true).create(true).open(&path).await?;
+    ///     assert_eq!(again.len().await?, 1);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn create(&mut self, create: bool) -> &mut Self {
         self.create = create;
         self
     }
 
-    /// Create, failing if it exists (needs writing).
+    /// Create, failing with `AlreadyExists` if it exists (needs writing).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let mut options = OpenOptions::new();
+    ///     options.write(true).create_new(true);
+    ///     options.open(&path).await?;
+    ///     let exists = options.open(&path).await.unwrap_err();
+    ///     assert_eq!(exists.kind(), std::io::ErrorKind::AlreadyExists);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn create_new(&mut self, create_new: bool) -> &mut Self {
         self.create_new = create_new;
         self
     }
 
-    /// Permission bits for a created file (Unix; ignored on Windows).
+    /// Permission bits for a created file (Unix; ignored on Windows),
+    /// before the umask.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = OpenOptions::new().write(true).create(true).mode(0o600).open(&path).await?;
+    ///     assert_eq!(file.metadata().await?.permissions_mode(), 0o600);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn mode(&mut self, mode: u32) -> &mut Self {
         self.mode = mode;
         self
@@ -96,6 +226,25 @@ impl OpenOptions {
 
     /// Extra `open(2)` flags (such as `O_DIRECT`); access mode bits are
     /// ignored. Unix only: Windows ignores them.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (path, link) = (dir.path().join("data"), dir.path().join("link"));
+    /// # std::fs::write(&path, b"x")?;
+    /// # std::os::unix::fs::symlink(&path, &link)?;
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let mut options = OpenOptions::new();
+    ///     options.read(true).custom_flags(libc::O_NOFOLLOW);
+    ///     options.open(&path).await?; // a regular file opens
+    ///     let refused = options.open(&link).await.unwrap_err(); // a symlink does not
+    ///     assert_eq!(refused.raw_os_error(), Some(libc::ELOOP));
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn custom_flags(&mut self, flags: i32) -> &mut Self {
         self.custom_flags = flags;
         self
@@ -142,11 +291,45 @@ impl OpenOptions {
     }
 
     /// Opens `path` on the [current driver](Driver::current).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::fs::OpenOptions;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = OpenOptions::new().write(true).create(true).open(&path).await?;
+    ///     assert_eq!(file.driver().backend(), proactor::Driver::current().backend());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         self.open_with(path.as_ref(), Driver::try_current()?).await
     }
 
-    /// Opens `path` on `driver`.
+    /// Opens `path` on `driver`, which some thread must drive (here,
+    /// the one blocked on it).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// use proactor::{fs::OpenOptions, Driver};
+    ///
+    /// let driver = Driver::new()?;
+    /// driver.block_on(async {
+    ///     let file = OpenOptions::new()
+    ///         .write(true)
+    ///         .create(true)
+    ///         .open_with(&path, driver.clone())
+    ///         .await?;
+    ///     assert_eq!(file.driver().backend(), driver.backend());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn open_with(&self, path: impl AsRef<Path>, driver: Driver) -> io::Result<File> {
         let op = OpenAt::new(path.as_ref(), self.flags()?, self.mode)?;
         let fd = Op::with_driver(op, driver.clone()).await?;

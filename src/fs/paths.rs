@@ -9,18 +9,70 @@ use crate::op::{LinkAt, MkDirAt, Op, RenameAt, StatxPath, UnlinkAt};
 use crate::Driver;
 
 /// Renames a file or directory, replacing `to` if it exists.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+/// use proactor::fs;
+///
+/// proactor::block_on(async {
+///     fs::write(&from, b"moved").await?;
+///     fs::write(&to, b"replaced").await?;
+///     fs::rename(&from, &to).await?;
+///     assert!(!fs::try_exists(&from).await?);
+///     assert_eq!(fs::read(&to).await?, b"moved");
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
     let op = RenameAt::new(from.as_ref(), to.as_ref())?;
     Op::with_driver(op, Driver::try_current()?).await
 }
 
-/// Removes a file.
+/// Removes a file; `NotFound` if there is none.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// use proactor::fs;
+///
+/// proactor::block_on(async {
+///     fs::write(&path, b"x").await?;
+///     fs::remove_file(&path).await?;
+///     assert!(!fs::try_exists(&path).await?);
+///     let again = fs::remove_file(&path).await.unwrap_err();
+///     assert_eq!(again.kind(), std::io::ErrorKind::NotFound);
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     let op = UnlinkAt::new(path.as_ref(), false)?;
     Op::with_driver(op, Driver::try_current()?).await
 }
 
 /// Removes an empty directory.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let sub = dir.path().join("sub");
+/// use proactor::fs;
+///
+/// proactor::block_on(async {
+///     fs::create_dir(&sub).await?;
+///     fs::write(sub.join("file"), b"x").await?;
+///     assert!(fs::remove_dir(&sub).await.is_err()); // not empty
+///     fs::remove_file(sub.join("file")).await?;
+///     fs::remove_dir(&sub).await?;
+///     assert!(!fs::try_exists(&sub).await?);
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let op = UnlinkAt::new(path.as_ref(), true)?;
     Op::with_driver(op, Driver::try_current()?).await
@@ -28,12 +80,46 @@ pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
 
 /// Creates a directory (its parent must exist), with mode `0o777` before
 /// the umask.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// use proactor::fs;
+///
+/// proactor::block_on(async {
+///     let sub = dir.path().join("sub");
+///     fs::create_dir(&sub).await?;
+///     assert!(fs::metadata(&sub).await?.is_dir());
+///     let exists = fs::create_dir(&sub).await.unwrap_err();
+///     assert_eq!(exists.kind(), std::io::ErrorKind::AlreadyExists);
+///     assert!(fs::create_dir(dir.path().join("no/parent")).await.is_err());
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let op = MkDirAt::new(path.as_ref(), 0o777)?;
     Op::with_driver(op, Driver::try_current()?).await
 }
 
 /// The metadata of `path`, following symlinks.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// use proactor::fs;
+///
+/// proactor::block_on(async {
+///     fs::write(&path, b"hello").await?;
+///     let meta = fs::metadata(&path).await?;
+///     assert!(meta.is_file());
+///     assert_eq!(meta.len(), 5);
+///     assert!(fs::metadata(dir.path()).await?.is_dir());
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     let op = StatxPath::new(path.as_ref())?;
     Op::with_driver(op, Driver::try_current()?)

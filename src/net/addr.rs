@@ -28,6 +28,24 @@ mod sealed {
 /// Implemented for `SocketAddr` (and its V4/V6 forms), `(IpAddr, u16)`,
 /// `(Ipv4Addr, u16)`, `(Ipv6Addr, u16)`, `(&str, u16)`, `(String, u16)`,
 /// `&str`, `String`, `&String` and slices and arrays of `SocketAddr`.
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddr};
+/// use proactor::net::UdpSocket;
+///
+/// # fn main() -> std::io::Result<()> {
+/// proactor::block_on(async {
+///     let a = UdpSocket::bind("127.0.0.1:0").await?; // &str
+///     let b = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?; // (Ipv4Addr, u16)
+///     let c = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+///     let d = UdpSocket::bind(("localhost", 0)).await?; // resolved off the event loop
+///     for socket in [a, b, c, d] {
+///         assert!(socket.local_addr()?.ip().is_loopback());
+///     }
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub trait ToSocketAddrs: sealed::Sealed {}
 
 impl<T: sealed::Sealed> ToSocketAddrs for T {}

@@ -35,6 +35,23 @@ macro_rules! stream_io {
         /// closed its side (or the buffer is empty). Bytes the `AsyncRead`
         /// implementations already read ahead come first; otherwise `buf`
         /// goes to the kernel as it is, with no copy.
+        ///
+        /// ```
+        /// # use proactor::net::{TcpListener, TcpStream};
+        /// # fn main() -> std::io::Result<()> {
+        /// # proactor::block_on(async {
+        /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// # let client = TcpStream::connect(listener.local_addr()?).await?;
+        /// # let (server, _) = listener.accept().await?;
+        /// client.write_all(b"hello").await.0?;
+        /// let (n, buf) = server.read(Vec::with_capacity(16)).await;
+        /// assert_eq!(&buf[..n?], b"hello");
+        /// drop(client);
+        /// let (n, _) = server.read(vec![0; 16]).await;
+        /// assert_eq!(n?, 0); // the peer closed
+        /// # Ok(()) })
+        /// # }
+        /// ```
         pub async fn read<B: crate::buf::IoBufMut>(
             &self,
             buf: B,
@@ -43,6 +60,24 @@ macro_rules! stream_io {
         }
 
         /// Fills all of `buf.bytes_total()`, or fails with `UnexpectedEof`.
+        ///
+        /// ```
+        /// # use proactor::net::{TcpListener, TcpStream};
+        /// # fn main() -> std::io::Result<()> {
+        /// # proactor::block_on(async {
+        /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// # let client = TcpStream::connect(listener.local_addr()?).await?;
+        /// # let (server, _) = listener.accept().await?;
+        /// client.write_all(b"ping!").await.0?;
+        /// drop(client);
+        /// let (res, buf) = server.read_exact(vec![0; 4]).await;
+        /// res?;
+        /// assert_eq!(buf, b"ping");
+        /// let (res, _) = server.read_exact(vec![0; 4]).await;
+        /// assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+        /// # Ok(()) })
+        /// # }
+        /// ```
         pub async fn read_exact<B: crate::buf::IoBufMut>(
             &self,
             buf: B,
@@ -52,12 +87,46 @@ macro_rules! stream_io {
 
         /// Writes some of `buf`'s initialised bytes; returns how many. What
         /// the `AsyncWrite` implementations buffered is sent first.
+        ///
+        /// ```
+        /// # use proactor::net::{TcpListener, TcpStream};
+        /// # fn main() -> std::io::Result<()> {
+        /// # proactor::block_on(async {
+        /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// # let client = TcpStream::connect(listener.local_addr()?).await?;
+        /// # let (server, _) = listener.accept().await?;
+        /// let (n, _) = client.write(b"hello".to_vec()).await;
+        /// let n = n?;
+        /// assert!(n > 0 && n <= 5);
+        /// let (res, buf) = server.read_exact(vec![0; n]).await;
+        /// res?;
+        /// assert_eq!(buf, &b"hello"[..n]);
+        /// # Ok(()) })
+        /// # }
+        /// ```
         pub async fn write<B: crate::buf::IoBuf>(&self, buf: B) -> crate::buf::BufResult<usize, B> {
             self.io.write_side().write(buf).await
         }
 
         /// Writes all of `buf`'s initialised bytes, after what the
         /// `AsyncWrite` implementations buffered.
+        ///
+        /// ```
+        /// # use proactor::net::{TcpListener, TcpStream};
+        /// # fn main() -> std::io::Result<()> {
+        /// # proactor::block_on(async {
+        /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// # let client = TcpStream::connect(listener.local_addr()?).await?;
+        /// # let (server, _) = listener.accept().await?;
+        /// let (res, data) = client.write_all(vec![7u8; 100_000]).await;
+        /// res?;
+        /// assert_eq!(data.len(), 100_000); // the buffer comes back
+        /// let (res, got) = server.read_exact(vec![0; 100_000]).await;
+        /// res?;
+        /// assert!(got.iter().all(|&b| b == 7));
+        /// # Ok(()) })
+        /// # }
+        /// ```
         pub async fn write_all<B: crate::buf::IoBuf>(
             &self,
             buf: B,
@@ -67,6 +136,23 @@ macro_rules! stream_io {
 
         /// Shuts down the read half, the write half or both; the write half
         /// after what the `AsyncWrite` implementations buffered is sent.
+        ///
+        /// ```
+        /// # use proactor::net::{TcpListener, TcpStream};
+        /// # fn main() -> std::io::Result<()> {
+        /// # proactor::block_on(async {
+        /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// # let client = TcpStream::connect(listener.local_addr()?).await?;
+        /// # let (server, _) = listener.accept().await?;
+        /// client.write_all(b"bye").await.0?;
+        /// client.shutdown(std::net::Shutdown::Write).await?;
+        /// let (n, buf) = server.read(vec![0; 8]).await;
+        /// assert_eq!(&buf[..n?], b"bye");
+        /// let (n, _) = server.read(vec![0; 8]).await;
+        /// assert_eq!(n?, 0); // end of stream
+        /// # Ok(()) })
+        /// # }
+        /// ```
         pub async fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
             self.io.write_side().shutdown(how).await
         }

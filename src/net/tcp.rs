@@ -39,6 +39,24 @@ use crate::Driver;
 const LISTEN_BACKLOG: i32 = 1024;
 
 /// A TCP listener.
+///
+/// ```
+/// use proactor::net::{TcpListener, TcpStream};
+///
+/// # fn main() -> std::io::Result<()> {
+/// proactor::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let clients = [TcpStream::connect(addr).await?, TcpStream::connect(addr).await?];
+///     for client in &clients {
+///         let (_server, from) = listener.accept().await?;
+///         assert!(clients.iter().any(|c| c.local_addr().ok() == Some(from)));
+///         assert_eq!(client.peer_addr()?, addr);
+///     }
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct TcpListener {
     socket: Socket,
 }
@@ -54,6 +72,18 @@ impl fmt::Debug for TcpListener {
 impl TcpListener {
     /// Binds to the first of `addr` that works (with `SO_REUSEADDR`) and
     /// listens.
+    ///
+    /// ```
+    /// use proactor::net::TcpListener;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     assert_ne!(listener.local_addr()?.port(), 0);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let driver = Driver::try_current()?;
         let addrs = resolve(addr, &driver).await?;
@@ -69,17 +99,63 @@ impl TcpListener {
 
     /// Waits for a connection. An error such as `EMFILE` (no fds left)
     /// leaves the listener working: call `accept` again.
+    ///
+    /// ```
+    /// use proactor::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, from) = listener.accept().await?;
+    ///     assert_eq!(from, client.local_addr()?);
+    ///     assert_eq!(server.peer_addr()?, client.local_addr()?);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (socket, addr) = self.socket.accept().await?;
         Ok((TcpStream::from_socket(socket), ip_addr(&addr)?))
     }
 
-    /// The address this listener is bound to.
+    /// The address this listener is bound to: with port 0, the port the
+    /// OS picked.
+    ///
+    /// ```
+    /// use proactor::net::TcpListener;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     assert!(addr.ip().is_loopback());
+    ///     assert_ne!(addr.port(), 0);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         ip_addr(&self.socket.sock_ref().local_addr()?)
     }
 
     /// Adopts a standard listener (made non-blocking), on the current driver.
+    ///
+    /// ```
+    /// use proactor::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = std_listener.local_addr()?;
+    ///     let listener = TcpListener::from_std(std_listener)?;
+    ///     assert_eq!(listener.local_addr()?, addr);
+    ///     let _client = TcpStream::connect(addr).await?;
+    ///     listener.accept().await?;
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             socket: Socket::from_std(crate::os::sys::OwnedSocket::from(listener))?,
@@ -87,6 +163,18 @@ impl TcpListener {
     }
 
     /// The driver this listener's operations run on.
+    ///
+    /// ```
+    /// use proactor::{net::TcpListener, Driver};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     assert_eq!(listener.driver().backend(), Driver::current().backend());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn driver(&self) -> &Driver {
         self.socket.driver()
     }
@@ -156,6 +244,23 @@ impl fmt::Debug for TcpStream {
 impl TcpStream {
     /// Connects to the first of `addr` that accepts. A closed port is a
     /// `ConnectionRefused` error.
+    ///
+    /// ```
+    /// use proactor::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let stream = TcpStream::connect(addr).await?;
+    ///     assert_eq!(stream.peer_addr()?, addr);
+    ///     drop(listener);
+    ///     let refused = TcpStream::connect(addr).await.unwrap_err();
+    ///     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let driver = Driver::try_current()?;
         let addrs = resolve(addr, &driver).await?;
@@ -175,27 +280,102 @@ impl TcpStream {
 
     stream_io!();
 
-    /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
+    /// Sets `TCP_NODELAY` (no Nagle delay for small writes); read it back
+    /// with [`nodelay`](Self::nodelay).
+    ///
+    /// ```
+    /// use proactor::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     stream.set_nodelay(true)?;
+    ///     assert!(stream.nodelay()?);
+    ///     stream.set_nodelay(false)?;
+    ///     assert!(!stream.nodelay()?);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.io.socket().sock_ref().set_tcp_nodelay(nodelay)
     }
 
-    /// Whether `TCP_NODELAY` is set.
+    /// Whether `TCP_NODELAY` is set. See [`set_nodelay`](Self::set_nodelay).
+    ///
+    /// ```
+    /// # use proactor::net::{TcpListener, TcpStream};
+    /// # fn main() -> std::io::Result<()> {
+    /// # proactor::block_on(async {
+    /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_nodelay(true)?;
+    /// assert!(stream.nodelay()?);
+    /// # Ok(()) })
+    /// # }
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.socket().sock_ref().tcp_nodelay()
     }
 
-    /// The remote address.
+    /// The remote address; [`local_addr`](Self::local_addr) is this end's.
+    ///
+    /// ```
+    /// use proactor::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     assert_eq!(client.peer_addr()?, listener.local_addr()?);
+    ///     assert_eq!(client.peer_addr()?, server.local_addr()?);
+    ///     assert_eq!(client.local_addr()?, server.peer_addr()?);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         ip_addr(&self.io.socket().sock_ref().peer_addr()?)
     }
 
-    /// The local address.
+    /// The local address; [`peer_addr`](Self::peer_addr) is the other end's.
+    ///
+    /// ```
+    /// # use proactor::net::{TcpListener, TcpStream};
+    /// # fn main() -> std::io::Result<()> {
+    /// # proactor::block_on(async {
+    /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (_server, from) = listener.accept().await?;
+    /// assert_eq!(client.local_addr()?, from);
+    /// assert!(client.local_addr()?.ip().is_loopback());
+    /// # Ok(()) })
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         ip_addr(&self.io.socket().sock_ref().local_addr()?)
     }
 
     /// Adopts a standard stream (made non-blocking), on the current driver.
+    ///
+    /// ```
+    /// use proactor::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let std_stream = std::net::TcpStream::connect(listener.local_addr()?)?;
+    ///     let client = TcpStream::from_std(std_stream)?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     client.write_all(b"hi").await.0?;
+    ///     let (n, buf) = server.read(vec![0; 8]).await;
+    ///     assert_eq!(&buf[..n?], b"hi");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream::from_socket(Socket::from_std(
             crate::os::sys::OwnedSocket::from(stream),
@@ -203,6 +383,19 @@ impl TcpStream {
     }
 
     /// The driver this stream's operations run on.
+    ///
+    /// ```
+    /// use proactor::{net::{TcpListener, TcpStream}, Driver};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert_eq!(stream.driver().backend(), Driver::current().backend());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn driver(&self) -> &Driver {
         self.io.socket().driver()
     }

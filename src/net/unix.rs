@@ -83,6 +83,25 @@ fn pair(ty: Type) -> io::Result<(Socket, Socket)> {
 }
 
 /// A Unix domain stream listener.
+///
+/// ```
+/// use proactor::net::{UnixListener, UnixStream};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("sock");
+/// proactor::block_on(async {
+///     let listener = UnixListener::bind(&path)?;
+///     let client = UnixStream::connect(&path).await?;
+///     let (server, _) = listener.accept().await?;
+///     client.write_all(b"hi").await.0?;
+///     let (res, buf) = server.read_exact(vec![0; 2]).await;
+///     res?;
+///     assert_eq!(buf, b"hi");
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct UnixListener {
     socket: Socket,
 }
@@ -98,6 +117,21 @@ impl fmt::Debug for UnixListener {
 impl UnixListener {
     /// Binds to `path` and listens. Binding never blocks, so this is not
     /// async.
+    ///
+    /// ```
+    /// use proactor::net::UnixListener;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     assert!(path.exists());
+    ///     assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         socket.sock_ref().bind(&SockAddr::unix(path)?)?;
@@ -105,18 +139,67 @@ impl UnixListener {
         Ok(UnixListener { socket })
     }
 
-    /// Waits for a connection.
+    /// Waits for a connection. The address is the client's, usually
+    /// unnamed.
+    ///
+    /// ```
+    /// use proactor::net::{UnixListener, UnixStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     let (server, from) = listener.accept().await?;
+    ///     assert!(from.is_unnamed());
+    ///     assert_eq!(server.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (socket, addr) = self.socket.accept().await?;
         Ok((UnixStream::from_socket(socket), unix_addr(&addr)?))
     }
 
     /// The address this listener is bound to.
+    ///
+    /// ```
+    /// use proactor::net::UnixListener;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         unix_addr(&self.socket.sock_ref().local_addr()?)
     }
 
     /// Adopts a standard listener (made non-blocking), on the current driver.
+    ///
+    /// ```
+    /// use proactor::net::{UnixListener, UnixStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+    ///     let listener = UnixListener::from_std(std_listener)?;
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     assert_eq!(server.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
             socket: Socket::from_std(crate::os::sys::OwnedSocket::from(listener))?,
@@ -165,7 +248,25 @@ impl fmt::Debug for UnixStream {
 }
 
 impl UnixStream {
-    /// Connects to the listener at `path`.
+    /// Connects to the listener at `path`; `NotFound` if nothing is bound
+    /// there.
+    ///
+    /// ```
+    /// use proactor::net::{UnixListener, UnixStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let missing = UnixStream::connect(&path).await.unwrap_err();
+    ///     assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    ///     let _listener = UnixListener::bind(&path)?;
+    ///     let client = UnixStream::connect(&path).await?;
+    ///     assert_eq!(client.peer_addr()?.as_pathname(), Some(path.as_path()));
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let addr = SockAddr::unix(path)?;
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
@@ -174,6 +275,21 @@ impl UnixStream {
     }
 
     /// Two connected streams.
+    ///
+    /// ```
+    /// use proactor::net::UnixStream;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     a.write_all(b"ping").await.0?;
+    ///     let (res, buf) = b.read_exact(vec![0; 4]).await;
+    ///     res?;
+    ///     assert_eq!(buf, b"ping");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = pair(Type::STREAM)?;
         Ok((UnixStream::from_socket(a), UnixStream::from_socket(b)))
@@ -187,17 +303,66 @@ impl UnixStream {
 
     stream_io!();
 
-    /// The local address.
+    /// The local address: the listener's path on the accepted side,
+    /// unnamed on the connecting side (and both unnamed for a
+    /// [`pair`](Self::pair)). See also [`peer_addr`](Self::peer_addr).
+    ///
+    /// ```
+    /// use proactor::net::UnixStream;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     assert!(a.local_addr()?.is_unnamed());
+    ///     assert!(b.local_addr()?.as_pathname().is_none());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         unix_addr(&self.io.socket().sock_ref().local_addr()?)
     }
 
-    /// The peer's address.
+    /// The peer's address; [`local_addr`](Self::local_addr) is this end's.
+    ///
+    /// ```
+    /// use proactor::net::{UnixListener, UnixStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let client = UnixStream::connect(&path).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     assert_eq!(client.peer_addr()?.as_pathname(), Some(path.as_path()));
+    ///     assert!(client.local_addr()?.is_unnamed());
+    ///     assert_eq!(server.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     assert!(server.peer_addr()?.is_unnamed());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         unix_addr(&self.io.socket().sock_ref().peer_addr()?)
     }
 
     /// Adopts a standard stream (made non-blocking), on the current driver.
+    ///
+    /// ```
+    /// use proactor::net::UnixStream;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let (a, b) = (UnixStream::from_std(a)?, UnixStream::from_std(b)?);
+    ///     a.write_all(b"adopted").await.0?;
+    ///     let (n, buf) = b.read(vec![0; 16]).await;
+    ///     assert_eq!(&buf[..n?], b"adopted");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream::from_socket(Socket::from_std(
             crate::os::sys::OwnedSocket::from(stream),
@@ -227,6 +392,20 @@ static_assertions::assert_impl_all!(OwnedWriteHalf: Send, Sync, Unpin);
 
 /// A Unix domain datagram socket. Datagrams longer than the receive buffer
 /// are truncated.
+///
+/// ```
+/// use proactor::net::UnixDatagram;
+///
+/// # fn main() -> std::io::Result<()> {
+/// proactor::block_on(async {
+///     let (a, b) = UnixDatagram::pair()?;
+///     a.send(b"a long datagram").await.0?;
+///     let (n, buf) = b.recv(vec![0; 6]).await;
+///     assert_eq!(&buf[..n?], b"a long"); // the rest is discarded
+///     Ok(())
+/// })
+/// # }
+/// ```
 pub struct UnixDatagram {
     socket: Socket,
 }
@@ -241,6 +420,24 @@ impl fmt::Debug for UnixDatagram {
 
 impl UnixDatagram {
     /// A socket bound to `path`.
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let server = UnixDatagram::bind(&path)?;
+    ///     assert_eq!(server.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     let client = UnixDatagram::unbound()?;
+    ///     client.send_to(b"hi", &path).await.0?;
+    ///     let (n, buf) = server.recv(vec![0; 8]).await;
+    ///     assert_eq!(&buf[..n?], b"hi");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
         let socket = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
         socket.sock_ref().bind(&SockAddr::unix(path)?)?;
@@ -249,6 +446,25 @@ impl UnixDatagram {
 
     /// A socket bound to no address (it can send, and receive replies to
     /// an autobound name only on Linux).
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let server = UnixDatagram::bind(&path)?;
+    ///     let client = UnixDatagram::unbound()?;
+    ///     assert!(client.local_addr()?.is_unnamed());
+    ///     let (n, _) = client.send_to(b"from nowhere", &path).await;
+    ///     assert_eq!(n?, 12);
+    ///     let (res, _) = server.recv_from(vec![0; 32]).await;
+    ///     assert!(res?.1.is_unnamed());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
             socket: Socket::new(Domain::UNIX, Type::DGRAM, None)?,
@@ -256,27 +472,108 @@ impl UnixDatagram {
     }
 
     /// Two connected sockets.
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixDatagram::pair()?;
+    ///     b.send(b"one").await.0?;
+    ///     b.send(b"two").await.0?;
+    ///     let (n, buf) = a.recv(vec![0; 8]).await;
+    ///     assert_eq!(&buf[..n?], b"one"); // datagram boundaries are kept
+    ///     let (n, buf) = a.recv(vec![0; 8]).await;
+    ///     assert_eq!(&buf[..n?], b"two");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = pair(Type::DGRAM)?;
         Ok((UnixDatagram { socket: a }, UnixDatagram { socket: b }))
     }
 
     /// Sets the default peer. Never blocks.
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let server = UnixDatagram::bind(&path)?;
+    ///     let client = UnixDatagram::unbound()?;
+    ///     client.connect(&path)?;
+    ///     client.send(b"connected").await.0?;
+    ///     let (n, buf) = server.recv(vec![0; 16]).await;
+    ///     assert_eq!(&buf[..n?], b"connected");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.socket.sock_ref().connect(&SockAddr::unix(path)?)
     }
 
     /// Sends one datagram to the connected peer.
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixDatagram::pair()?;
+    ///     let (n, _) = a.send(b"ping").await;
+    ///     assert_eq!(n?, 4);
+    ///     let (n, buf) = b.recv(vec![0; 8]).await;
+    ///     assert_eq!(&buf[..n?], b"ping");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn send<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         self.socket.send(buf).await
     }
 
     /// Receives one datagram (truncated to the buffer).
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixDatagram::pair()?;
+    ///     b.send(b"pong").await.0?;
+    ///     let (n, buf) = a.recv(Vec::with_capacity(8)).await;
+    ///     assert_eq!(&buf[..n?], b"pong");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.socket.recv(buf).await
     }
 
     /// Sends one datagram to the socket at `path`.
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let server = UnixDatagram::bind(&path)?;
+    ///     let (n, _) = UnixDatagram::unbound()?.send_to(b"hello", &path).await;
+    ///     assert_eq!(n?, 5);
+    ///     let (n, buf) = server.recv(vec![0; 8]).await;
+    ///     assert_eq!(&buf[..n?], b"hello");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn send_to<B: IoBuf>(&self, buf: B, path: impl AsRef<Path>) -> BufResult<usize, B> {
         match SockAddr::unix(path) {
             Ok(addr) => self.socket.send_to(buf, addr).await,
@@ -285,12 +582,46 @@ impl UnixDatagram {
     }
 
     /// Receives one datagram and its sender (truncated to the buffer).
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (server_path, client_path) = (dir.path().join("server"), dir.path().join("client"));
+    /// proactor::block_on(async {
+    ///     let server = UnixDatagram::bind(&server_path)?;
+    ///     let client = UnixDatagram::bind(&client_path)?;
+    ///     client.send_to(b"who am I?", &server_path).await.0?;
+    ///     let (res, buf) = server.recv_from(vec![0; 16]).await;
+    ///     let (n, from) = res?;
+    ///     assert_eq!(&buf[..n], b"who am I?");
+    ///     assert_eq!(from.as_pathname(), Some(client_path.as_path()));
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
         let (result, buf) = self.socket.recv_from(buf).await;
         (result.and_then(|(n, addr)| Ok((n, unix_addr(&addr)?))), buf)
     }
 
-    /// The local address.
+    /// The local address: the bound path, or unnamed.
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let bound = UnixDatagram::bind(&path)?;
+    ///     assert_eq!(bound.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     assert!(UnixDatagram::unbound()?.local_addr()?.is_unnamed());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         unix_addr(&self.socket.sock_ref().local_addr()?)
     }

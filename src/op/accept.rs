@@ -17,6 +17,20 @@ struct PeerAddr {
 /// Accepts a connection on a listening socket. The new socket is
 /// non-blocking (and close-on-exec on Unix). If the future is dropped and a
 /// connection is accepted anyway, it is closed.
+///
+/// ```
+/// use proactor::op::{Accept, Op};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// listener.set_nonblocking(true)?; // for the readiness back end
+/// let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+/// let (socket, peer) = proactor::block_on(async { Op::new(Accept::new(listener))?.await })?;
+/// assert_eq!(peer.as_socket(), Some(client.local_addr()?));
+/// let server = std::net::TcpStream::from(socket);
+/// assert_eq!(server.peer_addr()?, client.local_addr()?);
+/// # Ok(()) }
+/// ```
 pub struct Accept<F> {
     fd: F,
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -33,6 +47,21 @@ impl<F> std::fmt::Debug for Accept<F> {
 
 impl<F: AsRawSource + Send + 'static> Accept<F> {
     /// Accepts on the listening socket `fd`.
+    ///
+    /// ```
+    /// use proactor::op::{Accept, Op};
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = Arc::new(std::net::TcpListener::bind("127.0.0.1:0")?);
+    /// listener.set_nonblocking(true)?;
+    /// // Shared: the listener stays usable after the operation.
+    /// let accept = Accept::new(listener.clone());
+    /// let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// proactor::block_on(async { Op::new(accept)?.await })?;
+    /// assert!(listener.accept().is_err()); // the one connection was taken
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F) -> Self {
         Accept {
             fd,

@@ -5,7 +5,16 @@ use std::panic::{self, AssertUnwindSafe};
 use super::{OpCode, Readiness};
 
 /// Opcode no kernel has: operations that name it always run on the
-/// blocking pool, on both back ends.
+/// blocking pool, on both back ends. See [`OpCode`] for an operation
+/// that uses it.
+///
+/// ```
+/// use proactor::op::{Blocking, OpCode, POOL_ONLY};
+///
+/// # #[cfg(all(target_os = "linux", feature = "uring"))]
+/// assert_eq!(<Blocking<fn() -> (), ()> as OpCode>::URING_OPCODE, POOL_ONLY);
+/// assert_eq!(POOL_ONLY, u8::MAX);
+/// ```
 pub const POOL_ONLY: u8 = u8::MAX;
 
 /// Runs a closure on the driver's bounded blocking pool (for work with no
@@ -40,7 +49,21 @@ impl<F, T> std::fmt::Debug for Blocking<F, T> {
 }
 
 impl<F: FnOnce() -> T + Send + 'static, T: Send + 'static> Blocking<F, T> {
-    /// Runs `work` on the pool.
+    /// Runs `work` on the pool. It may block: the event loop goes on.
+    ///
+    /// ```
+    /// use proactor::op::{Blocking, Op};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().to_owned();
+    /// // A blocking std call, off the event loop.
+    /// let entries = proactor::block_on(async {
+    ///     Op::new(Blocking::new(move || std::fs::read_dir(path).map(|dir| dir.count())))?.await
+    /// })??;
+    /// assert_eq!(entries, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn new(work: F) -> Self {
         Blocking {
             work: Some(work),

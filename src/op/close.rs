@@ -20,6 +20,16 @@ use crate::os::sys::{self, OwnedFile};
 /// never touched again: an io_uring fd handed to `Close` (or a request
 /// cancelled before an old kernel's worker ran it) is leaked rather than
 /// risk a second close.
+///
+/// ```
+/// use proactor::op::{Close, Op};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let file = std::fs::File::create(dir.path().join("data"))?;
+/// proactor::block_on(async { Op::new(Close::new(file.into()))?.await })?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Close {
     /// The fd while this operation owns it: until `perform` takes it, or
@@ -34,6 +44,16 @@ pub struct Close {
 
 impl Close {
     /// Closes `fd`.
+    ///
+    /// ```
+    /// use proactor::op::{Close, Op};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// proactor::block_on(async { Op::new(Close::new(a.into()))?.await })?;
+    /// assert_eq!(std::io::Read::read(&mut &b, &mut [0; 8])?, 0); // the peer is gone
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: OwnedFile) -> Self {
         Close {
             fd: Some(fd),

@@ -10,6 +10,21 @@ use crate::os::AsRawSource;
 /// non-blocking `connect(2)` starts it and writability ends it; every
 /// wake-up checks the outcome (`SO_ERROR`, then whether the socket is
 /// connected), since a wake-up alone proves nothing (invariant 11).
+///
+/// ```
+/// use proactor::op::{Connect, Op};
+/// use socket2::{Domain, Socket, Type};
+/// use std::sync::Arc;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let socket = Arc::new(Socket::new(Domain::IPV4, Type::STREAM, None)?);
+/// socket.set_nonblocking(true)?; // for the readiness back end
+/// proactor::block_on(async { Op::new(Connect::new(socket.clone(), addr.into()))?.await })?;
+/// assert_eq!(socket.peer_addr()?.as_socket(), Some(addr));
+/// # Ok(()) }
+/// ```
 pub struct Connect<F> {
     fd: F,
     addr: Box<SockAddr>,
@@ -29,6 +44,21 @@ impl<F> std::fmt::Debug for Connect<F> {
 
 impl<F: AsRawSource + Send + 'static> Connect<F> {
     /// Connects socket `fd` to `addr`.
+    ///
+    /// ```
+    /// use proactor::op::{Connect, Op};
+    /// use socket2::{Domain, Socket, Type};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// drop(listener); // nobody listens now
+    /// let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    /// socket.set_nonblocking(true)?;
+    /// let refused = proactor::block_on(async { Op::new(Connect::new(socket, addr.into()))?.await });
+    /// assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, addr: SockAddr) -> Self {
         Connect {
             fd,

@@ -3,6 +3,20 @@ use crate::os::{sys, AsRawFile};
 use std::io;
 
 /// Flushes a file's data (and, unless `data_only`, its metadata) to storage.
+///
+/// ```
+/// use proactor::op::{Fsync, Op};
+/// use std::sync::Arc;
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let mut file = std::fs::File::create(dir.path().join("data"))?;
+/// std::io::Write::write_all(&mut file, b"durable")?;
+/// let file = Arc::new(file);
+/// proactor::block_on(async { Op::new(Fsync::new(file.clone(), false))?.await })?;
+/// assert_eq!(file.metadata()?.len(), 7);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Fsync<F> {
     fd: F,
@@ -11,6 +25,16 @@ pub struct Fsync<F> {
 
 impl<F: AsRawFile + Send + 'static> Fsync<F> {
     /// `fsync(2)`, or `fdatasync(2)` when `data_only`.
+    ///
+    /// ```
+    /// use proactor::op::{Fsync, Op};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let file = std::fs::File::create(dir.path().join("data"))?;
+    /// proactor::block_on(async { Op::new(Fsync::new(file, true))?.await })?; // fdatasync
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, data_only: bool) -> Self {
         Fsync { fd, data_only }
     }

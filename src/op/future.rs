@@ -8,11 +8,51 @@ use super::OpCode;
 use crate::driver::lifecycle::OpKey;
 use crate::{CompletionDriver, Driver};
 
-/// Names one operation a driver holds. Only drivers make these.
+/// Names one operation a driver holds. Only drivers make these: see
+/// [`Submission`].
+///
+/// ```
+/// use proactor::driver::CompletionDriver;
+/// use proactor::op::{Submission, Timeout};
+/// use std::time::Duration;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let driver = proactor::Driver::new()?;
+/// let waker = futures::task::noop_waker();
+/// let timer = Box::new(Timeout::new(Duration::from_secs(60)));
+/// match driver.submit(timer, &waker) {
+///     Submission::InFlight(id) => driver.cancel_op(id), // names it to the driver
+///     Submission::Done(..) => unreachable!("a 60 s timer is not done at once"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpId(pub(crate) OpKey);
 
 /// What a driver did with a submitted operation.
+///
+/// ```
+/// use proactor::driver::CompletionDriver;
+/// use proactor::op::{Blocking, Submission};
+/// use std::task::Poll;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let driver = proactor::Driver::new()?;
+/// let waker = futures::task::noop_waker();
+/// let mut cx = std::task::Context::from_waker(&waker);
+/// let (result, op) = match driver.submit(Box::new(Blocking::new(|| 42)), &waker) {
+///     Submission::Done(result, op) => (result, op),
+///     Submission::InFlight(id) => loop {
+///         // On the pool: poll until its result arrives.
+///         driver.park(Some(std::time::Duration::from_millis(10)))?;
+///         if let Poll::Ready(done) = driver.poll_op::<Blocking<_, _>>(id, &mut cx) {
+///             break done;
+///         }
+///     },
+/// };
+/// assert_eq!(proactor::op::OpCode::complete(op, result)?, 42);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub enum Submission<O> {
     /// Finished at once (or failed to start): here are the result and the
@@ -33,6 +73,21 @@ enum OpState<O> {
 /// Submits on first poll. Dropping it while the operation is in flight
 /// cancels the operation; its buffers stay with the driver until the kernel
 /// has let go of them.
+///
+/// ```
+/// use proactor::op::{Op, Timeout};
+/// use proactor::time::timeout;
+/// use std::time::Duration;
+///
+/// # fn main() -> std::io::Result<()> {
+/// proactor::block_on(async {
+///     let long = Op::new(Timeout::new(Duration::from_secs(60)))?;
+///     // Dropped when the outer timeout fires: the 60 s timer is cancelled.
+///     assert!(timeout(Duration::from_millis(5), long).await.is_err());
+///     Ok(())
+/// })
+/// # }
+/// ```
 #[must_use = "an Op does nothing until polled"]
 pub struct Op<O: OpCode, D: CompletionDriver = Driver> {
     driver: D,
@@ -41,13 +96,36 @@ pub struct Op<O: OpCode, D: CompletionDriver = Driver> {
 
 impl<O: OpCode> Op<O, Driver> {
     /// An operation on the current driver ([`Driver::try_current`]).
+    ///
+    /// ```
+    /// use proactor::op::{Nop, Op};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = proactor::Driver::new()?;
+    /// driver.block_on(async {
+    ///     let nop = Op::new(Nop::new())?; // on `driver`, current here
+    ///     assert_eq!(nop.driver().backend(), driver.backend());
+    ///     nop.await
+    /// })?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(op: O) -> io::Result<Self> {
         Ok(Op::with_driver(op, Driver::try_current()?))
     }
 }
 
 impl<O: OpCode, D: CompletionDriver> Op<O, D> {
-    /// An operation on `driver`.
+    /// An operation on `driver`, which may be any back end's.
+    ///
+    /// ```
+    /// use proactor::op::{Nop, Op};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = proactor::Driver::new()?;
+    /// let nop = Op::with_driver(Nop::new(), driver.clone());
+    /// driver.block_on(nop)?;
+    /// # Ok(()) }
+    /// ```
     pub fn with_driver(op: O, driver: D) -> Self {
         Op {
             driver,
@@ -56,6 +134,17 @@ impl<O: OpCode, D: CompletionDriver> Op<O, D> {
     }
 
     /// The driver this operation runs on.
+    ///
+    /// ```
+    /// use proactor::op::{Nop, Op};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = proactor::Driver::new()?;
+    /// let nop = Op::with_driver(Nop::new(), driver.clone());
+    /// assert_eq!(nop.driver().backend(), driver.backend());
+    /// driver.block_on(nop)?;
+    /// # Ok(()) }
+    /// ```
     pub fn driver(&self) -> &D {
         &self.driver
     }

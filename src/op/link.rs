@@ -31,6 +31,18 @@ pub struct LinkAt {
 impl LinkAt {
     /// Links `link` to `original`; an interior NUL in either path is an
     /// `InvalidInput` error.
+    ///
+    /// ```
+    /// use proactor::op::LinkAt;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let nul = LinkAt::new("a\0b".as_ref(), "c".as_ref()).unwrap_err();
+    /// assert_eq!(nul.kind(), std::io::ErrorKind::InvalidInput);
+    /// let ok = LinkAt::new(&dir.path().join("a"), &dir.path().join("b"));
+    /// assert!(ok.is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn new(original: &Path, link: &Path) -> io::Result<Self> {
         Ok(LinkAt {
             original: sys::native_path(original)?,
@@ -92,6 +104,19 @@ pub struct SymlinkAt {
 impl SymlinkAt {
     /// Makes `link` point at `target`; an interior NUL in either path is an
     /// `InvalidInput` error.
+    ///
+    /// ```
+    /// use proactor::op::{Op, SymlinkAt};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let nul = SymlinkAt::new("a\0b".as_ref(), "c".as_ref()).unwrap_err();
+    /// assert_eq!(nul.kind(), std::io::ErrorKind::InvalidInput);
+    /// let link = dir.path().join("link");
+    /// proactor::block_on(async { Op::new(SymlinkAt::new("target".as_ref(), &link)?)?.await })?;
+    /// assert!(link.symlink_metadata()?.file_type().is_symlink());
+    /// # Ok(()) }
+    /// ```
     pub fn new(target: &Path, link: &Path) -> io::Result<Self> {
         Ok(SymlinkAt {
             target: sys::native_path(target)?,

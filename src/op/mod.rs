@@ -73,7 +73,18 @@ pub use write::WriteAt;
 
 use crate::os::RawSource;
 
-/// How the readiness back end performs an operation.
+/// How the readiness back end performs an operation: what
+/// [`OpCode::readiness`] answers.
+///
+/// ```
+/// use proactor::op::{Interest, Nop, OpCode, Readiness, Timeout};
+/// use std::time::Duration;
+///
+/// assert_eq!(Nop::new().readiness(), Readiness::Now);
+/// let timer = Timeout::new(Duration::from_secs(1));
+/// assert_eq!(timer.readiness(), Readiness::Timer(Duration::from_secs(1)));
+/// # let _ = Interest::Readable;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readiness {
     /// Perform it at once on the submitting thread; it never blocks.
@@ -95,6 +106,18 @@ pub enum Readiness {
 }
 
 /// A direction of readiness to wait for.
+///
+/// ```
+/// use proactor::op::{Interest, OpCode, Readiness, Recv};
+/// use std::os::fd::AsRawFd;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+/// let fd = socket.as_raw_fd();
+/// let recv = Recv::new(socket, vec![0; 64]);
+/// assert_eq!(recv.readiness(), Readiness::Fd { fd, interest: Interest::Readable });
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interest {
     /// Data can be read (or a connection accepted).
@@ -115,6 +138,47 @@ pub enum Interest {
 /// - `perform` only touches memory owned by `self`;
 /// - `complete` and `cleanup` interpret a successful result exactly as the
 ///   kernel produced it (for example as an fd to own).
+///
+/// ```
+/// use proactor::op::{Op, OpCode, Readiness, POOL_ONLY};
+/// use std::io;
+///
+/// /// `getppid(2)` as an operation. No kernel has an io_uring opcode for
+/// /// it, so it runs on the blocking pool on both back ends.
+/// struct ParentPid;
+///
+/// // SAFETY: no submission entry is ever built for a POOL_ONLY operation,
+/// // and `perform` touches no memory.
+/// unsafe impl OpCode for ParentPid {
+///     type Output = io::Result<u32>;
+///
+///     #[cfg(all(target_os = "linux", feature = "uring"))]
+///     const URING_OPCODE: u8 = POOL_ONLY;
+///
+///     #[cfg(all(target_os = "linux", feature = "uring"))]
+///     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+///         io_uring::opcode::Nop::new().build() // never submitted
+///     }
+///
+///     fn readiness(&self) -> Readiness {
+///         Readiness::Blocking
+///     }
+///
+///     fn perform(&mut self) -> io::Result<usize> {
+///         // SAFETY: getppid has no preconditions and cannot fail.
+///         Ok(unsafe { libc::getppid() } as usize)
+///     }
+///
+///     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<u32> {
+///         result.map(|pid| pid as u32)
+///     }
+/// }
+///
+/// # fn main() -> io::Result<()> {
+/// let parent = proactor::block_on(async { Op::new(ParentPid)?.await })?;
+/// assert_eq!(parent, std::os::unix::process::parent_id());
+/// # Ok(()) }
+/// ```
 pub unsafe trait OpCode: std::marker::Send + 'static {
     /// What the operation's future yields.
     type Output;

@@ -11,6 +11,19 @@ use crate::os::sys::{self, NativePath, OwnedFile};
 /// On Windows the access, `O_APPEND`, `O_CREAT`, `O_EXCL` and `O_TRUNC`
 /// bits (as the C runtime numbers them, see `libc`) are honoured; other bits
 /// and `mode` are ignored, and the output is an `OwnedHandle`.
+///
+/// ```
+/// use proactor::op::{Op, OpenAt};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("data");
+/// let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL;
+/// let fd = proactor::block_on(async { Op::new(OpenAt::new(&path, flags, 0o600)?)?.await })?;
+/// std::io::Write::write_all(&mut std::fs::File::from(fd), b"opened")?;
+/// assert_eq!(std::fs::read(&path)?, b"opened");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct OpenAt {
     path: NativePath,
@@ -21,6 +34,20 @@ pub struct OpenAt {
 impl OpenAt {
     /// Opens `path` with `open(2)` `flags` and `mode`. A path with an
     /// interior NUL byte is an `InvalidInput` error.
+    ///
+    /// ```
+    /// use proactor::op::{Op, OpenAt};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let missing = dir.path().join("missing");
+    /// let open = OpenAt::new(&missing, libc::O_RDONLY, 0)?;
+    /// let err = proactor::block_on(async { Op::new(open)?.await }).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// let nul = OpenAt::new("a\0b".as_ref(), libc::O_RDONLY, 0).unwrap_err();
+    /// assert_eq!(nul.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok(()) }
+    /// ```
     pub fn new(path: &Path, flags: i32, mode: u32) -> io::Result<Self> {
         Ok(OpenAt {
             path: sys::native_path(path)?,

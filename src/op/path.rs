@@ -7,6 +7,18 @@ use super::{OpCode, Readiness};
 use crate::os::sys::{self, NativePath};
 
 /// Renames `from` to `to` (`renameat(2)`), replacing `to` if it exists.
+///
+/// ```
+/// use proactor::op::{Op, RenameAt};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+/// std::fs::write(&from, b"x")?;
+/// proactor::block_on(async { Op::new(RenameAt::new(&from, &to)?)?.await })?;
+/// assert!(!from.exists() && to.exists());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct RenameAt {
     from: NativePath,
@@ -15,6 +27,15 @@ pub struct RenameAt {
 
 impl RenameAt {
     /// Renames `from` to `to`; an interior NUL is an `InvalidInput` error.
+    ///
+    /// ```
+    /// use proactor::op::RenameAt;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let nul = RenameAt::new("a\0b".as_ref(), "c".as_ref()).unwrap_err();
+    /// assert_eq!(nul.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok(()) }
+    /// ```
     pub fn new(from: &Path, to: &Path) -> io::Result<Self> {
         Ok(RenameAt {
             from: sys::native_path(from)?,
@@ -50,6 +71,22 @@ unsafe impl OpCode for RenameAt {
 }
 
 /// Removes a file, or an empty directory with `dir` (`unlinkat(2)`).
+///
+/// ```
+/// use proactor::op::{Op, UnlinkAt};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let (file, sub) = (dir.path().join("file"), dir.path().join("sub"));
+/// std::fs::write(&file, b"x")?;
+/// std::fs::create_dir(&sub)?;
+/// proactor::block_on(async {
+///     Op::new(UnlinkAt::new(&file, false)?)?.await?;
+///     Op::new(UnlinkAt::new(&sub, true)?)?.await
+/// })?;
+/// assert!(!file.exists() && !sub.exists());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct UnlinkAt {
     path: NativePath,
@@ -58,6 +95,20 @@ pub struct UnlinkAt {
 
 impl UnlinkAt {
     /// Removes `path`: a directory if `dir`, else a file.
+    ///
+    /// ```
+    /// use proactor::op::{Op, UnlinkAt};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let sub = dir.path().join("sub");
+    /// std::fs::create_dir(&sub)?;
+    /// // Not a file: removing it as one fails.
+    /// let as_file = proactor::block_on(async { Op::new(UnlinkAt::new(&sub, false)?)?.await });
+    /// assert!(as_file.is_err());
+    /// assert!(sub.exists());
+    /// # Ok(()) }
+    /// ```
     pub fn new(path: &Path, dir: bool) -> io::Result<Self> {
         Ok(UnlinkAt {
             path: sys::native_path(path)?,
@@ -94,6 +145,17 @@ unsafe impl OpCode for UnlinkAt {
 }
 
 /// Creates a directory (`mkdirat(2)`).
+///
+/// ```
+/// use proactor::op::{MkDirAt, Op};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let sub = dir.path().join("sub");
+/// proactor::block_on(async { Op::new(MkDirAt::new(&sub, 0o755)?)?.await })?;
+/// assert!(sub.is_dir());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct MkDirAt {
     path: NativePath,
@@ -102,6 +164,19 @@ pub struct MkDirAt {
 
 impl MkDirAt {
     /// Creates directory `path` with permission bits `mode` (before umask).
+    ///
+    /// ```
+    /// use proactor::op::{MkDirAt, Op};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// let sub = dir.path().join("private");
+    /// proactor::block_on(async { Op::new(MkDirAt::new(&sub, 0o700)?)?.await })?;
+    /// assert_eq!(sub.metadata()?.permissions().mode() & 0o777, 0o700);
+    /// # Ok(()) }
+    /// ```
     pub fn new(path: &Path, mode: u32) -> io::Result<Self> {
         Ok(MkDirAt {
             path: sys::native_path(path)?,

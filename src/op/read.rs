@@ -17,6 +17,20 @@ use std::sync::Arc;
 /// end, which waits for readability and retries on `WouldBlock`.
 ///
 /// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are read at once.
+///
+/// ```
+/// use proactor::op::{Op, Read};
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (a, b) = UnixStream::pair()?;
+/// b.set_nonblocking(true)?; // for the readiness back end
+/// (&a).write_all(b"hello")?;
+/// let (n, buf) = proactor::block_on(Op::new(Read::new(b, Vec::with_capacity(16)))?);
+/// assert_eq!(&buf[..n?], b"hello");
+/// # Ok(()) }
+/// ```
 #[cfg(unix)]
 #[derive(Debug)]
 pub struct Read<F, B> {
@@ -29,6 +43,21 @@ impl<F: AsRawSource + Send + 'static, B: IoBufMut> Read<F, B> {
     /// A read of up to `buf.bytes_total()` bytes from `fd`, which the
     /// operation owns (or borrows, for a `BorrowedFd<'static>`) until it
     /// completes.
+    ///
+    /// ```
+    /// use proactor::op::{Op, Read};
+    /// use std::os::unix::net::UnixStream;
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, b) = UnixStream::pair()?;
+    /// b.set_nonblocking(true)?;
+    /// let b = Arc::new(b); // shared: still ours after the read
+    /// drop(a); // end of stream
+    /// let (n, _) = proactor::block_on(Op::new(Read::new(b.clone(), vec![0; 16]))?);
+    /// assert_eq!(n?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, buf: B) -> Self {
         Read { fd, buf }
     }
@@ -78,6 +107,19 @@ unsafe impl<F: AsRawSource + Send + 'static, B: IoBufMut> OpCode for Read<F, B> 
 /// (regular files). The readiness back end runs it on the blocking pool.
 ///
 /// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are read at once.
+///
+/// ```
+/// use proactor::op::{Op, ReadAt};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// std::fs::write(&path, b"hello, world")?;
+/// let file = std::fs::File::open(&path)?;
+/// let (n, buf) = proactor::block_on(Op::new(ReadAt::new(file, Vec::with_capacity(5), 7))?);
+/// assert_eq!(&buf[..n?], b"world");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ReadAt<F, B> {
     fd: F,
@@ -106,6 +148,21 @@ enum Inline {
 
 impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
     /// A positional read of up to `buf.bytes_total()` bytes.
+    ///
+    /// ```
+    /// use proactor::op::{Op, ReadAt};
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// std::fs::write(&path, b"abc")?;
+    /// let file = Arc::new(std::fs::File::open(&path)?);
+    /// let past_end = ReadAt::new(file.clone(), vec![0; 8], 100);
+    /// let (n, _) = proactor::block_on(Op::new(past_end)?);
+    /// assert_eq!(n?, 0); // end of file
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, buf: B, offset: u64) -> Self {
         ReadAt {
             fd,
@@ -121,6 +178,20 @@ impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
     /// `RWF_NOWAIT`, so an inline attempt would stall the event loop.
     /// [`File`](crate::fs::File) does this by itself for files opened with
     /// `O_DIRECT`.
+    ///
+    /// ```
+    /// use proactor::op::{Op, ReadAt};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// std::fs::write(&path, b"abc")?;
+    /// let file = std::fs::File::open(&path)?;
+    /// let read = ReadAt::new(file, Vec::with_capacity(8), 0).never_inline();
+    /// let (n, buf) = proactor::block_on(Op::new(read)?);
+    /// assert_eq!(&buf[..n?], b"abc"); // the same bytes, by the pool
+    /// # Ok(()) }
+    /// ```
     pub fn never_inline(mut self) -> Self {
         self.inline = Inline::Never;
         self

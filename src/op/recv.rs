@@ -10,6 +10,21 @@ use crate::os::{sys, AsRawSource};
 ///
 /// On a datagram socket, a datagram longer than the buffer is truncated:
 /// the rest of it is discarded and the count is what fits.
+///
+/// ```
+/// use proactor::op::{Op, Recv};
+/// use std::net::UdpSocket;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let a = UdpSocket::bind("127.0.0.1:0")?;
+/// let b = UdpSocket::bind("127.0.0.1:0")?;
+/// b.set_nonblocking(true)?; // for the readiness back end
+/// b.connect(a.local_addr()?)?;
+/// a.send_to(b"a long datagram", b.local_addr()?)?;
+/// let (n, buf) = proactor::block_on(Op::new(Recv::new(b, vec![0; 6]))?);
+/// assert_eq!(&buf[..n?], b"a long"); // truncated
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Recv<F, B> {
     fd: F,
@@ -18,6 +33,20 @@ pub struct Recv<F, B> {
 
 impl<F: AsRawSource + Send + 'static, B: IoBufMut> Recv<F, B> {
     /// Receives up to `buf.bytes_total()` bytes.
+    ///
+    /// ```
+    /// use proactor::op::{Op, Recv};
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, b) = UnixStream::pair()?;
+    /// b.set_nonblocking(true)?;
+    /// (&a).write_all(b"stream")?;
+    /// let (n, buf) = proactor::block_on(Op::new(Recv::new(b, Vec::with_capacity(64)))?);
+    /// assert_eq!(&buf[..n?], b"stream");
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, buf: B) -> Self {
         Recv { fd, buf }
     }
@@ -76,6 +105,22 @@ unsafe impl Send for RecvMsgParts {}
 /// Receives one datagram and its sender's address (`recvmsg(2)` on
 /// io_uring, `recvfrom(2)` otherwise). A datagram longer than the buffer is
 /// truncated; the rest is discarded.
+///
+/// ```
+/// use proactor::op::{Op, RecvFrom};
+/// use std::net::UdpSocket;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let a = UdpSocket::bind("127.0.0.1:0")?;
+/// let b = UdpSocket::bind("127.0.0.1:0")?;
+/// b.set_nonblocking(true)?; // for the readiness back end
+/// a.send_to(b"hello", b.local_addr()?)?;
+/// let (res, buf) = proactor::block_on(Op::new(RecvFrom::new(b, vec![0; 64]))?);
+/// let (n, from) = res?;
+/// assert_eq!(&buf[..n], b"hello");
+/// assert_eq!(from.as_socket(), Some(a.local_addr()?));
+/// # Ok(()) }
+/// ```
 pub struct RecvFrom<F, B> {
     fd: F,
     buf: B,
@@ -93,6 +138,25 @@ impl<F, B> std::fmt::Debug for RecvFrom<F, B> {
 
 impl<F: AsRawSource + Send + 'static, B: IoBufMut> RecvFrom<F, B> {
     /// Receives one datagram into `buf`.
+    ///
+    /// ```
+    /// use proactor::op::{Op, RecvFrom};
+    /// use std::net::UdpSocket;
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let a = UdpSocket::bind("127.0.0.1:0")?;
+    /// let b = UdpSocket::bind("127.0.0.1:0")?;
+    /// b.set_nonblocking(true)?; // for the readiness back end
+    /// let b = Arc::new(b);
+    /// a.send_to(b"one", b.local_addr()?)?;
+    /// a.send_to(b"two", b.local_addr()?)?;
+    /// for expected in [b"one", b"two"] {
+    ///     let (res, buf) = proactor::block_on(Op::new(RecvFrom::new(b.clone(), vec![0; 8]))?);
+    ///     assert_eq!(&buf[..res?.0], expected);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, buf: B) -> Self {
         RecvFrom {
             fd,

@@ -8,6 +8,20 @@ use crate::os::{sys, AsRawSource};
 
 /// Sends `buf`'s initialised bytes on a connected socket (`send(2)`, never
 /// raising SIGPIPE).
+///
+/// ```
+/// use proactor::op::{Op, Send};
+/// use std::os::unix::net::UnixStream;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (a, b) = UnixStream::pair()?;
+/// a.set_nonblocking(true)?; // for the readiness back end
+/// drop(b);
+/// // No SIGPIPE: an error.
+/// let (res, _) = proactor::block_on(Op::new(Send::new(a, b"lost"))?);
+/// assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Send<F, B> {
     fd: F,
@@ -16,6 +30,22 @@ pub struct Send<F, B> {
 
 impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> Send<F, B> {
     /// Sends up to `buf.bytes_init()` bytes.
+    ///
+    /// ```
+    /// use proactor::op::{Op, Send};
+    /// use std::io::Read;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, b) = UnixStream::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// let (n, _) = proactor::block_on(Op::new(Send::new(a, b"hello".to_vec()))?);
+    /// assert_eq!(n?, 5);
+    /// let mut got = [0; 5];
+    /// (&b).read_exact(&mut got)?;
+    /// assert_eq!(&got, b"hello");
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, buf: B) -> Self {
         Send { fd, buf }
     }
@@ -73,6 +103,23 @@ unsafe impl std::marker::Send for SendMsgParts {}
 
 /// Sends `buf` as one datagram to `addr` (`sendto(2)`; `IORING_OP_SENDMSG`
 /// on io_uring).
+///
+/// ```
+/// use proactor::op::{Op, SendTo};
+/// use std::net::UdpSocket;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let a = UdpSocket::bind("127.0.0.1:0")?;
+/// let b = UdpSocket::bind("127.0.0.1:0")?;
+/// a.set_nonblocking(true)?; // for the readiness back end
+/// let to = b.local_addr()?.into();
+/// let (n, _) = proactor::block_on(Op::new(SendTo::new(a, b"datagram", to))?);
+/// assert_eq!(n?, 8);
+/// let mut buf = [0; 16];
+/// let (n, _) = b.recv_from(&mut buf)?;
+/// assert_eq!(&buf[..n], b"datagram");
+/// # Ok(()) }
+/// ```
 pub struct SendTo<F, B> {
     fd: F,
     buf: B,
@@ -91,6 +138,27 @@ impl<F, B> std::fmt::Debug for SendTo<F, B> {
 
 impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> SendTo<F, B> {
     /// Sends `buf.bytes_init()` bytes to `addr`.
+    ///
+    /// ```
+    /// use proactor::op::{Op, SendTo};
+    /// use socket2::SockAddr;
+    /// use std::net::UdpSocket;
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let a = UdpSocket::bind("127.0.0.1:0")?;
+    /// let b = UdpSocket::bind("127.0.0.1:0")?;
+    /// a.set_nonblocking(true)?;
+    /// let a = Arc::new(a);
+    /// let to: SockAddr = b.local_addr()?.into();
+    /// for word in ["one", "two"] {
+    ///     proactor::block_on(Op::new(SendTo::new(a.clone(), word, to.clone()))?).0?;
+    /// }
+    /// let mut buf = [0; 8];
+    /// let n = b.recv(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"one");
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, buf: B, addr: SockAddr) -> Self {
         SendTo {
             fd,

@@ -4,6 +4,18 @@ use std::io;
 use std::net::Shutdown as How;
 
 /// Shuts down the read half, the write half or both of a connection.
+///
+/// ```
+/// use proactor::op::{Op, Shutdown};
+/// use std::io::Read;
+/// use std::os::unix::net::UnixStream;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (a, b) = UnixStream::pair()?;
+/// proactor::block_on(async { Op::new(Shutdown::new(a, std::net::Shutdown::Write))?.await })?;
+/// assert_eq!((&b).read(&mut [0; 8])?, 0); // end of stream
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Shutdown<F> {
     fd: F,
@@ -12,6 +24,21 @@ pub struct Shutdown<F> {
 
 impl<F: AsRawSource + Send + 'static> Shutdown<F> {
     /// `shutdown(2)` of `fd`.
+    ///
+    /// ```
+    /// use proactor::op::{Op, Shutdown};
+    /// use std::io::Read;
+    /// use std::net::Shutdown as How;
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = Arc::new(std::net::TcpStream::connect(listener.local_addr()?)?);
+    /// let (mut server, _) = listener.accept()?;
+    /// proactor::block_on(async { Op::new(Shutdown::new(client.clone(), How::Both))?.await })?;
+    /// assert_eq!(server.read(&mut [0; 8])?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, how: How) -> Self {
         Shutdown { fd, how }
     }

@@ -6,6 +6,22 @@ use crate::os::sys::{self, NativePath};
 use crate::os::AsRawFile;
 
 /// What [`Statx`] and [`StatxPath`] report about a file.
+///
+/// ```
+/// use proactor::op::{FileStat, Op, StatxPath};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// std::fs::write(&path, b"12345")?;
+/// let stat: FileStat = proactor::block_on(async { Op::new(StatxPath::new(&path)?)?.await })?;
+/// assert_eq!(stat.size, 5);
+/// assert_eq!(stat.mode & libc::S_IFMT, libc::S_IFREG); // a regular file
+/// let modified = std::fs::metadata(&path)?.modified()?;
+/// let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).unwrap();
+/// assert_eq!(stat.modified_sec, since_epoch.as_secs() as i64);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileStat {
     /// Size in bytes.
@@ -68,6 +84,19 @@ impl StatBuf {
 
 /// Reads the metadata of an open file: `statx(2)` on io_uring, `fstat(2)` on
 /// the blocking pool otherwise.
+///
+/// ```
+/// use proactor::op::{Op, Statx};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// std::fs::write(&path, b"hello")?;
+/// let file = std::fs::File::open(&path)?;
+/// let stat = proactor::block_on(async { Op::new(Statx::new(file))?.await })?;
+/// assert_eq!(stat.size, 5);
+/// # Ok(()) }
+/// ```
 pub struct Statx<F> {
     fd: F,
     buf: StatBuf,
@@ -83,6 +112,21 @@ impl<F> std::fmt::Debug for Statx<F> {
 
 impl<F: AsRawFile + Send + 'static> Statx<F> {
     /// Metadata of `fd`.
+    ///
+    /// ```
+    /// use proactor::op::{Op, Statx};
+    /// use std::io::Write;
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// let file = Arc::new(std::fs::File::create(&path)?);
+    /// (&*file).write_all(b"abc")?;
+    /// let stat = proactor::block_on(async { Op::new(Statx::new(file.clone()))?.await })?;
+    /// assert_eq!(stat.size, file.metadata()?.len());
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F) -> Self {
         Statx {
             fd,
@@ -126,6 +170,16 @@ unsafe impl<F: AsRawFile + Send + 'static> OpCode for Statx<F> {
 
 /// Reads the metadata of a path, following symlinks: `statx(2)` on
 /// io_uring, `stat(2)` on the blocking pool otherwise.
+///
+/// ```
+/// use proactor::op::{Op, StatxPath};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let stat = proactor::block_on(async { Op::new(StatxPath::new(dir.path())?)?.await })?;
+/// assert_eq!(stat.mode & libc::S_IFMT, libc::S_IFDIR);
+/// # Ok(()) }
+/// ```
 pub struct StatxPath {
     path: NativePath,
     buf: StatBuf,
@@ -141,6 +195,19 @@ impl std::fmt::Debug for StatxPath {
 
 impl StatxPath {
     /// Metadata of `path`; an interior NUL is an `InvalidInput` error.
+    ///
+    /// ```
+    /// use proactor::op::{Op, StatxPath};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let missing = StatxPath::new(&dir.path().join("missing"))?;
+    /// let err = proactor::block_on(async { Op::new(missing)?.await }).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// let nul = StatxPath::new("a\0b".as_ref()).unwrap_err();
+    /// assert_eq!(nul.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok(()) }
+    /// ```
     pub fn new(path: &Path) -> io::Result<Self> {
         Ok(StatxPath {
             path: sys::native_path(path)?,

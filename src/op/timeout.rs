@@ -5,6 +5,17 @@ use super::{OpCode, Readiness};
 
 /// Completes after a duration: `IORING_OP_TIMEOUT` on io_uring, the deadline
 /// queue on the readiness back end. Dropping it early cancels the timer.
+///
+/// ```
+/// use proactor::op::{Op, Timeout};
+/// use std::time::{Duration, Instant};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let start = Instant::now();
+/// proactor::block_on(async { Op::new(Timeout::new(Duration::from_millis(10)))?.await })?;
+/// assert!(start.elapsed() >= Duration::from_millis(10));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Timeout {
     duration: Duration,
@@ -14,6 +25,17 @@ pub struct Timeout {
 
 impl Timeout {
     /// A timer of `duration`.
+    ///
+    /// ```
+    /// use proactor::op::{Op, Timeout};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let start = Instant::now();
+    /// proactor::block_on(async { Op::new(Timeout::new(Duration::ZERO))?.await })?;
+    /// assert!(start.elapsed() < Duration::from_secs(5));
+    /// # Ok(()) }
+    /// ```
     pub fn new(duration: Duration) -> Self {
         // The kernel's timespec holds signed seconds: longer is forever
         // enough, and must not wrap into a negative (invalid) time.

@@ -4,6 +4,19 @@ use std::io;
 
 /// Sets a file's length (`ftruncate(2)`; `IORING_OP_FTRUNCATE` from Linux
 /// 6.9, the blocking pool before).
+///
+/// ```
+/// use proactor::op::{Ftruncate, Op};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// std::fs::write(&path, b"hello, world")?;
+/// let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+/// proactor::block_on(async { Op::new(Ftruncate::new(file, 5))?.await })?;
+/// assert_eq!(std::fs::read(&path)?, b"hello");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Ftruncate<F> {
     fd: F,
@@ -12,6 +25,19 @@ pub struct Ftruncate<F> {
 
 impl<F: AsRawFile + Send + 'static> Ftruncate<F> {
     /// Truncates or extends `fd` to `len` bytes.
+    ///
+    /// ```
+    /// use proactor::op::{Ftruncate, Op};
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// let file = Arc::new(std::fs::File::create(&path)?);
+    /// proactor::block_on(async { Op::new(Ftruncate::new(file.clone(), 4096))?.await })?;
+    /// assert_eq!(file.metadata()?.len(), 4096); // extended with zeros
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, len: u64) -> Self {
         Ftruncate { fd, len }
     }

@@ -12,6 +12,21 @@ use std::io;
 /// sockets). The fd must be in non-blocking mode for the readiness back end.
 ///
 /// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are written at once.
+///
+/// ```
+/// use proactor::op::{Op, Write};
+/// use std::io::Read;
+/// use std::os::unix::net::UnixStream;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (a, b) = UnixStream::pair()?;
+/// a.set_nonblocking(true)?; // for the readiness back end
+/// let (n, _) = proactor::block_on(Op::new(Write::new(a, b"through write(2)"))?);
+/// let mut got = vec![0; n?];
+/// (&b).read_exact(&mut got)?;
+/// assert_eq!(got, b"through write(2)");
+/// # Ok(()) }
+/// ```
 #[cfg(unix)]
 #[derive(Debug)]
 pub struct Write<F, B> {
@@ -22,6 +37,22 @@ pub struct Write<F, B> {
 #[cfg(unix)]
 impl<F: AsRawSource + Send + 'static, B: IoBuf> Write<F, B> {
     /// A write of `buf.bytes_init()` bytes to `fd`.
+    ///
+    /// ```
+    /// use proactor::op::{Op, Write};
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("log");
+    /// // A file opened for appending: each write lands at the end.
+    /// let file = Arc::new(std::fs::OpenOptions::new().append(true).create(true).open(&path)?);
+    /// for line in ["one\n", "two\n"] {
+    ///     proactor::block_on(Op::new(Write::new(file.clone(), line))?).0?;
+    /// }
+    /// assert_eq!(std::fs::read_to_string(&path)?, "one\ntwo\n");
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, buf: B) -> Self {
         Write { fd, buf }
     }
@@ -69,6 +100,19 @@ unsafe impl<F: AsRawSource + Send + 'static, B: IoBuf> OpCode for Write<F, B> {
 /// readiness back end runs it on the blocking pool.
 ///
 /// At most [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes are written at once.
+///
+/// ```
+/// use proactor::op::{Op, WriteAt};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// let file = std::fs::File::create(&path)?;
+/// let (n, _) = proactor::block_on(Op::new(WriteAt::new(file, b"at four", 4))?);
+/// assert_eq!(n?, 7);
+/// assert_eq!(std::fs::read(&path)?, b"\0\0\0\0at four");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct WriteAt<F, B> {
     fd: F,
@@ -78,6 +122,22 @@ pub struct WriteAt<F, B> {
 
 impl<F: AsRawFile + Send + 'static, B: IoBuf> WriteAt<F, B> {
     /// A positional write of `buf.bytes_init()` bytes.
+    ///
+    /// ```
+    /// use proactor::op::{Op, WriteAt};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// std::fs::write(&path, b"hello, world")?;
+    /// let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+    /// let mut buf = Vec::with_capacity(64);
+    /// buf.extend_from_slice(b"J"); // one byte initialised, not 64
+    /// let (n, _) = proactor::block_on(Op::new(WriteAt::new(file, buf, 0))?);
+    /// assert_eq!(n?, 1);
+    /// assert_eq!(std::fs::read(&path)?, b"Jello, world");
+    /// # Ok(()) }
+    /// ```
     pub fn new(fd: F, buf: B, offset: u64) -> Self {
         WriteAt { fd, buf, offset }
     }

@@ -101,6 +101,18 @@ pub trait AsRawFile: sealed::File {
 /// and can lend it raw: an fd on Unix (sockets, pipes, terminals), a
 /// `SOCKET` on Windows. Implemented for every `AsFd` (Unix) or `AsSocket`
 /// (Windows) type, and sealed like [`AsRawFile`].
+///
+/// ```
+/// use proactor::os::{AsRawSource, RawSource};
+/// use std::os::fd::AsRawFd;
+/// use std::sync::Arc;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let socket = Arc::new(std::net::UdpSocket::bind("127.0.0.1:0")?);
+/// let raw: RawSource = socket.as_raw_source(); // owned, shared or borrowed
+/// assert_eq!(raw, socket.as_raw_fd());
+/// # Ok(()) }
+/// ```
 pub trait AsRawSource: sealed::Source {
     /// The raw handle, borrowed: the value keeps owning it.
     fn as_raw_source(&self) -> RawSource;

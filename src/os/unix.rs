@@ -13,8 +13,31 @@ use super::{sealed, AsRawFile, AsRawSource};
 use crate::op::FileStat;
 
 /// The raw handle of an open file: a file descriptor.
+///
+/// ```
+/// use proactor::os::{AsRawFile, RawFile};
+/// use std::os::fd::AsRawFd;
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let file = std::fs::File::create(dir.path().join("data"))?;
+/// let raw: RawFile = file.as_raw_file();
+/// assert_eq!(raw, file.as_raw_fd());
+/// # Ok(()) }
+/// ```
 pub type RawFile = RawFd;
 /// A raw handle the event loop can wait on: a file descriptor.
+///
+/// ```
+/// use proactor::os::{AsRawSource, RawSource};
+/// use std::os::fd::AsRawFd;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let raw: RawSource = a.as_raw_source();
+/// assert_eq!(raw, a.as_raw_fd());
+/// # Ok(()) }
+/// ```
 pub type RawSource = RawFd;
 /// An open file, owned.
 pub(crate) type OwnedFile = OwnedFd;

@@ -41,6 +41,18 @@ use waits::Waits;
 
 /// A driver on the readiness back end. Cheap to clone; clones share one
 /// poller.
+///
+/// ```
+/// use proactor::driver::{CompletionDriver, PollDriver};
+/// use proactor::op::{Nop, Op};
+/// use proactor::{Backend, Builder};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let driver = PollDriver::new(&Builder::new())?;
+/// assert_eq!(driver.backend(), Backend::Poll);
+/// driver.block_on(Op::with_driver(Nop::new(), driver.clone()))?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct PollDriver {
     shared: Arc<Shared>,
@@ -113,6 +125,18 @@ impl fmt::Debug for PollDriver {
 impl PollDriver {
     /// A driver with its own poller, sized by `builder` (the back-end choice
     /// in `builder` is ignored).
+    ///
+    /// ```
+    /// use proactor::driver::{CompletionDriver, PollDriver};
+    /// use proactor::{Backend, Builder};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let builder = Builder::new().force(Backend::IoUring).entries(64);
+    /// let driver = PollDriver::new(&builder)?; // `force` is ignored
+    /// assert_eq!(driver.backend(), Backend::Poll);
+    /// assert_eq!(driver.in_flight(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn new(builder: &Builder) -> io::Result<PollDriver> {
         let poller = Arc::new(Poller::new()?);
         let wakeup = Arc::new(PollerWakeup {
@@ -138,6 +162,20 @@ impl PollDriver {
     }
 
     /// Runs `fut` to completion on this thread; see [`Driver::block_on`](crate::Driver::block_on).
+    ///
+    /// ```
+    /// use proactor::driver::PollDriver;
+    /// use proactor::op::{Nop, Op};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = PollDriver::new(&proactor::Builder::new())?;
+    /// let n = driver.block_on(async {
+    ///     Op::with_driver(Nop::new(), driver.clone()).await?;
+    ///     Ok::<_, std::io::Error>(7)
+    /// })?;
+    /// assert_eq!(n, 7);
+    /// # Ok(()) }
+    /// ```
     pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
         super::block_on_with(self, fut)
     }

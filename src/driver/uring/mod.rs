@@ -68,6 +68,19 @@ fn build_ring(entries: u32) -> io::Result<IoUring> {
 }
 
 /// A driver on io_uring. Cheap to clone; all clones share one ring.
+///
+/// ```
+/// use proactor::driver::{CompletionDriver, UringDriver};
+/// use proactor::op::{Nop, Op};
+/// use proactor::{Backend, Builder};
+///
+/// # fn main() -> std::io::Result<()> {
+/// // Not every kernel (or sandbox) allows io_uring.
+/// let Ok(driver) = UringDriver::new(&Builder::new()) else { return Ok(()) };
+/// assert_eq!(driver.backend(), Backend::IoUring);
+/// driver.block_on(Op::with_driver(Nop::new(), driver.clone()))?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct UringDriver {
     shared: Arc<Shared>,
@@ -156,6 +169,19 @@ impl fmt::Debug for UringDriver {
 impl UringDriver {
     /// A driver with its own ring, sized by `builder` (the back-end choice in
     /// `builder` is ignored: this is io_uring or an error).
+    ///
+    /// ```
+    /// use proactor::driver::{CompletionDriver, UringDriver};
+    /// use proactor::{Backend, Builder};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let builder = Builder::new().force(Backend::Poll).entries(64);
+    /// match UringDriver::new(&builder) { // `force` is ignored
+    ///     Ok(driver) => assert_eq!(driver.backend(), Backend::IoUring),
+    ///     Err(e) => println!("no io_uring here: {e}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn new(builder: &Builder) -> io::Result<UringDriver> {
         let support = probe::probe().map_err(|reason| reason.into_error())?;
         let entries = builder.entries.clamp(2, MAX_ENTRIES);
@@ -196,6 +222,20 @@ impl UringDriver {
     }
 
     /// Runs `fut` to completion on this thread; see [`Driver::block_on`](crate::Driver::block_on).
+    ///
+    /// ```
+    /// use proactor::driver::UringDriver;
+    /// use proactor::op::{Nop, Op};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let Ok(driver) = UringDriver::new(&proactor::Builder::new()) else { return Ok(()) };
+    /// let n = driver.block_on(async {
+    ///     Op::with_driver(Nop::new(), driver.clone()).await?;
+    ///     Ok::<_, std::io::Error>(7)
+    /// })?;
+    /// assert_eq!(n, 7);
+    /// # Ok(()) }
+    /// ```
     pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
         super::block_on_with(self, fut)
     }
