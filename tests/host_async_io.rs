@@ -52,22 +52,11 @@ fn in_child() -> bool {
 /// The end of every child: no thread of proactor's ran the driver.
 fn child_passed() {
     assert_eq!(
-        threads_named("proactor-driver"),
+        common::threads_named("proactor-driver"),
         0,
         "the process-wide driver's thread started"
     );
     println!("child passed");
-}
-
-fn threads_named(name: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter(|task| {
-            let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm"))
-                .unwrap_or_default();
-            comm.trim() == name
-        })
-        .count()
 }
 
 /// Runs `f` on a thread named `name`, failing the test if it hangs.
@@ -445,7 +434,7 @@ fn child_forked() {
                 let job = Op::new(Blocking::new(|| 6 * 7)).unwrap();
                 assert_eq!(job.await.unwrap(), 42);
             });
-            assert_eq!(threads_named("proactor-driver"), 1);
+            assert_eq!(common::threads_named("proactor-driver"), 1);
         });
         // SAFETY: leaves the forked process at once.
         unsafe { libc::_exit(if ran.is_ok() { 0 } else { 1 }) };

@@ -31,17 +31,6 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn threads_named(name: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter(|task| {
-            let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm"))
-                .unwrap_or_default();
-            comm.trim() == name
-        })
-        .count()
-}
-
 /// Sockets, timers, files and pool jobs, as a tokio program uses them.
 async fn workload() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -109,11 +98,11 @@ fn tokio_workload_child() {
         runtime.block_on(async {
             tokio::spawn(workload()).await.unwrap();
             assert_eq!(
-                threads_named("proactor-driver"),
+                common::threads_named("proactor-driver"),
                 0,
                 "the process-wide driver started"
             );
-            assert_eq!(threads_named("proactor-orphan"), 0);
+            assert_eq!(common::threads_named("proactor-orphan"), 0);
         });
     }
     println!("no proactor thread");
@@ -190,7 +179,7 @@ fn runtime_dropped_with_a_thousand_operations_in_flight() {
     // A driver whose runtime went first is driven by a thread of its own
     // until its last handle (here `keep`) is gone.
     let deadline = Instant::now() + HANG;
-    while threads_named("proactor-orphan") > 0 {
+    while common::threads_named("proactor-orphan") > 0 {
         assert!(
             Instant::now() < deadline,
             "a driver outlived its runtime and its last handle"
@@ -321,7 +310,7 @@ fn cancel_storm_on_the_runtimes_driver() {
                 }
                 // And the driver still works.
                 workload().await;
-                assert_eq!(threads_named("proactor-orphan"), 0);
+                assert_eq!(common::threads_named("proactor-orphan"), 0);
             });
             drop(runtime);
         });

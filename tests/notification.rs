@@ -105,10 +105,7 @@ impl Drop for PollLoop {
 }
 
 fn no_driver_thread() -> bool {
-    std::fs::read_dir("/proc/self/task").unwrap().all(|task| {
-        let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap_or_default();
-        comm.trim() != "proactor-driver"
-    })
+    common::threads_named("proactor-driver") == 0
 }
 
 both_backends! {

@@ -323,3 +323,17 @@ pub fn poll_with<F: std::future::Future + Unpin>(
 ) -> std::task::Poll<F::Output> {
     std::pin::Pin::new(fut).poll(&mut std::task::Context::from_waker(waker))
 }
+
+/// How many of this process's threads are named `name` (Linux:
+/// `/proc/self/task/*/comm`).
+#[cfg(target_os = "linux")]
+pub fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter(|task| {
+            let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm"))
+                .unwrap_or_default();
+            comm.trim() == name
+        })
+        .count()
+}
