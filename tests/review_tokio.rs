@@ -1,0 +1,454 @@
+//! Review: the tokio host integration, attacked.
+#![cfg(all(feature = "tokio", target_os = "linux"))]
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{finishes_within, FnWaker};
+use proactor::op::{Op, Timeout};
+use proactor::Driver;
+
+const HANG: Duration = Duration::from_secs(30);
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter(|task| {
+            let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm"))
+                .unwrap_or_default();
+            comm.trim() == name
+        })
+        .count()
+}
+
+fn settle<T: PartialOrd + Copy + std::fmt::Debug>(limit: T, f: impl Fn() -> T) -> T {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = f();
+        if now <= limit || Instant::now() >= deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+async fn one_op() {
+    proactor::time::sleep(Duration::from_millis(1)).await.unwrap();
+}
+
+#[test]
+fn a_thousand_runtimes_one_op_each() {
+    let _serial = common::serial();
+    // Warm up: one of each, so lazily made process-wide things exist.
+    current_thread().block_on(one_op());
+    let fds = common::fd_count();
+    let tasks = threads();
+    finishes_within(Duration::from_secs(120), "1000 runtimes", move || {
+        for i in 0..1000 {
+            let rt = if i % 10 == 0 { multi_thread() } else { current_thread() };
+            rt.block_on(async { tokio::spawn(one_op()).await.unwrap() });
+            drop(rt);
+        }
+    });
+    let now = common::fd_count_settles(fds);
+    assert!(now <= fds, "{now} fds open, {fds} before");
+    let t = settle(tasks, threads);
+    assert!(t <= tasks, "{t} threads, {tasks} before");
+}
+
+#[test]
+fn a_thousand_runtimes_each_dropped_with_an_op_in_flight() {
+    let _serial = common::serial();
+    current_thread().block_on(one_op());
+    let fds = common::fd_count();
+    let tasks = threads();
+    finishes_within(Duration::from_secs(120), "1000 runtimes dropped mid-op", move || {
+        for _ in 0..1000 {
+            let rt = current_thread();
+            rt.block_on(async {
+                tokio::spawn(async {
+                    Op::new(Timeout::new(Duration::from_secs(3600))).unwrap().await.unwrap();
+                });
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+            });
+            drop(rt);
+        }
+    });
+    let now = common::fd_count_settles(fds);
+    assert!(now <= fds, "{now} fds open, {fds} before");
+    let t = settle(tasks, threads);
+    assert!(t <= tasks, "{t} threads, {tasks} before");
+}
+
+#[test]
+fn shutdown_background_and_timeout_zero_with_ops_in_flight() {
+    let _serial = common::serial();
+    current_thread().block_on(one_op());
+    for background in [true, false] {
+        let fds = common::fd_count();
+        let rt = multi_thread();
+        let started = Arc::new(AtomicUsize::new(0));
+        rt.block_on({
+            let started = started.clone();
+            async move {
+                let (a, b) = common::tcp_pair().await;
+                let (a, b) = (Arc::new(a), Arc::new(b));
+                for i in 0..200 {
+                    let (a, b, started) = (a.clone(), b.clone(), started.clone());
+                    tokio::spawn(async move {
+                        started.fetch_add(1, SeqCst);
+                        if i % 2 == 0 {
+                            drop(a.read(Vec::with_capacity(8)).await);
+                        } else {
+                            drop(b.read(Vec::with_capacity(8)).await);
+                        }
+                    });
+                }
+                while started.load(SeqCst) < 200 {
+                    tokio::task::yield_now().await;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        finishes_within(HANG, "shutdown with ops in flight", move || {
+            if background {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::ZERO);
+            }
+        });
+        let now = common::fd_count_settles(fds);
+        assert!(now <= fds, "background={background}: {now} fds open, {fds} before");
+        let orphans = settle(0, || threads_named("proactor-orphan"));
+        assert_eq!(orphans, 0, "background={background}");
+    }
+}
+
+#[test]
+fn runtimes_without_io_or_time_still_run_ops() {
+    let _serial = common::serial();
+    let builders: Vec<(&str, fn() -> tokio::runtime::Runtime)> = vec![
+        ("neither", || tokio::runtime::Builder::new_current_thread().build().unwrap()),
+        ("io only", || tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap()),
+        ("time only", || tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()),
+        ("mt neither", || tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap()),
+        ("mt io only", || tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_io().build().unwrap()),
+    ];
+    for (name, build) in builders {
+        finishes_within(HANG, name, move || {
+            let rt = build();
+            rt.block_on(async {
+                tokio::spawn(async {
+                    one_op().await;
+                    let contents = proactor::fs::read("Cargo.toml").await.unwrap();
+                    assert!(contents.starts_with(b"[package]"));
+                    let (a, b) = common::tcp_pair().await;
+                    let (w, _) = a.write_all(b"hi").await;
+                    w.unwrap();
+                    let (r, buf) = b.read_exact(vec![0u8; 2]).await;
+                    r.unwrap();
+                    assert_eq!(buf, b"hi");
+                })
+                .await
+                .unwrap()
+            });
+        });
+    }
+}
+
+#[test]
+fn polled_under_a_then_finished_by_futures_block_on_after_a_dropped() {
+    let _serial = common::serial();
+    let rt = current_thread();
+    let (reader, writer) = rt.block_on(common::tcp_pair());
+    let mut read = Box::pin(async move { reader.read(Vec::with_capacity(16)).await });
+    rt.block_on(async {
+        let waker = FnWaker::waker(|| {}, || {});
+        assert!(common::poll_with(&mut read, &waker).is_pending());
+    });
+    drop(rt);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let (sent, _) = proactor::block_on(writer.write_all(b"late"));
+        sent.unwrap();
+        writer
+    });
+    let (got, buf) = finishes_within(HANG, "futures::executor::block_on after the runtime died", move || {
+        futures::executor::block_on(read)
+    });
+    assert_eq!(got.unwrap(), 4);
+    assert_eq!(buf, b"late");
+    let orphans = settle(0, || threads_named("proactor-orphan"));
+    assert_eq!(orphans, 0);
+}
+
+#[test]
+fn a_timer_under_futures_block_on_after_the_runtime_died_fires_on_time() {
+    let _serial = common::serial();
+    let rt = current_thread();
+    let mut timer = rt.block_on(async {
+        let mut timer = Op::new(Timeout::new(Duration::from_millis(300))).unwrap();
+        let waker = FnWaker::waker(|| {}, || {});
+        assert!(common::poll_with(&mut timer, &waker).is_pending());
+        timer
+    });
+    let started = Instant::now();
+    drop(rt);
+    finishes_within(HANG, "a timer after its runtime died", move || {
+        futures::executor::block_on(&mut timer).unwrap();
+    });
+    assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
+}
+
+#[test]
+fn spawn_blocking_threads_submit_then_exit() {
+    let _serial = common::serial();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .thread_keep_alive(Duration::from_millis(1))
+        .enable_all()
+        .build()
+        .unwrap();
+    finishes_within(HANG, "ops from spawn_blocking threads", move || {
+        rt.block_on(async {
+            let (a, b) = common::tcp_pair().await;
+            let b = Arc::new(b);
+            // Futures first polled (submitted) on blocking threads that then
+            // exit (keep-alive 1 ms); they are finished on the workers.
+            let mut ops = Vec::new();
+            for _ in 0..32 {
+                let b = b.clone();
+                let op = tokio::task::spawn_blocking(move || {
+                    let mut read = Box::pin(async move { b.read(Vec::with_capacity(1)).await });
+                    let waker = FnWaker::waker(|| {}, || {});
+                    assert!(common::poll_with(&mut read, &waker).is_pending());
+                    read
+                })
+                .await
+                .unwrap();
+                ops.push(op);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let (w, _) = a.write_all(vec![7u8; 32]).await;
+            w.unwrap();
+            let tasks: Vec<_> = ops.into_iter().map(tokio::spawn).collect();
+            let mut total = 0;
+            for t in tasks {
+                let (n, _) = t.await.unwrap();
+                total += n.unwrap();
+            }
+            assert_eq!(total, 32);
+        });
+    });
+}
+
+#[test]
+fn block_in_place_with_ops() {
+    let _serial = common::serial();
+    let rt = multi_thread();
+    finishes_within(HANG, "block_in_place", move || {
+        rt.block_on(async {
+            tokio::spawn(async {
+                let (a, b) = common::tcp_pair().await;
+                let read = tokio::task::block_in_place(|| {
+                    let mut read = Box::pin(async move { b.read(Vec::with_capacity(4)).await });
+                    let waker = FnWaker::waker(|| {}, || {});
+                    assert!(common::poll_with(&mut read, &waker).is_pending());
+                    read
+                });
+                let (w, _) = a.write_all(b"bip!").await;
+                w.unwrap();
+                let (n, _) = read.await;
+                assert_eq!(n.unwrap(), 4);
+            })
+            .await
+            .unwrap();
+        });
+    });
+}
+
+#[test]
+fn nested_runtime_in_spawn_blocking() {
+    let _serial = common::serial();
+    let rt = multi_thread();
+    finishes_within(HANG, "nested runtime", move || {
+        rt.block_on(async {
+            let outer = Driver::current();
+            let inner_ok = tokio::task::spawn_blocking(move || {
+                let inner = current_thread();
+                inner.block_on(async move {
+                    let _ = (Driver::current(), outer);
+                    one_op().await;
+                    workload_small().await;
+                });
+                true
+            })
+            .await
+            .unwrap();
+            assert!(inner_ok);
+            one_op().await;
+        });
+    });
+}
+
+async fn workload_small() {
+    let (a, b) = common::tcp_pair().await;
+    let (w, _) = a.write_all(b"x").await;
+    w.unwrap();
+    let (r, _) = b.read_exact(vec![0u8; 1]).await;
+    r.unwrap();
+}
+
+#[test]
+fn proactor_block_on_inside_a_tokio_task() {
+    let _serial = common::serial();
+    for multi in [false, true] {
+        let rt = if multi { multi_thread() } else { current_thread() };
+        finishes_within(Duration::from_secs(10), "proactor::block_on in a tokio task", move || {
+            rt.block_on(async {
+                tokio::spawn(async {
+                    proactor::block_on(async {
+                        one_op().await;
+                        workload_small().await;
+                    })
+                })
+                .await
+                .unwrap();
+            });
+        });
+    }
+}
+
+#[test]
+fn local_set_ops() {
+    let _serial = common::serial();
+    let rt = current_thread();
+    finishes_within(HANG, "LocalSet", move || {
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let tasks: Vec<_> = (0..16)
+                .map(|_| tokio::task::spawn_local(async { workload_small().await; one_op().await }))
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+    });
+}
+
+#[test]
+fn many_runtimes_on_many_threads_at_once() {
+    let _serial = common::serial();
+    current_thread().block_on(one_op());
+    let fds = common::fd_count();
+    finishes_within(Duration::from_secs(120), "many runtimes at once", || {
+        let threads: Vec<_> = (0..16)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    for j in 0..30 {
+                        let rt = if (i + j) % 4 == 0 { multi_thread() } else { current_thread() };
+                        rt.block_on(async {
+                            let t: Vec<_> = (0..4).map(|_| tokio::spawn(workload_small())).collect();
+                            for t in t {
+                                t.await.unwrap();
+                            }
+                        });
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+    let now = common::fd_count_settles(fds);
+    assert!(now <= fds, "{now} fds open, {fds} before");
+}
+
+#[test]
+fn runtime_dropped_from_inside_a_task() {
+    let _serial = common::serial();
+    // An inner runtime is made and dropped on a spawn_blocking thread of the
+    // outer one, while a timer of the inner's driver lives in the outer task.
+    let outer = multi_thread();
+    finishes_within(HANG, "inner runtime dropped in spawn_blocking", move || {
+        outer.block_on(async {
+            let mut timer = tokio::task::spawn_blocking(|| {
+                let inner = current_thread();
+                let t = inner.block_on(async {
+                    let mut t = Op::new(Timeout::new(Duration::from_millis(100))).unwrap();
+                    let waker = FnWaker::waker(|| {}, || {});
+                    assert!(common::poll_with(&mut t, &waker).is_pending());
+                    t
+                });
+                drop(inner);
+                t
+            })
+            .await
+            .unwrap();
+            (&mut timer).await.unwrap();
+        });
+    });
+}
+
+/// Every worker idle (one in epoll_wait on the ring fd, the others parked
+/// on tokio's condvar), then data arrives from outside the runtime: the
+/// pending receive must complete promptly. With COOP_TASKRUN the kernel
+/// queues the completion's task work to the thread that submitted the
+/// request, without interrupting it.
+#[test]
+fn idle_workers_then_data_from_outside() {
+    use std::os::fd::AsRawFd;
+    let _serial = common::serial();
+    for workers in [1usize, 2, 4] {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (a, b) = rt.block_on(common::tcp_pair());
+        let b = Arc::new(b);
+        let raw = a.as_raw_fd();
+        for round in 0..20 {
+            let b2 = b.clone();
+            let task = rt.spawn(async move { b2.read(Vec::with_capacity(8)).await.0 });
+            // Let every worker go to sleep.
+            std::thread::sleep(Duration::from_millis(30));
+            let started = Instant::now();
+            // SAFETY: writes 1 byte from a live buffer to an open socket.
+            assert_eq!(unsafe { libc::write(raw, b"!".as_ptr().cast(), 1) }, 1);
+            let got = finishes_within(Duration::from_secs(5), "a receive on an idle runtime", {
+                let handle = rt.handle().clone();
+                move || handle.block_on(task).unwrap()
+            });
+            assert_eq!(got.unwrap(), 1);
+            let took = started.elapsed();
+            assert!(took < Duration::from_millis(500), "workers={workers} round={round}: {took:?}");
+        }
+        drop(a);
+    }
+}
