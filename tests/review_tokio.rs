@@ -452,3 +452,40 @@ fn idle_workers_then_data_from_outside() {
         drop(a);
     }
 }
+
+/// A runtime whose futures are all gone when it shuts down needs no
+/// `proactor-orphan` thread: none may start (even briefly).
+#[test]
+fn no_orphan_thread_for_a_runtime_with_nothing_left() {
+    let _serial = common::serial();
+    let mut seen = 0;
+    for _ in 0..50 {
+        let rt = current_thread();
+        rt.block_on(async { tokio::spawn(one_op()).await.unwrap() });
+        drop(rt);
+        seen = seen.max(threads_named("proactor-orphan"));
+    }
+    assert_eq!(seen, 0, "a proactor-orphan thread ran for a runtime that left nothing behind");
+}
+
+/// Runtimes that end while an idle I/O object of theirs (no operation in
+/// flight, no future) lives on: each leaves a `proactor-orphan` thread
+/// parked (waking every 50 ms) for as long as the object lives. 100 such
+/// runtimes: 100 threads.
+#[test]
+fn idle_objects_of_dead_runtimes_each_keep_a_thread() {
+    let _serial = common::serial();
+    let before = threads();
+    let mut kept = Vec::new();
+    for _ in 0..100 {
+        let rt = current_thread();
+        let pair = rt.block_on(common::tcp_pair());
+        drop(rt);
+        kept.push(pair);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let orphans = threads_named("proactor-orphan");
+    let grown = threads().saturating_sub(before);
+    drop(kept);
+    assert!(orphans < 10, "{orphans} proactor-orphan threads ({grown} threads more) for 100 idle sockets of dead runtimes");
+}
