@@ -142,3 +142,35 @@ both_backends! {
         assert_eq!(buf, b"twenty");
     }
 }
+
+fn fifo() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fifo");
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    (dir, path)
+}
+
+both_backends! {
+    /// An open that blocks in the kernel (a FIFO with no writer yet: io-wq
+    /// on io_uring, the pool on the readiness back end) whose submitting
+    /// thread exits meanwhile: nobody cancelled it, so it must still open
+    /// once a writer comes, not fail with EINTR or ECANCELED.
+    fn a_blocking_open_whose_submitter_exits(driver) {
+        let (_dir, path) = fifo();
+        let open = submitted_by_a_thread_that_exits_after(
+            Box::pin({
+                let (path, driver) = (path.clone(), driver.clone());
+                async move { proactor::fs::OpenOptions::new().read(true).open_with(path, driver).await }
+            }),
+            Duration::from_millis(50),
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let writer = std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(path).unwrap());
+        let d = driver.clone();
+        let opened = common::finishes_within(Duration::from_secs(10), "an open after its submitter exited", move || d.block_on(open));
+        let _writer = writer.join().unwrap();
+        assert!(opened.is_ok(), "{:?}", opened.err());
+    }
+}

@@ -571,3 +571,73 @@ fn child_runtimes_without_drivers() {
     }
     println!("child passed");
 }
+
+/// A tokio runtime's `block_on` nested inside a proactor driver's
+/// `block_on` (a library that hides a runtime behind a blocking API, called
+/// from proactor code): operations inside the runtime's block_on go to the
+/// outer driver (the thread's current one), which nothing drives while the
+/// thread is inside the runtime. tokio's own timer in the same place works.
+#[test]
+#[ignore = "defect: the outer block_on driver wins over the nested runtime; its ops are never driven (hang)"]
+fn tokio_block_on_nested_inside_a_drivers_block_on() {
+    let _serial = common::serial();
+    let rt = multi_thread();
+    let tokio_ok = finishes_within(Duration::from_secs(5), "tokio's own sleep nested", {
+        let other = multi_thread();
+        move || {
+            Driver::new().unwrap().block_on(async move {
+                other.block_on(async { tokio::time::sleep(Duration::from_millis(10)).await });
+            });
+            true
+        }
+    });
+    assert!(tokio_ok);
+    finishes_within(Duration::from_secs(5), "proactor's sleep inside a runtime's block_on inside a driver's block_on", move || {
+        Driver::new().unwrap().block_on(async move {
+            rt.block_on(async {
+                proactor::time::sleep(Duration::from_millis(10)).await.unwrap();
+            });
+        });
+    });
+}
+
+/// Objects made in a current-thread runtime, used by proactor's own
+/// block_on after the runtime's block_on returned (the runtime alive,
+/// idle): their operations sit on the runtime's driver, which nothing
+/// dispatches until the runtime runs again.
+#[test]
+#[ignore = "defect (io_uring only): an idle current-thread runtime's objects hang under proactor::block_on; tokio's own sockets and the poll back end complete"]
+fn proactor_block_on_with_an_idle_current_thread_runtimes_socket() {
+    let _serial = common::serial();
+    // tokio's own sockets in the same place hang too (its current-thread
+    // reactor runs only inside its block_on): checked first, for fairness.
+    let rt = current_thread();
+    let (ta, tb) = rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        (c, l.accept().await.unwrap().0)
+    });
+    let (tokio_done, tokio_finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut ta, mut tb) = (ta, tb);
+        futures::executor::block_on(async {
+            ta.write_all(b"hi").await.unwrap();
+            let mut buf = [0u8; 2];
+            tb.read_exact(&mut buf).await.unwrap();
+        });
+        let _ = tokio_done.send(());
+    });
+    println!("tokio's own sockets: {:?}", tokio_finished.recv_timeout(Duration::from_secs(2)));
+    let (a, b) = rt.block_on(common::tcp_pair());
+    finishes_within(Duration::from_secs(5), "proactor::block_on on an idle runtime's socket", move || {
+        proactor::block_on(async {
+            let (w, _) = a.write_all(b"hi").await;
+            w.unwrap();
+            let (r, buf) = b.read_exact(vec![0u8; 2]).await;
+            r.unwrap();
+            assert_eq!(buf, b"hi");
+        });
+        drop(rt);
+    });
+}
