@@ -147,10 +147,12 @@ fn shutdown_background_and_timeout_zero_with_ops_in_flight() {
     }
 }
 
+type Build = fn() -> tokio::runtime::Runtime;
+
 #[test]
 fn runtimes_without_io_or_time_still_run_ops() {
     let _serial = common::serial();
-    let builders: Vec<(&str, fn() -> tokio::runtime::Runtime)> = vec![
+    let builders: Vec<(&str, Build)> = vec![
         ("neither", || tokio::runtime::Builder::new_current_thread().build().unwrap()),
         ("io only", || tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap()),
         ("time only", || tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()),
@@ -206,6 +208,7 @@ fn polled_under_a_then_finished_by_futures_block_on_after_a_dropped() {
 }
 
 #[test]
+#[allow(clippy::async_yields_async)] // the started timer is the point
 fn a_timer_under_futures_block_on_after_the_runtime_died_fires_on_time() {
     let _serial = common::serial();
     let rt = current_thread();
@@ -390,6 +393,7 @@ fn many_runtimes_on_many_threads_at_once() {
 }
 
 #[test]
+#[allow(clippy::async_yields_async)] // the started timer is the point
 fn runtime_dropped_from_inside_a_task() {
     let _serial = common::serial();
     // An inner runtime is made and dropped on a spawn_blocking thread of the
