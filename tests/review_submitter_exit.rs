@@ -174,3 +174,32 @@ both_backends! {
         assert!(opened.is_ok(), "{:?}", opened.err());
     }
 }
+
+both_backends! {
+    /// A connect still in progress (the SYN dropped: the listener's accept
+    /// queue is full) whose submitting thread exits. When the handshake
+    /// completes, io_uring ends the request with ECANCELED (its task is
+    /// gone) and the driver resubmits the same SQE: a second connect(2)
+    /// on a socket that is now connected. The caller must see success, not
+    /// EISCONN.
+    fn a_connect_in_progress_whose_submitter_exits(driver) {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let filler = std::net::TcpStream::connect(addr.as_socket().unwrap()).unwrap();
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let connect = submitted_by_a_thread_that_exits_after(
+            Op::with_driver(proactor::op::Connect::new(socket, addr.clone()), driver.clone()),
+            Duration::from_millis(20),
+        );
+        // Room in the queue: the SYN's retransmission (about 1 s) gets in.
+        let (_first, _) = listener.accept().unwrap();
+        let d = driver.clone();
+        let connected = common::finishes_within(Duration::from_secs(20), "a connect after its submitter exited", move || d.block_on(connect));
+        drop(filler);
+        assert!(connected.is_ok(), "{connected:?}");
+    }
+}
