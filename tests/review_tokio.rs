@@ -645,3 +645,92 @@ fn proactor_block_on_with_an_idle_current_thread_runtimes_socket() {
         drop(rt);
     });
 }
+
+/// Far more completions at once than the ring's completion queue holds
+/// (overflow), on the runtime's driver, then the runtime idles: every
+/// one must arrive without further activity.
+#[test]
+fn completion_queue_overflow_under_tokio() {
+    let _serial = common::serial();
+    for rt in [current_thread(), multi_thread()] {
+        finishes_within(HANG, "overflow under tokio", move || {
+            rt.block_on(async {
+                let done = Arc::new(AtomicUsize::new(0));
+                let tasks: Vec<_> = (0..5000)
+                    .map(|_| {
+                        let done = done.clone();
+                        tokio::spawn(async move {
+                            Op::new(Timeout::new(Duration::from_millis(30))).unwrap().await.unwrap();
+                            done.fetch_add(1, SeqCst);
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                assert_eq!(done.load(SeqCst), 5000);
+                // Then a burst of zero-length readiness completions.
+                let (a, b) = common::tcp_pair().await;
+                let b = Arc::new(b);
+                let reads: Vec<_> = (0..2000)
+                    .map(|_| {
+                        let b = b.clone();
+                        tokio::spawn(async move { b.read(Vec::with_capacity(1)).await.0 })
+                    })
+                    .collect();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let (w, _) = a.write_all(vec![1u8; 2000]).await;
+                w.unwrap();
+                let mut total = 0;
+                for r in reads {
+                    total += r.await.unwrap().unwrap();
+                }
+                assert_eq!(total, 2000);
+            });
+        });
+    }
+}
+
+/// More readiness events at once than one wait takes (the readiness back
+/// end's event capacity), while a thread outside the runtime parks on the
+/// runtime's driver (its own block_on) and so holds the turn: the events it
+/// leaves behind must still reach the runtime's dispatcher.
+#[test]
+fn burst_while_a_foreign_thread_parks_on_the_runtimes_driver() {
+    use std::os::fd::AsRawFd;
+    let _serial = common::serial();
+    let rt = multi_thread();
+    for round in 0..5 {
+        let (driver, pairs) = rt.block_on(async {
+            let mut pairs = Vec::new();
+            for _ in 0..700 {
+                pairs.push(common::tcp_pair().await);
+            }
+            (Driver::current(), pairs)
+        });
+        let pairs: Vec<_> = pairs.into_iter().map(|(a, b)| (a, Arc::new(b))).collect();
+        let done = Arc::new(AtomicUsize::new(0));
+        for (_, b) in &pairs[1..] {
+            let (b, done) = (b.clone(), done.clone());
+            rt.spawn(async move {
+                b.read(Vec::with_capacity(1)).await.0.unwrap();
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        let z = pairs[0].1.clone();
+        let foreign = std::thread::spawn(move || {
+            driver.block_on(async move { z.read(Vec::with_capacity(1)).await.0.unwrap() })
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        for (a, _) in &pairs {
+            // SAFETY: one byte from a live buffer to an open socket.
+            assert_eq!(unsafe { libc::write(a.as_raw_fd(), b"!".as_ptr().cast(), 1) }, 1);
+        }
+        foreign.join().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while done.load(SeqCst) < pairs.len() - 1 {
+            assert!(Instant::now() < deadline, "round {round}: {} of {} reads completed", done.load(SeqCst), pairs.len() - 1);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
