@@ -132,3 +132,48 @@ both_backends! {
         let _ = SeekFrom::Start(0);
     }
 }
+
+both_backends! {
+    /// Bytes written through the cursor's AsyncWrite and not flushed:
+    /// try_into_std must refuse (Err(self)) or have them land; never drop
+    /// them silently. Also after a second write that only buffered.
+    fn try_into_std_never_loses_buffered_bytes(driver) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let p = path.clone();
+        let outcome = driver.block_on(async move {
+            let mut file = OpenOptions::new().read(true).write(true).create(true).open(&p).await.unwrap();
+            AsyncWriteExt::write_all(&mut file, b"first").await.unwrap();
+            AsyncWriteExt::write_all(&mut file, b"second").await.unwrap();
+            match file.try_into_std() {
+                Ok(std_file) => {
+                    drop(std_file);
+                    "converted"
+                }
+                Err(mut file) => {
+                    file.flush().await.unwrap();
+                    "refused"
+                }
+            }
+        });
+        let contents = std::fs::read(&path).unwrap();
+        assert_eq!(contents, b"firstsecond", "try_into_std {outcome}: {:?}", String::from_utf8_lossy(&contents));
+    }
+
+    /// into_std after a seek past buffered writes: they land where they
+    /// were written, and the OS offset is the cursor.
+    fn into_std_after_write_then_seek(driver) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let p = path.clone();
+        let mut std_file = driver.block_on(async move {
+            let mut file = OpenOptions::new().read(true).write(true).create(true).open(&p).await.unwrap();
+            AsyncWriteExt::write_all(&mut file, b"0123456789").await.unwrap();
+            futures::AsyncSeekExt::seek(&mut file, SeekFrom::Start(3)).await.unwrap();
+            AsyncWriteExt::write_all(&mut file, b"x").await.unwrap();
+            file.into_std().await.unwrap()
+        });
+        assert_eq!(std_file.stream_position().unwrap(), 4);
+        assert_eq!(std::fs::read(&path).unwrap(), b"012x456789");
+    }
+}
