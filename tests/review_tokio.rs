@@ -734,3 +734,62 @@ fn burst_while_a_foreign_thread_parks_on_the_runtimes_driver() {
         }
     }
 }
+
+/// A kept `Handle` entered after its runtime was dropped, the runtime
+/// never having used proactor: the runtime cannot host (its I/O driver is
+/// gone), so the process-wide driver serves. (Holds: the deadlock above
+/// needs the window where tasks are dropped but the I/O driver lives.)
+#[test]
+fn first_use_through_a_handle_of_a_dropped_runtime() {
+    let _serial = common::serial();
+    let rt = current_thread();
+    let handle = rt.handle().clone();
+    drop(rt);
+    finishes_within(Duration::from_secs(10), "an operation under a dropped runtime's handle", move || {
+        let _entered = handle.enter();
+        proactor::block_on(proactor::time::sleep(Duration::from_millis(1))).unwrap();
+    });
+}
+
+/// The same first use in a task's drop, on a multi-thread runtime (the
+/// tasks are dropped by its workers during shutdown).
+#[test]
+#[ignore = "defect: self-deadlock on the host registry lock (Dispatcher dropped inside handle.spawn)"]
+fn first_use_during_multi_thread_runtime_shutdown() {
+    let _serial = common::serial();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let rt = multi_thread();
+    rt.spawn({
+        let guard = OpInDrop(dropped.clone());
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        }
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    finishes_within(Duration::from_secs(10), "a multi-thread runtime's shutdown with proactor's first use in a task's drop", move || drop(rt));
+    assert_eq!(dropped.load(SeqCst), 1);
+}
+
+/// Not only a first use: a runtime that already runs a driver drops its
+/// dispatcher task before a later-spawned task whose drop makes an
+/// operation; that operation then makes a new driver for the closing
+/// runtime, with the same self-deadlock.
+#[test]
+#[ignore = "defect: self-deadlock on the host registry lock (Dispatcher dropped inside handle.spawn)"]
+fn an_operation_in_a_task_drop_after_the_dispatcher_went() {
+    let _serial = common::serial();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let rt = current_thread();
+    rt.block_on(one_op());
+    rt.spawn({
+        let guard = OpInDrop(dropped.clone());
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        }
+    });
+    rt.block_on(tokio::task::yield_now());
+    finishes_within(Duration::from_secs(10), "a runtime's shutdown with an operation made in a task's drop", move || drop(rt));
+    assert_eq!(dropped.load(SeqCst), 1);
+}
