@@ -793,3 +793,49 @@ fn an_operation_in_a_task_drop_after_the_dispatcher_went() {
     finishes_within(Duration::from_secs(10), "a runtime's shutdown with an operation made in a task's drop", move || drop(rt));
     assert_eq!(dropped.load(SeqCst), 1);
 }
+
+/// Reads submitted to the kernel by blocking-pool threads themselves (they
+/// park on the runtime's driver, which submits from that thread), which
+/// then exit (keep-alive 1 ms); the data comes later, the reads are
+/// finished by tasks on the workers.
+#[test]
+fn reads_submitted_by_blocking_threads_that_exit() {
+    let _serial = common::serial();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_keep_alive(Duration::from_millis(1))
+        .enable_all()
+        .build()
+        .unwrap();
+    finishes_within(HANG, "reads submitted by exited blocking threads", move || {
+        rt.block_on(async {
+            let (a, b) = common::tcp_pair().await;
+            let b = Arc::new(b);
+            let mut reads = Vec::new();
+            for _ in 0..16 {
+                let b = b.clone();
+                reads.push(
+                    tokio::task::spawn_blocking(move || {
+                        let driver = Driver::current();
+                        let mut read = Box::pin(async move { b.read(Vec::with_capacity(1)).await });
+                        let waker = FnWaker::waker(|| {}, || {});
+                        assert!(common::poll_with(&mut read, &waker).is_pending());
+                        let _ = driver.park(Some(Duration::from_millis(1)));
+                        read
+                    })
+                    .await
+                    .unwrap(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let (w, _) = a.write_all(vec![3u8; 16]).await;
+            w.unwrap();
+            let tasks: Vec<_> = reads.into_iter().map(tokio::spawn).collect();
+            let mut total = 0;
+            for t in tasks {
+                total += t.await.unwrap().0.unwrap();
+            }
+            assert_eq!(total, 16);
+        });
+    });
+}
