@@ -23,7 +23,10 @@ fn on_each_backend(child: &str) {
             move || common::run_child(&child, &[(CHILD, "1"), ("PROACTOR_BACKEND", name)])
         });
         assert!(ok, "{child} on {name}:\n{output}");
-        assert!(output.contains("child passed"), "{child} on {name} did not run:\n{output}");
+        assert!(
+            output.contains("child passed"),
+            "{child} on {name} did not run:\n{output}"
+        );
     }
 }
 
@@ -60,11 +63,15 @@ fn child_latency() {
     let mut worst = Duration::ZERO;
     for _ in 0..30 {
         let started = Instant::now();
-        futures::executor::block_on(Op::new(Timeout::new(Duration::from_millis(5))).unwrap()).unwrap();
+        futures::executor::block_on(Op::new(Timeout::new(Duration::from_millis(5))).unwrap())
+            .unwrap();
         worst = worst.max(started.elapsed());
     }
     busy.join().unwrap();
-    assert!(worst < Duration::from_millis(200), "worst 5 ms timer took {worst:?}");
+    assert!(
+        worst < Duration::from_millis(200),
+        "worst 5 ms timer took {worst:?}"
+    );
     println!("worst {worst:?}");
     println!("child passed");
 }
@@ -98,7 +105,10 @@ fn child_hammer() {
                                 let job = Op::new(Blocking::new(move || i)).unwrap();
                                 assert_eq!(job.await.unwrap(), i);
                                 if i % 50 == 0 {
-                                    Op::new(Timeout::new(Duration::from_millis(1))).unwrap().await.unwrap();
+                                    Op::new(Timeout::new(Duration::from_millis(1)))
+                                        .unwrap()
+                                        .await
+                                        .unwrap();
                                 }
                                 done.fetch_add(1, SeqCst);
                             }
@@ -139,7 +149,8 @@ fn child_exit_in_flight() {
         });
     }
     std::thread::spawn(|| {
-        let _ = futures::executor::block_on(Op::new(Timeout::new(Duration::from_secs(3600))).unwrap());
+        let _ =
+            futures::executor::block_on(Op::new(Timeout::new(Duration::from_secs(3600))).unwrap());
     });
     std::thread::sleep(Duration::from_millis(50));
     std::mem::forget(a);
@@ -161,7 +172,9 @@ fn child_waker_drops() {
     let held: Arc<std::sync::Mutex<Vec<Op<Timeout>>>> = Default::default();
     let fired = Arc::new(AtomicUsize::new(0));
     for _ in 0..50 {
-        held.lock().unwrap().push(Op::new(Timeout::new(Duration::from_secs(3600))).unwrap());
+        held.lock()
+            .unwrap()
+            .push(Op::new(Timeout::new(Duration::from_secs(3600))).unwrap());
     }
     let mut ops = Vec::new();
     for _ in 0..50 {
@@ -183,14 +196,22 @@ fn child_waker_drops() {
     }
     let deadline = Instant::now() + HANG;
     while fired.load(SeqCst) < 50 {
-        assert!(Instant::now() < deadline, "only {} woken", fired.load(SeqCst));
+        assert!(
+            Instant::now() < deadline,
+            "only {} woken",
+            fired.load(SeqCst)
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     drop(ops);
     let d = Driver::current();
     let deadline = Instant::now() + Duration::from_secs(5);
     while d.in_flight() > 0 {
-        assert!(Instant::now() < deadline, "{} still in flight", d.in_flight());
+        assert!(
+            Instant::now() < deadline,
+            "{} still in flight",
+            d.in_flight()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     // And it still works.

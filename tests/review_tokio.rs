@@ -55,7 +55,9 @@ fn settle<T: PartialOrd + Copy + std::fmt::Debug>(limit: T, f: impl Fn() -> T) -
 }
 
 async fn one_op() {
-    proactor::time::sleep(Duration::from_millis(1)).await.unwrap();
+    proactor::time::sleep(Duration::from_millis(1))
+        .await
+        .unwrap();
 }
 
 #[test]
@@ -67,7 +69,11 @@ fn a_thousand_runtimes_one_op_each() {
     let tasks = threads();
     finishes_within(Duration::from_secs(120), "1000 runtimes", move || {
         for i in 0..1000 {
-            let rt = if i % 10 == 0 { multi_thread() } else { current_thread() };
+            let rt = if i % 10 == 0 {
+                multi_thread()
+            } else {
+                current_thread()
+            };
             rt.block_on(async { tokio::spawn(one_op()).await.unwrap() });
             drop(rt);
         }
@@ -84,19 +90,26 @@ fn a_thousand_runtimes_each_dropped_with_an_op_in_flight() {
     current_thread().block_on(one_op());
     let fds = common::fd_count();
     let tasks = threads();
-    finishes_within(Duration::from_secs(120), "1000 runtimes dropped mid-op", move || {
-        for _ in 0..1000 {
-            let rt = current_thread();
-            rt.block_on(async {
-                tokio::spawn(async {
-                    Op::new(Timeout::new(Duration::from_secs(3600))).unwrap().await.unwrap();
+    finishes_within(
+        Duration::from_secs(120),
+        "1000 runtimes dropped mid-op",
+        move || {
+            for _ in 0..1000 {
+                let rt = current_thread();
+                rt.block_on(async {
+                    tokio::spawn(async {
+                        Op::new(Timeout::new(Duration::from_secs(3600)))
+                            .unwrap()
+                            .await
+                            .unwrap();
+                    });
+                    tokio::task::yield_now().await;
+                    tokio::task::yield_now().await;
                 });
-                tokio::task::yield_now().await;
-                tokio::task::yield_now().await;
-            });
-            drop(rt);
-        }
-    });
+                drop(rt);
+            }
+        },
+    );
     let now = common::fd_count_settles(fds);
     assert!(now <= fds, "{now} fds open, {fds} before");
     let t = settle(tasks, threads);
@@ -141,7 +154,10 @@ fn shutdown_background_and_timeout_zero_with_ops_in_flight() {
             }
         });
         let now = common::fd_count_settles(fds);
-        assert!(now <= fds, "background={background}: {now} fds open, {fds} before");
+        assert!(
+            now <= fds,
+            "background={background}: {now} fds open, {fds} before"
+        );
         let orphans = settle(0, || threads_named("proactor-orphan"));
         assert_eq!(orphans, 0, "background={background}");
     }
@@ -153,11 +169,36 @@ type Build = fn() -> tokio::runtime::Runtime;
 fn runtimes_without_io_or_time_still_run_ops() {
     let _serial = common::serial();
     let builders: Vec<(&str, Build)> = vec![
-        ("neither", || tokio::runtime::Builder::new_current_thread().build().unwrap()),
-        ("io only", || tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap()),
-        ("time only", || tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()),
-        ("mt neither", || tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap()),
-        ("mt io only", || tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_io().build().unwrap()),
+        ("neither", || {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+        }),
+        ("io only", || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .unwrap()
+        }),
+        ("time only", || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap()
+        }),
+        ("mt neither", || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .build()
+                .unwrap()
+        }),
+        ("mt io only", || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_io()
+                .build()
+                .unwrap()
+        }),
     ];
     for (name, build) in builders {
         finishes_within(HANG, name, move || {
@@ -198,9 +239,11 @@ fn polled_under_a_then_finished_by_futures_block_on_after_a_dropped() {
         sent.unwrap();
         writer
     });
-    let (got, buf) = finishes_within(HANG, "futures::executor::block_on after the runtime died", move || {
-        futures::executor::block_on(read)
-    });
+    let (got, buf) = finishes_within(
+        HANG,
+        "futures::executor::block_on after the runtime died",
+        move || futures::executor::block_on(read),
+    );
     assert_eq!(got.unwrap(), 4);
     assert_eq!(buf, b"late");
     let orphans = settle(0, || threads_named("proactor-orphan"));
@@ -223,7 +266,11 @@ fn a_timer_under_futures_block_on_after_the_runtime_died_fires_on_time() {
     finishes_within(HANG, "a timer after its runtime died", move || {
         futures::executor::block_on(&mut timer).unwrap();
     });
-    assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -330,19 +377,27 @@ async fn workload_small() {
 fn proactor_block_on_inside_a_tokio_task() {
     let _serial = common::serial();
     for multi in [false, true] {
-        let rt = if multi { multi_thread() } else { current_thread() };
-        finishes_within(Duration::from_secs(10), "proactor::block_on in a tokio task", move || {
-            rt.block_on(async {
-                tokio::spawn(async {
-                    proactor::block_on(async {
-                        one_op().await;
-                        workload_small().await;
+        let rt = if multi {
+            multi_thread()
+        } else {
+            current_thread()
+        };
+        finishes_within(
+            Duration::from_secs(10),
+            "proactor::block_on in a tokio task",
+            move || {
+                rt.block_on(async {
+                    tokio::spawn(async {
+                        proactor::block_on(async {
+                            one_op().await;
+                            workload_small().await;
+                        })
                     })
-                })
-                .await
-                .unwrap();
-            });
-        });
+                    .await
+                    .unwrap();
+                });
+            },
+        );
     }
 }
 
@@ -354,7 +409,12 @@ fn local_set_ops() {
         let local = tokio::task::LocalSet::new();
         local.block_on(&rt, async {
             let tasks: Vec<_> = (0..16)
-                .map(|_| tokio::task::spawn_local(async { workload_small().await; one_op().await }))
+                .map(|_| {
+                    tokio::task::spawn_local(async {
+                        workload_small().await;
+                        one_op().await
+                    })
+                })
                 .collect();
             for t in tasks {
                 t.await.unwrap();
@@ -373,9 +433,14 @@ fn many_runtimes_on_many_threads_at_once() {
             .map(|i| {
                 std::thread::spawn(move || {
                     for j in 0..30 {
-                        let rt = if (i + j) % 4 == 0 { multi_thread() } else { current_thread() };
+                        let rt = if (i + j) % 4 == 0 {
+                            multi_thread()
+                        } else {
+                            current_thread()
+                        };
                         rt.block_on(async {
-                            let t: Vec<_> = (0..4).map(|_| tokio::spawn(workload_small())).collect();
+                            let t: Vec<_> =
+                                (0..4).map(|_| tokio::spawn(workload_small())).collect();
                             for t in t {
                                 t.await.unwrap();
                             }
@@ -451,7 +516,10 @@ fn idle_workers_then_data_from_outside() {
             });
             assert_eq!(got.unwrap(), 1);
             let took = started.elapsed();
-            assert!(took < Duration::from_millis(500), "workers={workers} round={round}: {took:?}");
+            assert!(
+                took < Duration::from_millis(500),
+                "workers={workers} round={round}: {took:?}"
+            );
         }
         drop(a);
     }
@@ -469,7 +537,10 @@ fn no_orphan_thread_for_a_runtime_with_nothing_left() {
         drop(rt);
         seen = seen.max(threads_named("proactor-orphan"));
     }
-    assert_eq!(seen, 0, "a proactor-orphan thread ran for a runtime that left nothing behind");
+    assert_eq!(
+        seen, 0,
+        "a proactor-orphan thread ran for a runtime that left nothing behind"
+    );
 }
 
 /// Runtimes that end while an idle I/O object of theirs (no operation in
@@ -502,7 +573,10 @@ struct OpInDrop(Arc<AtomicUsize>);
 impl Drop for OpInDrop {
     fn drop(&mut self) {
         let driver = Driver::current();
-        drop(Op::with_driver(Timeout::new(Duration::from_millis(1)), driver));
+        drop(Op::with_driver(
+            Timeout::new(Duration::from_millis(1)),
+            driver,
+        ));
         self.0.fetch_add(1, SeqCst);
     }
 }
@@ -511,7 +585,6 @@ impl Drop for OpInDrop {
 /// drop): making its driver spawns the dispatcher on a closed runtime, which
 /// drops it at once, inside the registry's lock.
 #[test]
-#[ignore = "defect: self-deadlock on the host registry lock (Dispatcher dropped inside handle.spawn)"]
 fn first_use_during_runtime_shutdown() {
     let _serial = common::serial();
     let dropped = Arc::new(AtomicUsize::new(0));
@@ -524,7 +597,11 @@ fn first_use_during_runtime_shutdown() {
         }
     });
     rt.block_on(tokio::task::yield_now());
-    finishes_within(Duration::from_secs(10), "a runtime's shutdown with proactor's first use in a task's drop", move || drop(rt));
+    finishes_within(
+        Duration::from_secs(10),
+        "a runtime's shutdown with proactor's first use in a task's drop",
+        move || drop(rt),
+    );
     assert_eq!(dropped.load(SeqCst), 1);
 }
 
@@ -546,7 +623,11 @@ fn first_use_on_a_blocking_thread_after_shutdown_background() {
     std::thread::sleep(Duration::from_millis(200));
     go.send(()).unwrap();
     let ok = finished.recv_timeout(Duration::from_secs(10));
-    assert_eq!(ok, Ok(true), "the blocking thread never finished its first operation");
+    assert_eq!(
+        ok,
+        Ok(true),
+        "the blocking thread never finished its first operation"
+    );
 }
 
 /// A runtime without its time or I/O driver: proactor probes for them by
@@ -556,10 +637,16 @@ fn first_use_on_a_blocking_thread_after_shutdown_background() {
 #[test]
 #[ignore = "defect: the time/io probe panics inside tokio and the panic hook reports it"]
 fn runtimes_without_drivers_print_no_panics() {
-    let (ok, output) = common::run_child("child_runtimes_without_drivers", &[("PROACTOR_REVIEW_CHILD", "1")]);
+    let (ok, output) = common::run_child(
+        "child_runtimes_without_drivers",
+        &[("PROACTOR_REVIEW_CHILD", "1")],
+    );
     assert!(ok, "{output}");
     assert!(output.contains("child passed"), "{output}");
-    assert!(!output.contains("panicked"), "spurious panic reports:\n{output}");
+    assert!(
+        !output.contains("panicked"),
+        "spurious panic reports:\n{output}"
+    );
 }
 
 #[test]
@@ -568,8 +655,14 @@ fn child_runtimes_without_drivers() {
         return;
     }
     for rt in [
-        tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap(),
-        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap(),
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap(),
     ] {
         rt.block_on(one_op());
     }
@@ -596,13 +689,19 @@ fn tokio_block_on_nested_inside_a_drivers_block_on() {
         }
     });
     assert!(tokio_ok);
-    finishes_within(Duration::from_secs(5), "proactor's sleep inside a runtime's block_on inside a driver's block_on", move || {
-        Driver::new().unwrap().block_on(async move {
-            rt.block_on(async {
-                proactor::time::sleep(Duration::from_millis(10)).await.unwrap();
+    finishes_within(
+        Duration::from_secs(5),
+        "proactor's sleep inside a runtime's block_on inside a driver's block_on",
+        move || {
+            Driver::new().unwrap().block_on(async move {
+                rt.block_on(async {
+                    proactor::time::sleep(Duration::from_millis(10))
+                        .await
+                        .unwrap();
+                });
             });
-        });
-    });
+        },
+    );
 }
 
 /// Objects made in a current-thread runtime, used by proactor's own
@@ -618,7 +717,9 @@ fn proactor_block_on_with_an_idle_current_thread_runtimes_socket() {
     let rt = current_thread();
     let (ta, tb) = rt.block_on(async {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let c = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
         (c, l.accept().await.unwrap().0)
     });
     let (tokio_done, tokio_finished) = std::sync::mpsc::channel();
@@ -632,18 +733,25 @@ fn proactor_block_on_with_an_idle_current_thread_runtimes_socket() {
         });
         let _ = tokio_done.send(());
     });
-    println!("tokio's own sockets: {:?}", tokio_finished.recv_timeout(Duration::from_secs(2)));
+    println!(
+        "tokio's own sockets: {:?}",
+        tokio_finished.recv_timeout(Duration::from_secs(2))
+    );
     let (a, b) = rt.block_on(common::tcp_pair());
-    finishes_within(Duration::from_secs(5), "proactor::block_on on an idle runtime's socket", move || {
-        proactor::block_on(async {
-            let (w, _) = a.write_all(b"hi").await;
-            w.unwrap();
-            let (r, buf) = b.read_exact(vec![0u8; 2]).await;
-            r.unwrap();
-            assert_eq!(buf, b"hi");
-        });
-        drop(rt);
-    });
+    finishes_within(
+        Duration::from_secs(5),
+        "proactor::block_on on an idle runtime's socket",
+        move || {
+            proactor::block_on(async {
+                let (w, _) = a.write_all(b"hi").await;
+                w.unwrap();
+                let (r, buf) = b.read_exact(vec![0u8; 2]).await;
+                r.unwrap();
+                assert_eq!(buf, b"hi");
+            });
+            drop(rt);
+        },
+    );
 }
 
 /// Far more completions at once than the ring's completion queue holds
@@ -660,7 +768,10 @@ fn completion_queue_overflow_under_tokio() {
                     .map(|_| {
                         let done = done.clone();
                         tokio::spawn(async move {
-                            Op::new(Timeout::new(Duration::from_millis(30))).unwrap().await.unwrap();
+                            Op::new(Timeout::new(Duration::from_millis(30)))
+                                .unwrap()
+                                .await
+                                .unwrap();
                             done.fetch_add(1, SeqCst);
                         })
                     })
@@ -724,12 +835,20 @@ fn burst_while_a_foreign_thread_parks_on_the_runtimes_driver() {
         std::thread::sleep(Duration::from_millis(100));
         for (a, _) in &pairs {
             // SAFETY: one byte from a live buffer to an open socket.
-            assert_eq!(unsafe { libc::write(a.as_raw_fd(), b"!".as_ptr().cast(), 1) }, 1);
+            assert_eq!(
+                unsafe { libc::write(a.as_raw_fd(), b"!".as_ptr().cast(), 1) },
+                1
+            );
         }
         foreign.join().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while done.load(SeqCst) < pairs.len() - 1 {
-            assert!(Instant::now() < deadline, "round {round}: {} of {} reads completed", done.load(SeqCst), pairs.len() - 1);
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: {} of {} reads completed",
+                done.load(SeqCst),
+                pairs.len() - 1
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -745,16 +864,19 @@ fn first_use_through_a_handle_of_a_dropped_runtime() {
     let rt = current_thread();
     let handle = rt.handle().clone();
     drop(rt);
-    finishes_within(Duration::from_secs(10), "an operation under a dropped runtime's handle", move || {
-        let _entered = handle.enter();
-        proactor::block_on(proactor::time::sleep(Duration::from_millis(1))).unwrap();
-    });
+    finishes_within(
+        Duration::from_secs(10),
+        "an operation under a dropped runtime's handle",
+        move || {
+            let _entered = handle.enter();
+            proactor::block_on(proactor::time::sleep(Duration::from_millis(1))).unwrap();
+        },
+    );
 }
 
 /// The same first use in a task's drop, on a multi-thread runtime (the
 /// tasks are dropped by its workers during shutdown).
 #[test]
-#[ignore = "defect: self-deadlock on the host registry lock (Dispatcher dropped inside handle.spawn)"]
 fn first_use_during_multi_thread_runtime_shutdown() {
     let _serial = common::serial();
     let dropped = Arc::new(AtomicUsize::new(0));
@@ -767,7 +889,11 @@ fn first_use_during_multi_thread_runtime_shutdown() {
         }
     });
     std::thread::sleep(Duration::from_millis(20));
-    finishes_within(Duration::from_secs(10), "a multi-thread runtime's shutdown with proactor's first use in a task's drop", move || drop(rt));
+    finishes_within(
+        Duration::from_secs(10),
+        "a multi-thread runtime's shutdown with proactor's first use in a task's drop",
+        move || drop(rt),
+    );
     assert_eq!(dropped.load(SeqCst), 1);
 }
 
@@ -776,7 +902,6 @@ fn first_use_during_multi_thread_runtime_shutdown() {
 /// operation; that operation then makes a new driver for the closing
 /// runtime, with the same self-deadlock.
 #[test]
-#[ignore = "defect: self-deadlock on the host registry lock (Dispatcher dropped inside handle.spawn)"]
 fn an_operation_in_a_task_drop_after_the_dispatcher_went() {
     let _serial = common::serial();
     let dropped = Arc::new(AtomicUsize::new(0));
@@ -790,7 +915,11 @@ fn an_operation_in_a_task_drop_after_the_dispatcher_went() {
         }
     });
     rt.block_on(tokio::task::yield_now());
-    finishes_within(Duration::from_secs(10), "a runtime's shutdown with an operation made in a task's drop", move || drop(rt));
+    finishes_within(
+        Duration::from_secs(10),
+        "a runtime's shutdown with an operation made in a task's drop",
+        move || drop(rt),
+    );
     assert_eq!(dropped.load(SeqCst), 1);
 }
 
@@ -807,35 +936,40 @@ fn reads_submitted_by_blocking_threads_that_exit() {
         .enable_all()
         .build()
         .unwrap();
-    finishes_within(HANG, "reads submitted by exited blocking threads", move || {
-        rt.block_on(async {
-            let (a, b) = common::tcp_pair().await;
-            let b = Arc::new(b);
-            let mut reads = Vec::new();
-            for _ in 0..16 {
-                let b = b.clone();
-                reads.push(
-                    tokio::task::spawn_blocking(move || {
-                        let driver = Driver::current();
-                        let mut read = Box::pin(async move { b.read(Vec::with_capacity(1)).await });
-                        let waker = FnWaker::waker(|| {}, || {});
-                        assert!(common::poll_with(&mut read, &waker).is_pending());
-                        let _ = driver.park(Some(Duration::from_millis(1)));
-                        read
-                    })
-                    .await
-                    .unwrap(),
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let (w, _) = a.write_all(vec![3u8; 16]).await;
-            w.unwrap();
-            let tasks: Vec<_> = reads.into_iter().map(tokio::spawn).collect();
-            let mut total = 0;
-            for t in tasks {
-                total += t.await.unwrap().0.unwrap();
-            }
-            assert_eq!(total, 16);
-        });
-    });
+    finishes_within(
+        HANG,
+        "reads submitted by exited blocking threads",
+        move || {
+            rt.block_on(async {
+                let (a, b) = common::tcp_pair().await;
+                let b = Arc::new(b);
+                let mut reads = Vec::new();
+                for _ in 0..16 {
+                    let b = b.clone();
+                    reads.push(
+                        tokio::task::spawn_blocking(move || {
+                            let driver = Driver::current();
+                            let mut read =
+                                Box::pin(async move { b.read(Vec::with_capacity(1)).await });
+                            let waker = FnWaker::waker(|| {}, || {});
+                            assert!(common::poll_with(&mut read, &waker).is_pending());
+                            let _ = driver.park(Some(Duration::from_millis(1)));
+                            read
+                        })
+                        .await
+                        .unwrap(),
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let (w, _) = a.write_all(vec![3u8; 16]).await;
+                w.unwrap();
+                let tasks: Vec<_> = reads.into_iter().map(tokio::spawn).collect();
+                let mut total = 0;
+                for t in tasks {
+                    total += t.await.unwrap().0.unwrap();
+                }
+                assert_eq!(total, 16);
+            });
+        },
+    );
 }

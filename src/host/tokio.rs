@@ -93,29 +93,36 @@ pub(crate) fn current_driver() -> Option<Driver> {
     if let Some(driver) = cached {
         return driver;
     }
-    let (hosting, driver) = {
+    let (hosting, driver, dispatcher) = {
         let mut registry = registry().lock().unwrap_or_else(PoisonError::into_inner);
         match registry.get(&id).and_then(|hosting| Some((hosting.clone(), hosting.driver()?))) {
-            Some(found) => found,
+            Some((hosting, driver)) => (hosting, driver, None),
             // New, or an id reused after its runtime ended.
             None => {
-                let (hosting, driver) = host(&handle, id);
+                let (hosting, driver, dispatcher) = host(id);
                 registry.insert(id, hosting.clone());
-                (hosting, driver)
+                (hosting, driver, dispatcher)
             }
         }
     };
+    // Spawned with the registry unlocked: a runtime that is shutting down
+    // drops the task inside `spawn`, and the dispatcher's drop takes the
+    // registry's lock (it then hands the driver to the orphanage).
+    if let Some((dispatcher, notified)) = dispatcher {
+        handle.spawn(dispatcher.run(notified));
+    }
     let _ = LAST.try_with(|last| *last.borrow_mut() = Some((id, hosting)));
     driver
 }
 
-/// Makes a driver for the runtime of `handle` and spawns its dispatcher.
-fn host(handle: &Handle, id: Id) -> (Hosting, Option<Driver>) {
+/// Makes a driver for the runtime `id` and its dispatcher, for the caller
+/// to spawn.
+fn host(id: Id) -> (Hosting, Option<Driver>, Option<(Dispatcher, AsyncFd<NotificationFd>)>) {
     let Ok(driver) = Driver::new() else {
-        return (Hosting::Unable, None);
+        return (Hosting::Unable, None, None);
     };
     let Some(notified) = register(driver.notification_fd()) else {
-        return (Hosting::Unable, None);
+        return (Hosting::Unable, None, None);
     };
     let alive = Arc::new(AtomicBool::new(true));
     let dispatcher = Dispatcher {
@@ -123,19 +130,24 @@ fn host(handle: &Handle, id: Id) -> (Hosting, Option<Driver>) {
         alive: alive.clone(),
         id,
     };
-    handle.spawn(dispatcher.run(notified));
     let hosting = Hosting::Driver {
         driver: driver.downgrade(),
         alive,
     };
-    (hosting, Some(driver))
+    (hosting, Some(driver), Some((dispatcher, notified)))
 }
 
 /// Registers the fd with the runtime's reactor, and checks that the runtime
-/// has timers (the readiness back end's timers need them). tokio panics
-/// when a runtime lacks either driver: that is caught here, and the runtime
-/// then hosts nothing.
+/// has timers (the readiness back end's timers need them). tokio has no
+/// way to ask whether a runtime has either driver but to use it, and panics
+/// when it lacks one: that panic is caught here (the panic hook reports it,
+/// once per such runtime), and the runtime then hosts nothing. Where panics
+/// abort, nothing can be caught: no runtime hosts a driver there, and
+/// operations use the process-wide one.
 fn register(fd: NotificationFd) -> Option<AsyncFd<NotificationFd>> {
+    if cfg!(panic = "abort") {
+        return None;
+    }
     catch_unwind(AssertUnwindSafe(|| {
         drop(tokio::time::sleep(Duration::ZERO));
         // `AsyncFd::new` (deprecated from tokio 1.54 for `register`, which
