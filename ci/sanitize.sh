@@ -31,7 +31,8 @@ leak_checked=(--lib --test bad_input --test buffers --test cancel --test cancel_
     --test fallback --test fd_reuse --test fork --test fs --test fs_std --test net --test runtimes --test soak
     --test stress --test submitter_exit --test time)
 no_leak_check=(--test hostile --test hostile_driver --test hostile_misc --test hyper
-    --test notification --test streams --test unix_datagram --test host_tokio --test host_async_io)
+    --test notification --test streams --test unix_datagram --test host_tokio --test host_async_io
+    --test hostile_tokio --test hostile_async_io --test hostile_submitter_exit --test hostile_file)
 cargo "${base[@]}" "${leak_checked[@]}"
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1" cargo "${base[@]}" "${no_leak_check[@]}"
 for backend in poll uring; do

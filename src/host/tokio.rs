@@ -14,10 +14,19 @@
 //!   dispatcher, which yields once (so the tick's other ready tasks run and
 //!   submit too) and then hands the lot to the kernel in one system call.
 //! - **Shutdown**: when the runtime shuts down, its tasks are dropped (their
-//!   operations cancelled) and so is the dispatcher. If futures of the
-//!   runtime's driver are still alive elsewhere (moved out to another
-//!   runtime, or to a thread), a thread of its own (`proactor-orphan`) then
-//!   drives the driver until they are gone, so they still complete.
+//!   operations cancelled) and so is the dispatcher. If futures or I/O
+//!   objects of the runtime's driver are still alive elsewhere (moved out
+//!   to another runtime, or to a thread), the orphanage's one thread
+//!   (`proactor-orphan`, shared by every such driver) drives it until they
+//!   are gone, so they still complete.
+//! - Operations of a `current_thread` runtime's driver make progress while
+//!   that runtime runs (inside its `block_on`), as tokio's own sockets
+//!   wait for readiness only then: on io_uring, even an operation that
+//!   could finish at once waits for the runtime's next turn. Inside a
+//!   [`Driver::block_on`](crate::Driver::block_on), that driver comes
+//!   first: a tokio runtime's `block_on` nested inside one runs its
+//!   operations on the outer driver, which nothing drives meanwhile; nest
+//!   them the other way round.
 //! - A runtime built without its I/O or time driver (`enable_io`,
 //!   `enable_time`) cannot dispatch: operations there use the process-wide
 //!   driver instead.
@@ -115,9 +124,12 @@ pub(crate) fn current_driver() -> Option<Driver> {
     driver
 }
 
+/// A dispatcher not spawned yet, with the registration it waits on.
+type Unspawned = (Dispatcher, AsyncFd<NotificationFd>);
+
 /// Makes a driver for the runtime `id` and its dispatcher, for the caller
 /// to spawn.
-fn host(id: Id) -> (Hosting, Option<Driver>, Option<(Dispatcher, AsyncFd<NotificationFd>)>) {
+fn host(id: Id) -> (Hosting, Option<Driver>, Option<Unspawned>) {
     let Ok(driver) = Driver::new() else {
         return (Hosting::Unable, None, None);
     };
@@ -229,18 +241,9 @@ impl Drop for Dispatcher {
         }
         let _ = catch_unwind(AssertUnwindSafe(|| self.driver.dispatch()));
         if self.driver.handles() > 1 {
-            // Futures of this driver live on elsewhere: drive it for them.
-            let driver = self.driver.clone();
-            let _ = std::thread::Builder::new()
-                .name("proactor-orphan".into())
-                .spawn(move || drive_orphan(driver));
+            // Futures or I/O objects of this driver live on elsewhere: the
+            // orphanage drives it for them.
+            super::orphanage::adopt(self.driver.clone());
         }
-    }
-}
-
-/// Parks on a driver whose runtime is gone until this is its last handle.
-fn drive_orphan(driver: Driver) {
-    while driver.handles() > 1 {
-        let _ = catch_unwind(AssertUnwindSafe(|| driver.park(Some(Duration::from_millis(50)))));
     }
 }

@@ -1,4 +1,4 @@
-//! Review: the async-io host, attacked. Each test runs in a child process
+//! Hostile use of the async-io host. Each test runs in a child process
 //! per back end (the process-wide driver is one per process).
 #![cfg(all(feature = "async-io", target_os = "linux"))]
 
@@ -13,7 +13,7 @@ use proactor::op::{Blocking, Op, Timeout};
 use proactor::Driver;
 
 const HANG: Duration = Duration::from_secs(30);
-const CHILD: &str = "PROACTOR_REVIEW_ASYNC_IO_CHILD";
+const CHILD: &str = "PROACTOR_HOSTILE_ASYNC_IO_CHILD";
 
 fn on_each_backend(child: &str) {
     for backend in common::backends() {

@@ -1,4 +1,5 @@
-//! Review: io_uring's ECANCELED-on-submitter-exit resubmission, attacked.
+//! Hostile use of the resubmission of operations whose submitting thread
+//! exited (io_uring ends them with ECANCELED).
 #![cfg(unix)]
 
 mod common;

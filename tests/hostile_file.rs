@@ -1,4 +1,4 @@
-//! Review: `File::into_std`, `try_into_std`, `try_clone` under hostile use.
+//! `File::into_std`, `try_into_std` and `try_clone` under hostile use.
 #![cfg(unix)]
 
 mod common;

@@ -1,0 +1,173 @@
+//! Drivers whose host runtime shut down while futures or I/O objects of
+//! theirs live on (moved to another runtime, to a thread, or kept idle):
+//! one thread, `proactor-orphan`, waits on all their notification fds at
+//! once and dispatches each that turns readable, or whose timer is due. A
+//! driver leaves when nothing but the orphanage holds it; the thread ends
+//! when the last one has left, and starts again with the next.
+//!
+//! One thread for every orphan, not one each: a program that makes many
+//! short runtimes and keeps one socket of each must not collect threads.
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::{Driver, NotificationFd};
+
+/// How often the thread looks for drivers nobody holds any more, when no
+/// event or timer wakes it sooner.
+const SWEEP: Duration = Duration::from_secs(1);
+
+struct Orphan {
+    driver: Driver,
+    notified: NotificationFd,
+    /// When its next timer is due (readiness back end), from its last
+    /// dispatch.
+    deadline: Option<Instant>,
+}
+
+impl Orphan {
+    /// Whether anything but the orphanage holds the driver: the orphan's own
+    /// handle and its notification fd's are two.
+    fn still_held(&self) -> bool {
+        self.driver.handles() > 2
+    }
+}
+
+#[derive(Default)]
+struct Orphanage {
+    /// The orphans, except while the thread waits on them.
+    waiting: Vec<Orphan>,
+    /// Adopted while the thread was waiting on the others.
+    adopted: Vec<Orphan>,
+    running: bool,
+}
+
+fn orphanage() -> &'static Mutex<Orphanage> {
+    static ORPHANAGE: OnceLock<Mutex<Orphanage>> = OnceLock::new();
+    ORPHANAGE.get_or_init(Default::default)
+}
+
+/// The pair of sockets that interrupts the thread's wait: (poke, wait on).
+fn bell() -> Option<&'static (UnixStream, UnixStream)> {
+    static BELL: OnceLock<Option<(UnixStream, UnixStream)>> = OnceLock::new();
+    BELL.get_or_init(|| {
+        let (poke, listen) = UnixStream::pair().ok()?;
+        poke.set_nonblocking(true).ok()?;
+        listen.set_nonblocking(true).ok()?;
+        Some((poke, listen))
+    })
+    .as_ref()
+}
+
+/// Drives `driver` from the orphanage's thread until nothing else holds it.
+pub(super) fn adopt(driver: Driver) {
+    let Some((poke, _)) = bell() else {
+        return drive_alone(driver);
+    };
+    let notified = driver.notification_fd();
+    let orphan = Orphan {
+        driver,
+        notified,
+        deadline: Some(Instant::now()),
+    };
+    let mut orphanage = orphanage().lock().unwrap_or_else(PoisonError::into_inner);
+    orphanage.adopted.push(orphan);
+    if orphanage.running {
+        drop(orphanage);
+        // A full buffer means the thread has a poke to read already.
+        let _ = (&*poke).write(&[1]);
+        return;
+    }
+    orphanage.running = std::thread::Builder::new()
+        .name("proactor-orphan".into())
+        .spawn(run)
+        .is_ok();
+    if !orphanage.running {
+        // No thread to be had (the process is out of them): drive what was
+        // adopted from here, on the dropping runtime's thread, until its
+        // holders are gone, rather than leave their futures hanging.
+        let orphans = std::mem::take(&mut orphanage.adopted);
+        drop(orphanage);
+        for orphan in orphans {
+            drive_alone(orphan.driver);
+        }
+    }
+}
+
+/// Parks on `driver` until this is its last handle: the way out when no
+/// orphanage thread can be had.
+fn drive_alone(driver: Driver) {
+    while driver.handles() > 1 {
+        let _ = catch_unwind(AssertUnwindSafe(|| driver.park(Some(Duration::from_millis(50)))));
+    }
+}
+
+/// The orphanage's thread.
+fn run() {
+    let Some((_, listen)) = bell() else { return };
+    loop {
+        let mut orphans = {
+            let mut orphanage = orphanage().lock().unwrap_or_else(PoisonError::into_inner);
+            let mut orphans = std::mem::take(&mut orphanage.waiting);
+            orphans.append(&mut orphanage.adopted);
+            // Dropped here (outside the lock, below): a driver nobody else
+            // holds tears down as any driver does.
+            let (kept, gone): (Vec<_>, Vec<_>) = orphans.into_iter().partition(Orphan::still_held);
+            if kept.is_empty() {
+                orphanage.running = false;
+                drop(orphanage);
+                drop(gone);
+                return;
+            }
+            drop(orphanage);
+            drop(gone);
+            kept
+        };
+        let now = Instant::now();
+        let wait = orphans
+            .iter()
+            .filter_map(|orphan| orphan.deadline)
+            .map(|at| at.saturating_duration_since(now))
+            .fold(SWEEP, Duration::min);
+        let mut fds: Vec<libc::pollfd> = orphans
+            .iter()
+            .map(|orphan| orphan.notified.as_raw_fd())
+            .chain(std::iter::once(listen.as_raw_fd()))
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // Rounded up: a wait cut short would spin until the deadline.
+        let millis = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: `fds` is a live array of `fds.len()` pollfds for the
+        // whole call; each fd is kept open by its orphan, which outlives it.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) };
+        if fds.last().is_some_and(|bell| bell.revents != 0) {
+            let mut pokes = [0u8; 64];
+            while matches!((&*listen).read(&mut pokes), Ok(n) if n > 0) {}
+        }
+        let now = Instant::now();
+        for (orphan, polled) in orphans.iter_mut().zip(&fds) {
+            let due = orphan.deadline.is_some_and(|at| at <= now);
+            if polled.revents != 0 || due {
+                // A panicking waker is the woken future's failure, not the
+                // orphanage's: the others still need dispatching.
+                orphan.deadline = match catch_unwind(AssertUnwindSafe(|| orphan.driver.dispatch())) {
+                    Ok(Ok(deadline)) => deadline,
+                    Ok(Err(_)) | Err(_) => Some(now + Duration::from_millis(1)),
+                };
+            }
+        }
+        orphanage()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .waiting
+            .append(&mut orphans);
+    }
+}
