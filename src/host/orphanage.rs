@@ -30,10 +30,11 @@ struct Orphan {
 }
 
 impl Orphan {
-    /// Whether anything but the orphanage holds the driver: the orphan's own
-    /// handle and its notification fd's are two.
+    /// Whether anything but the orphanage holds the driver (the orphan's own
+    /// handle and its notification fd's are two), in the process that made
+    /// it (a forked child's copy takes no work: see `driver::fork`).
     fn still_held(&self) -> bool {
-        self.driver.handles() > 2
+        self.driver.handles() > 2 && !self.driver.is_inherited()
     }
 }
 
@@ -43,7 +44,15 @@ struct Orphanage {
     waiting: Vec<Orphan>,
     /// Adopted while the thread was waiting on the others.
     adopted: Vec<Orphan>,
-    running: bool,
+    /// The fork generation (see `driver::fork`) whose process runs the
+    /// thread, if it runs: a forked child has the flag but not the thread.
+    running_in: Option<u64>,
+}
+
+impl Orphanage {
+    fn running(&self) -> bool {
+        self.running_in == Some(crate::driver::fork::generation())
+    }
 }
 
 fn orphanage() -> &'static Mutex<Orphanage> {
@@ -76,17 +85,18 @@ pub(super) fn adopt(driver: Driver) {
     };
     let mut orphanage = orphanage().lock().unwrap_or_else(PoisonError::into_inner);
     orphanage.adopted.push(orphan);
-    if orphanage.running {
+    if orphanage.running() {
         drop(orphanage);
         // A full buffer means the thread has a poke to read already.
         let _ = (&*poke).write(&[1]);
         return;
     }
-    orphanage.running = std::thread::Builder::new()
+    let started = std::thread::Builder::new()
         .name("proactor-orphan".into())
         .spawn(run)
         .is_ok();
-    if !orphanage.running {
+    orphanage.running_in = started.then(crate::driver::fork::generation);
+    if !started {
         // No thread to be had (the process is out of them): drive what was
         // adopted from here, on the dropping runtime's thread, until its
         // holders are gone, rather than leave their futures hanging.
@@ -118,7 +128,7 @@ fn run() {
             // holds tears down as any driver does.
             let (kept, gone): (Vec<_>, Vec<_>) = orphans.into_iter().partition(Orphan::still_held);
             if kept.is_empty() {
-                orphanage.running = false;
+                orphanage.running_in = None;
                 drop(orphanage);
                 drop(gone);
                 return;
