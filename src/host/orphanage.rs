@@ -47,6 +47,9 @@ struct Orphanage {
     /// The fork generation (see `driver::fork`) whose process runs the
     /// thread, if it runs: a forked child has the flag but not the thread.
     running_in: Option<u64>,
+    /// Interrupts the thread's wait (the thread holds the other end). It
+    /// lives as long as the thread: no fd stays open once it has ended.
+    poke: Option<UnixStream>,
 }
 
 impl Orphanage {
@@ -60,23 +63,8 @@ fn orphanage() -> &'static Mutex<Orphanage> {
     ORPHANAGE.get_or_init(Default::default)
 }
 
-/// The pair of sockets that interrupts the thread's wait: (poke, wait on).
-fn bell() -> Option<&'static (UnixStream, UnixStream)> {
-    static BELL: OnceLock<Option<(UnixStream, UnixStream)>> = OnceLock::new();
-    BELL.get_or_init(|| {
-        let (poke, listen) = UnixStream::pair().ok()?;
-        poke.set_nonblocking(true).ok()?;
-        listen.set_nonblocking(true).ok()?;
-        Some((poke, listen))
-    })
-    .as_ref()
-}
-
 /// Drives `driver` from the orphanage's thread until nothing else holds it.
 pub(super) fn adopt(driver: Driver) {
-    let Some((poke, _)) = bell() else {
-        return drive_alone(driver);
-    };
     let notified = driver.notification_fd();
     let orphan = Orphan {
         driver,
@@ -86,24 +74,35 @@ pub(super) fn adopt(driver: Driver) {
     let mut orphanage = orphanage().lock().unwrap_or_else(PoisonError::into_inner);
     orphanage.adopted.push(orphan);
     if orphanage.running() {
-        drop(orphanage);
-        // A full buffer means the thread has a poke to read already.
-        let _ = (&*poke).write(&[1]);
+        if let Some(poke) = &orphanage.poke {
+            // A full buffer means the thread has a poke to read already.
+            let _ = (&*poke).write(&[1]);
+        }
         return;
     }
-    let started = std::thread::Builder::new()
-        .name("proactor-orphan".into())
-        .spawn(run)
-        .is_ok();
-    orphanage.running_in = started.then(crate::driver::fork::generation);
-    if !started {
-        // No thread to be had (the process is out of them): drive what was
-        // adopted from here, on the dropping runtime's thread, until its
-        // holders are gone, rather than leave their futures hanging.
-        let orphans = std::mem::take(&mut orphanage.adopted);
-        drop(orphanage);
-        for orphan in orphans {
-            drive_alone(orphan.driver);
+    let started = UnixStream::pair().and_then(|(poke, listen)| {
+        poke.set_nonblocking(true)?;
+        listen.set_nonblocking(true)?;
+        std::thread::Builder::new()
+            .name("proactor-orphan".into())
+            .spawn(move || run(listen))?;
+        Ok(poke)
+    });
+    match started {
+        Ok(poke) => {
+            orphanage.poke = Some(poke);
+            orphanage.running_in = Some(crate::driver::fork::generation());
+        }
+        Err(_) => {
+            // No thread to be had (the process is out of them, or of fds):
+            // drive what was adopted from here, on the dropping runtime's
+            // thread, until its holders are gone, rather than leave their
+            // futures hanging.
+            let orphans = std::mem::take(&mut orphanage.adopted);
+            drop(orphanage);
+            for orphan in orphans {
+                drive_alone(orphan.driver);
+            }
         }
     }
 }
@@ -116,9 +115,8 @@ fn drive_alone(driver: Driver) {
     }
 }
 
-/// The orphanage's thread.
-fn run() {
-    let Some((_, listen)) = bell() else { return };
+/// The orphanage's thread; `listen` is the other end of its `poke`.
+fn run(listen: UnixStream) {
     loop {
         let mut orphans = {
             let mut orphanage = orphanage().lock().unwrap_or_else(PoisonError::into_inner);
@@ -129,6 +127,7 @@ fn run() {
             let (kept, gone): (Vec<_>, Vec<_>) = orphans.into_iter().partition(Orphan::still_held);
             if kept.is_empty() {
                 orphanage.running_in = None;
+                orphanage.poke = None;
                 drop(orphanage);
                 drop(gone);
                 return;
@@ -160,7 +159,7 @@ fn run() {
         unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) };
         if fds.last().is_some_and(|bell| bell.revents != 0) {
             let mut pokes = [0u8; 64];
-            while matches!((&*listen).read(&mut pokes), Ok(n) if n > 0) {}
+            while matches!((&listen).read(&mut pokes), Ok(n) if n > 0) {}
         }
         let now = Instant::now();
         for (orphan, polled) in orphans.iter_mut().zip(&fds) {
