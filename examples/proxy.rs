@@ -103,7 +103,10 @@ fn main() {
         }
     }
     let Some(to) = to else { usage() };
+    // With its I/O and time drivers, the runtime dispatches proactor's
+    // operations itself (no thread of proactor's).
     let served = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .and_then(|runtime| runtime.block_on(run(addr, to, split)));
     if let Err(e) = served {

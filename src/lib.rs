@@ -76,7 +76,7 @@
 //!
 //! ## Poll-based I/O traits
 //!
-//! [`TcpStream`](net::TcpStream), [`UnixStream`](net::UnixStream) (Unix),
+//! [`TcpStream`](net::TcpStream), `net::UnixStream` (Unix),
 //! their halves ([`into_split`](net::TcpStream::into_split),
 //! [`split`](net::TcpStream::split)) and [`File`](fs::File) (at its
 //! cursor) implement `futures::io`'s `AsyncRead`, `AsyncBufRead` and
