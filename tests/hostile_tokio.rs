@@ -33,17 +33,6 @@ fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
-fn threads_named(name: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter(|task| {
-            let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm"))
-                .unwrap_or_default();
-            comm.trim() == name
-        })
-        .count()
-}
-
 fn settle<T: PartialOrd + Copy + std::fmt::Debug>(limit: T, f: impl Fn() -> T) -> T {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -180,7 +169,7 @@ fn shutdown_background_and_timeout_zero_with_ops_in_flight() {
             now <= fds,
             "background={background}: {now} fds open, {fds} before"
         );
-        let orphans = settle(0, || threads_named("proactor-orphan"));
+        let orphans = settle(0, || common::threads_named("proactor-orphan"));
         assert_eq!(orphans, 0, "background={background}");
     }
 }
@@ -268,7 +257,7 @@ fn polled_under_a_then_finished_by_futures_block_on_after_a_dropped() {
     );
     assert_eq!(got.unwrap(), 4);
     assert_eq!(buf, b"late");
-    let orphans = settle(0, || threads_named("proactor-orphan"));
+    let orphans = settle(0, || common::threads_named("proactor-orphan"));
     assert_eq!(orphans, 0);
 }
 
@@ -557,7 +546,7 @@ fn no_orphan_thread_for_a_runtime_with_nothing_left() {
         let rt = current_thread();
         rt.block_on(async { tokio::spawn(one_op()).await.unwrap() });
         drop(rt);
-        seen = seen.max(threads_named("proactor-orphan"));
+        seen = seen.max(common::threads_named("proactor-orphan"));
     }
     assert_eq!(
         seen, 0,
@@ -581,7 +570,7 @@ fn idle_objects_of_dead_runtimes_each_keep_a_thread() {
         kept.push(pair);
     }
     std::thread::sleep(Duration::from_millis(200));
-    let orphans = threads_named("proactor-orphan");
+    let orphans = common::threads_named("proactor-orphan");
     let grown = threads().saturating_sub(before);
     drop(kept);
     assert!(orphans < 10, "{orphans} proactor-orphan threads ({grown} threads more) for 100 idle sockets of dead runtimes");
