@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the figures in BENCHMARKS.md: the criterion benches (each
 # proactor back end beside its baselines in the same run), iobench runs,
-# fio, and hyper under tokio (ci/bench-hyper.sh).
+# fio, and servers inside tokio and smol (ci/bench-servers.sh).
 # Not part of ci/test.sh: benchmarks on a shared machine are too noisy for a
 # pass/fail check (ci/test.sh only builds them).
 #
@@ -51,4 +51,4 @@ for backend in uring poll; do
 done
 
 # hyper under tokio: tokio's own sockets against proactor's, each back end.
-ci/bench-hyper.sh "$((secs > 5 ? secs : 5))"
+ci/bench-servers.sh "$((secs > 5 ? secs : 5))"

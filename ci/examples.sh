@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every example against real clients nobody here wrote (nc, socat,
 # curl, wrk) and checks the output, once per back end. hyper_hello and
-# proxy need the `tokio` feature.
+# proxy need the `tokio` feature; smol_hello runs with `async-io`.
 #
 #   ci/examples.sh            # automatic back end, then PROACTOR_BACKEND=poll
 set -euo pipefail
@@ -19,7 +19,7 @@ if ((${#need[@]})); then
         { apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null; }
 fi
 
-cargo build --quiet --release --features uring,tokio --examples
+cargo build --quiet --release --features uring,tokio,async-io --examples
 bin=target/release/examples
 work=$(mktemp -d)
 server_pid=
@@ -132,16 +132,16 @@ run_all() {
     echo "--- hyper_hello with curl and nc: keep-alive, 100-continue, 1 MB echo, pipelining, half-close"
     start_server hyper_hello
     local hyper_port=$port hyper_pid=$server_pid
-    check_hyper_hello "$hyper_port" "hyper_hello"
-    [[ $(printf 'GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' |
-        timeout 10 nc -N 127.0.0.1 "$hyper_port" | grep -c "Hello, world!") == 2 ]] || fail "hyper_hello: two pipelined requests"
-    # nc -N shuts its side down after the request: the answer still comes.
-    printf 'GET / HTTP/1.1\r\nHost: t\r\n\r\n' | timeout 10 nc -N 127.0.0.1 "$hyper_port" >"$work/half-closed.out" ||
-        fail "hyper_hello: a half-closed client hung or failed"
-    grep -q "Hello, world!" "$work/half-closed.out" || fail "hyper_hello: no answer to a half-closed client"
-    wrk -t1 -c16 -d1s "http://127.0.0.1:$hyper_port/" | tee "$work/wrk.out"
-    grep -q "Requests/sec" "$work/wrk.out" || fail "wrk did not run"
-    if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then fail "wrk saw errors on hyper_hello"; fi
+    check_hyper_server "$hyper_port" "hyper_hello"
+
+    echo "--- smol_hello (hyper and echo on smol) with curl, nc, wrk and socat: the same checks"
+    start_server smol_hello
+    check_hyper_server "$port" "smol_hello"
+    stop_server smol_hello
+    start_server smol_hello --serve echo
+    socat "TCP:127.0.0.1:$port" - <"$work/blob" >"$work/blob.back"
+    cmp "$work/blob" "$work/blob.back" || fail "smol_hello --serve echo: 1 MB differs"
+    stop_server smol_hello
 
     echo "--- proxy (copy_bidirectional, then split halves) to hyper_hello and to echo, with curl and socat"
     start_server echo
@@ -170,6 +170,22 @@ check_hyper_hello() {
         -o "$work/blob.echoed" 2>"$work/curl.err" || fail "$what: curl POST /echo"
     cmp "$work/blob" "$work/blob.echoed" || fail "$what: 1 MB echo differs"
     grep -q "^< HTTP/1.1 100 Continue" "$work/curl.err" || fail "$what: no 100 Continue"
+}
+
+# The same, plus what only a direct client of hyper sees: pipelining, a
+# half-closed client, and wrk.
+check_hyper_server() {
+    local port=$1 what=$2
+    check_hyper_hello "$port" "$what"
+    [[ $(printf 'GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' |
+        timeout 10 nc -N 127.0.0.1 "$port" | grep -c "Hello, world!") == 2 ]] || fail "$what: two pipelined requests"
+    # nc -N shuts its side down after the request: the answer still comes.
+    printf 'GET / HTTP/1.1\r\nHost: t\r\n\r\n' | timeout 10 nc -N 127.0.0.1 "$port" >"$work/half-closed.out" ||
+        fail "$what: a half-closed client hung or failed"
+    grep -q "Hello, world!" "$work/half-closed.out" || fail "$what: no answer to a half-closed client"
+    wrk -t1 -c16 -d1s "http://127.0.0.1:$port/" | tee "$work/wrk.out"
+    grep -q "Requests/sec" "$work/wrk.out" || fail "$what: wrk did not run"
+    if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then fail "$what: wrk saw errors"; fi
 }
 
 echo "=== examples, automatic back end"

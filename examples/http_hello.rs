@@ -7,6 +7,8 @@
 //! wrk -t1 -c16 -d1s http://127.0.0.1:8080/
 //! ```
 
+#[path = "support/accept_loop.rs"]
+mod accept_loop;
 #[path = "support/ctrl_c.rs"]
 mod ctrl_c;
 #[path = "support/server.rs"]
@@ -15,8 +17,6 @@ mod server;
 use std::cell::Cell;
 use std::io;
 
-use futures::future::FutureExt;
-use futures::stream::{FuturesUnordered, StreamExt};
 use proactor::buf::IoBuf;
 use proactor::net::{TcpListener, TcpStream};
 
@@ -137,43 +137,28 @@ async fn run(addr: &str) -> io::Result<()> {
         "http_hello: listening on http://{}/",
         listener.local_addr()?
     );
-    let mut shutdown = Box::pin(ctrl_c::ctrl_c()?.fuse());
-    let mut accept = Box::pin(listener.accept().fuse());
     let requests = Cell::new(0u64);
-    let mut connections = FuturesUnordered::new();
-    let mut closed = 0u64;
-    loop {
-        futures::select! {
-            signal = shutdown => {
-                signal?;
-                break;
-            }
-            accepted = accept => {
-                accept.set(listener.accept().fuse());
-                match accepted {
-                    Ok((stream, _)) => {
-                        stream.set_nodelay(true)?;
-                        connections.push(serve(stream, &requests));
-                    }
-                    Err(e) => eprintln!("http_hello: accept: {e}"),
-                }
-            }
-            finished = connections.select_next_some() => {
-                closed += 1;
-                match finished {
-                    Ok(()) => {}
-                    // Load generators often end with a reset.
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
-                    Err(e) => eprintln!("http_hello: connection: {e}"),
-                }
-            }
-        }
-    }
-    let open = connections.len();
-    drop(connections);
+    let served = accept_loop::serve_until_ctrl_c(
+        "http_hello",
+        || async {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        },
+        |stream| serve(stream, &requests),
+        |result| match result {
+            Ok(()) => {}
+            // Load generators often end with a reset.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => eprintln!("http_hello: connection: {e}"),
+        },
+    )
+    .await?;
     println!(
-        "http_hello: shut down cleanly: {} requests answered, {closed} connections finished, {open} closed at exit",
-        requests.get()
+        "http_hello: shut down cleanly: {} requests answered, {} connections finished, {} closed at exit",
+        requests.get(),
+        served.finished,
+        served.open
     );
     Ok(())
 }

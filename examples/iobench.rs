@@ -8,9 +8,9 @@
 //! `--op`: `nop` (driver overhead), `randread` (random aligned reads of a
 //! file, page cache unless `--direct`), `write` (sequential writes, wrapping
 //! at `--size`), `echo` (TCP ping-pong of `--bs` bytes on `--qd` loopback
-//! connections; the server runs on its own thread and driver). A progress
-//! line is printed every second; at the end: ops/s, MiB/s and p50 / p99 /
-//! p99.9 latency.
+//! connections; the server runs on its own thread and driver, or is the one
+//! at `--connect HOST:PORT`). A progress line is printed every second; at
+//! the end: ops/s, MiB/s and p50 / p99 / p99.9 latency.
 
 #[path = "support/echo_server.rs"]
 mod echo_server;
@@ -43,6 +43,8 @@ struct Args {
     direct: bool,
     backend: Option<Backend>,
     file: Option<PathBuf>,
+    /// `echo` against this server instead of one of its own.
+    connect: Option<std::net::SocketAddr>,
 }
 
 fn parse_size(text: &str) -> Option<u64> {
@@ -71,6 +73,7 @@ fn parse_args() -> Result<Args, String> {
         direct: false,
         backend: None,
         file: None,
+        connect: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -91,6 +94,9 @@ fn parse_args() -> Result<Args, String> {
             "--secs" => args.secs = value()?.parse().map_err(|_| "--secs takes a number")?,
             "--direct" => args.direct = true,
             "--file" => args.file = Some(PathBuf::from(value()?)),
+            "--connect" => {
+                args.connect = Some(value()?.parse().map_err(|_| "--connect takes HOST:PORT")?)
+            }
             "--backend" => {
                 args.backend = match value()?.as_str() {
                     "uring" => Some(Backend::IoUring),
@@ -284,7 +290,10 @@ fn spawn_echo_server(backend: Backend) -> io::Result<std::net::SocketAddr> {
 }
 
 async fn run_echo(args: &Args, backend: Backend) -> io::Result<Stats> {
-    let addr = spawn_echo_server(backend)?;
+    let addr = match args.connect {
+        Some(addr) => addr,
+        None => spawn_echo_server(backend)?,
+    };
     let mut clients = Vec::new();
     for _ in 0..args.qd {
         let stream = TcpStream::connect(addr).await?;
@@ -332,7 +341,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 fn main() {
     let args = parse_args().unwrap_or_else(|e| {
-        eprintln!("iobench: {e}\nusage: iobench --op nop|randread|write|echo [--qd N] [--bs SIZE] [--size SIZE] [--secs N] [--direct] [--backend uring|poll|auto] [--file PATH]");
+        eprintln!("iobench: {e}\nusage: iobench --op nop|randread|write|echo [--qd N] [--bs SIZE] [--size SIZE] [--secs N] [--direct] [--backend uring|poll|auto] [--file PATH] [--connect HOST:PORT]");
         std::process::exit(2);
     });
     let mut builder = Driver::builder().entries(args.qd.max(32).next_power_of_two() as u32);
