@@ -16,22 +16,11 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use proactor::op::{Nop, Op};
 use proactor::{Backend, Driver};
 
+#[path = "support/nop_loop.rs"]
+mod nop_loop;
+
 /// NOPs per measured iteration.
 const OPS: usize = 4096;
-
-fn proactor_nops(driver: &Driver, in_flight: usize) {
-    driver.block_on(async {
-        let mut pending = FuturesUnordered::new();
-        let mut issued = 0;
-        while issued < OPS || !pending.is_empty() {
-            while pending.len() < in_flight && issued < OPS {
-                pending.push(Op::with_driver(Nop::new(), driver.clone()));
-                issued += 1;
-            }
-            pending.next().await.expect("in flight").expect("nop");
-        }
-    })
-}
 
 /// The same NOPs, in-flight ops kept in a fixed array of slots and polled
 /// in turn with the task's own waker: no executor task per op, so what is
@@ -72,7 +61,7 @@ fn proactor_nops_in_slots(driver: &Driver, in_flight: usize) {
     })
 }
 
-/// The `proactor_nops` loop inside a tokio runtime: `Op::new` takes the
+/// `nop_loop::proactor_nops` inside a tokio runtime: `Op::new` takes the
 /// runtime's own driver.
 #[cfg(feature = "tokio")]
 fn tokio_nops(runtime: &tokio::runtime::Runtime, in_flight: usize) {
@@ -131,7 +120,7 @@ fn bench(c: &mut Criterion) {
             group.bench_with_input(
                 BenchmarkId::new(format!("proactor {backend}"), in_flight),
                 &in_flight,
-                |b, &n| b.iter(|| proactor_nops(&driver, n)),
+                |b, &n| b.iter(|| nop_loop::proactor_nops(&driver, n, OPS)),
             );
             group.bench_with_input(
                 BenchmarkId::new(format!("proactor {backend} slots"), in_flight),
