@@ -12,7 +12,6 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use futures::stream::{FuturesUnordered, StreamExt};
 use proactor::op::{Nop, Op};
 use proactor::{Backend, Driver};
 
@@ -65,6 +64,7 @@ fn proactor_nops_in_slots(driver: &Driver, in_flight: usize) {
 /// runtime's own driver.
 #[cfg(feature = "tokio")]
 fn tokio_nops(runtime: &tokio::runtime::Runtime, in_flight: usize) {
+    use futures::stream::{FuturesUnordered, StreamExt};
     runtime.block_on(async {
         let mut pending = FuturesUnordered::new();
         let mut issued = 0;

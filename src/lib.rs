@@ -1,9 +1,9 @@
 //! # proactor
 //!
 //! Completion-based I/O that runs everywhere: io_uring on Linux where the
-//! kernel allows it, and a readiness emulation (epoll, kqueue, event ports,
-//! IOCP through the `polling` crate, plus a bounded blocking pool for regular
-//! files) everywhere else. One API, one set of futures, and no tie to an
+//! kernel allows it, and a readiness emulation (epoll on Linux; kqueue, event
+//! ports and IOCP through the `polling` crate elsewhere; plus a bounded
+//! blocking pool for regular files) everywhere else. One API, one set of futures, and no tie to an
 //! async runtime: the futures work under proactor's own [`block_on`], tokio,
 //! smol or `futures::executor`.
 //!

@@ -95,8 +95,9 @@ use crate::op::{OpCode, OpId, Submission};
 pub enum Backend {
     /// Linux io_uring.
     IoUring,
-    /// Readiness emulation: epoll / kqueue / event ports / IOCP through the
-    /// `polling` crate, plus a blocking pool for regular files.
+    /// Readiness emulation: epoll on Linux, kqueue / event ports / IOCP
+    /// through the `polling` crate elsewhere, plus a blocking pool for
+    /// regular files.
     Poll,
 }
 

@@ -1,5 +1,6 @@
-//! The readiness back end (feature `poll`): epoll, kqueue, event ports or
-//! IOCP through the `polling` crate.
+//! The readiness back end (feature `poll`): epoll on Linux (its own thin
+//! layer, see `epoll`), kqueue, event ports or IOCP through the `polling`
+//! crate elsewhere.
 //!
 //! Each operation says how to run it ([`Readiness`]):
 //! - fds with readiness (pipes, sockets): the non-blocking system call runs
@@ -17,7 +18,18 @@
 //! lock and the parker's turn are released (see the `shared` module for
 //! where user code runs).
 
+#[cfg(target_os = "linux")]
+mod epoll;
 mod waits;
+
+/// The poller and its event types: epoll itself on Linux, where `polling`'s
+/// wait costs five system calls (see `epoll`); `polling` elsewhere.
+mod poller {
+    #[cfg(target_os = "linux")]
+    pub(super) use super::epoll::{Event, Events, Poller};
+    #[cfg(not(target_os = "linux"))]
+    pub(super) use polling::{Event, Events, Poller};
+}
 
 use std::fmt;
 use std::io;
@@ -27,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use polling::{Events, Poller};
+use poller::{Events, Poller};
 
 use super::lifecycle::{CancelOutcome, CompleteOutcome, OpKey, OpTable};
 use super::parker::{HeldTurn, ParkTurn, Parker};

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::time::Instant;
 
-use polling::{Event, Poller};
+use super::poller::{Event, Poller};
 
 use crate::driver::lifecycle::OpKey;
 use crate::op::Interest;
