@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the figures in BENCHMARKS.md: the criterion benches (each
 # proactor back end beside its baselines in the same run), iobench runs,
-# fio, and servers inside tokio and smol (ci/bench-servers.sh).
+# fio, servers inside tokio and smol (ci/bench-servers.sh), and the other
+# io_uring runtimes (ci/bench-peers.sh).
 # Not part of ci/test.sh: benchmarks on a shared machine are too noisy for a
 # pass/fail check (ci/test.sh only builds them).
 #
@@ -50,5 +51,8 @@ for backend in uring poll; do
         --secs "$secs" --backend "$backend" 2>/dev/null
 done
 
-# hyper under tokio: tokio's own sockets against proactor's, each back end.
+# Servers inside tokio and smol, on their own sockets and on proactor's.
 ci/bench-servers.sh "$((secs > 5 ? secs : 5))"
+
+# proactor against tokio-uring, compio and monoio (benches/peers).
+ci/bench-peers.sh "$secs"
