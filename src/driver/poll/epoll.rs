@@ -342,6 +342,23 @@ mod tests {
     }
 
     #[test]
+    fn waits_without_epoll_pwait2_never_end_early_either() {
+        // As on a kernel before 5.11, or under a seccomp filter that refuses
+        // the call: millisecond waits, rounded up. Other tests running now
+        // wait the same way meanwhile, which is as correct.
+        NO_PWAIT2.store(true, Ordering::Relaxed);
+        let poller = Poller::new().unwrap();
+        let mut events = events();
+        for wait in [Duration::from_micros(1), Duration::from_micros(1500)] {
+            let started = Instant::now();
+            poller.wait(&mut events, Some(wait)).unwrap();
+            assert!(started.elapsed() >= wait, "woke {:?} into a {wait:?} wait", started.elapsed());
+        }
+        poller.notify().unwrap();
+        assert_eq!(poller.wait(&mut events, None).unwrap(), 0, "a notification ends an endless wait");
+    }
+
+    #[test]
     fn a_hang_up_counts_as_both_directions() {
         let poller = Poller::new().unwrap();
         let (reader, writer) = pipe();
