@@ -6,17 +6,14 @@ mod common;
 
 use std::future::Future;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proactor::op::{Op, Recv, Timeout};
 
 fn stream_pair() -> (TcpStream, Arc<TcpStream>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (b, _) = listener.accept().unwrap();
-    b.set_nonblocking(true).unwrap();
+    let (a, b) = common::std_tcp_pair();
     (a, Arc::new(b))
 }
 

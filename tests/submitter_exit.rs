@@ -32,10 +32,7 @@ where
 }
 
 fn stream_pair() -> (TcpStream, Arc<TcpStream>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (b, _) = listener.accept().unwrap();
-    b.set_nonblocking(true).unwrap();
+    let (a, b) = common::std_tcp_pair();
     (a, Arc::new(b))
 }
 

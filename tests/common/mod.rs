@@ -91,6 +91,17 @@ pub fn small_driver(backend: Backend, entries: u32) -> Driver {
         .unwrap()
 }
 
+/// A connected loopback TCP pair: (the connecting end, blocking; the
+/// accepted end, non-blocking, as an fd the readiness back end waits on
+/// must be).
+pub fn std_tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let connected = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    accepted.set_nonblocking(true).unwrap();
+    (connected, accepted)
+}
+
 /// A non-blocking, close-on-exec pipe: (read end, write end). Unix only:
 /// the readiness back end waits on sockets alone on Windows.
 #[cfg(unix)]
