@@ -3,7 +3,9 @@
 //! cancellations at random points, driver drops) runs on both back ends and
 //! on a plain std model. What a program can observe (bytes, lengths, error
 //! kinds) must match everywhere; with the `tokio` feature the program also
-//! runs inside a tokio runtime, on the driver its reactor dispatches.
+//! runs inside a tokio runtime, on the driver its reactor dispatches. A
+//! second test runs programs on 2 and 8 threads at once, all on one shared
+//! driver of each back end.
 //! `PROACTOR_DIFF_SEEDS` sets how many seeds
 //! (default 200); a failure names its seed.
 
@@ -198,11 +200,14 @@ async fn read_up_to(file: &File, offset: u64, len: usize) -> std::io::Result<Vec
 }
 
 /// What runs a program's futures: proactor's own `block_on` on a driver of
-/// one back end, or (feature `tokio`) a tokio runtime whose own driver the
-/// runtime's reactor dispatches.
-#[derive(Clone, Copy, Debug)]
+/// one back end (its own, or one other threads share), or (feature `tokio`)
+/// a tokio runtime whose own driver the runtime's reactor dispatches.
+#[derive(Clone, Debug)]
 enum HostKind {
     Own(Backend),
+    /// `block_on` on this driver, which other threads use at the same time;
+    /// the program's driver drop drops only its own handle.
+    Shared(Driver),
     #[cfg(feature = "tokio")]
     Tokio,
 }
@@ -214,9 +219,10 @@ enum Host {
 }
 
 impl Host {
-    fn new(kind: HostKind) -> Host {
+    fn new(kind: &HostKind) -> Host {
         match kind {
-            HostKind::Own(backend) => Host::Own(common::driver(backend)),
+            HostKind::Own(backend) => Host::Own(common::driver(*backend)),
+            HostKind::Shared(driver) => Host::Own(driver.clone()),
             #[cfg(feature = "tokio")]
             HostKind::Tokio => Host::Tokio(
                 tokio::runtime::Builder::new_current_thread()
@@ -238,7 +244,7 @@ impl Host {
     }
 }
 
-fn run_proactor(steps: &[Step], path: &Path, host_kind: HostKind) -> Vec<String> {
+fn run_proactor(steps: &[Step], path: &Path, host_kind: &HostKind) -> Vec<String> {
     let mut host = Host::new(host_kind);
     let mut trace = Vec::new();
     let std_file = std::fs::OpenOptions::new()
@@ -335,13 +341,18 @@ fn hosts() -> Vec<HostKind> {
     hosts
 }
 
+/// How many programs a test runs: `PROACTOR_DIFF_SEEDS`, default 200.
+fn seeds() -> u64 {
+    std::env::var("PROACTOR_DIFF_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
 #[test]
 fn back_ends_and_std_agree_on_random_programs() {
     let _serial = common::serial();
-    let seeds: u64 = std::env::var("PROACTOR_DIFF_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let seeds = seeds();
     let dir = tempfile::tempdir().unwrap();
     let mut cancellations = 0;
     for seed in 0..seeds {
@@ -357,22 +368,81 @@ fn back_ends_and_std_agree_on_random_programs() {
             .count();
         let expected = run_std(&steps, &dir.path().join("std"));
         for (n, host) in hosts().into_iter().enumerate() {
-            let got = run_proactor(&steps, &dir.path().join(format!("host{n}")), host);
-            for (i, (want, have)) in expected.iter().zip(&got).enumerate() {
-                assert!(
-                    want == have,
-                    "seed {seed}, {host:?}, step {i} ({:?}):\n  std:      {}\n  proactor: {}",
-                    steps[i],
-                    &want[..want.len().min(200)],
-                    &have[..have.len().min(200)],
-                );
-            }
-            assert_eq!(
-                expected.len(),
-                got.len(),
-                "seed {seed}, {host:?}: trace lengths"
-            );
+            let got = run_proactor(&steps, &dir.path().join(format!("host{n}")), &host);
+            assert_same_traces(seed, &host, &steps, &expected, &got);
         }
     }
     println!("{seeds} seeds, {} steps each, {cancellations} cancellations or driver drops: back ends and std agree", program(0).len());
+}
+
+/// Checks `seed`'s program on `host` against the std model, in files of
+/// `dir` named after `name`.
+fn check_seed(seed: u64, host: &HostKind, dir: &Path, name: &str) {
+    let steps = program(seed);
+    let expected = run_std(&steps, &dir.join(format!("{name}-std")));
+    let got = run_proactor(&steps, &dir.join(name), host);
+    assert_same_traces(seed, host, &steps, &expected, &got);
+}
+
+/// Fails, naming the seed, the host and the first step that differs, unless
+/// the std model's trace and proactor's are the same.
+fn assert_same_traces(
+    seed: u64,
+    host: &HostKind,
+    steps: &[Step],
+    expected: &[String],
+    got: &[String],
+) {
+    for (i, (want, have)) in expected.iter().zip(got).enumerate() {
+        assert!(
+            want == have,
+            "seed {seed}, {host:?}, step {i} ({:?}):\n  std:      {}\n  proactor: {}",
+            steps[i],
+            &want[..want.len().min(200)],
+            &have[..have.len().min(200)],
+        );
+    }
+    assert_eq!(
+        expected.len(),
+        got.len(),
+        "seed {seed}, {host:?}: trace lengths"
+    );
+}
+
+#[test]
+fn threads_sharing_one_driver_agree_with_std() {
+    let _serial = common::serial();
+    let seeds = seeds() / 4;
+    let dir = tempfile::tempdir().unwrap();
+    for backend in common::backends() {
+        for threads in [2u64, 8] {
+            let shared = HostKind::Shared(common::driver(backend));
+            std::thread::scope(|scope| {
+                for thread in 0..threads {
+                    let (shared, dir) = (&shared, dir.path());
+                    scope.spawn(move || {
+                        // Each thread its own seeds, offset from the
+                        // single-thread test's.
+                        for seed in (thread..seeds).step_by(threads as usize) {
+                            check_seed(
+                                1_000_000 + seed,
+                                shared,
+                                dir,
+                                &format!("{backend:?}-{threads}-{thread}"),
+                            );
+                        }
+                    });
+                }
+            });
+            let HostKind::Shared(driver) = &shared else {
+                unreachable!()
+            };
+            assert!(
+                common::park_until(driver, Duration::from_secs(5), || driver.in_flight() == 0),
+                "{backend:?}, {threads} threads: {} operations left in flight",
+                driver.in_flight()
+            );
+        }
+    }
+    println!("{seeds} seeds on 2 and on 8 threads sharing a driver: back ends and std agree");
 }
