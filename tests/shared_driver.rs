@@ -4,6 +4,9 @@
 //! fd left open. (The differential test runs random programs on 2 and 8
 //! threads sharing a driver, too.)
 
+// Unix only, as every test that counts fds.
+#![cfg(unix)]
+
 mod common;
 
 use std::io::Write;
