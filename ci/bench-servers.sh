@@ -2,7 +2,8 @@
 # Servers inside the runtimes users already run, each beside the same server
 # on that runtime's own sockets, in one run:
 #   - hyper 1.x on tokio current_thread (examples/hyper_hello.rs), tokio's
-#     TcpListener against proactor's;
+#     TcpListener against proactor's; the same on tokio multi_thread with 2
+#     workers (server on both cores, so its CPU per request is the figure);
 #   - hyper 1.x on a smol executor (examples/smol_hello.rs), smol::net
 #     against proactor's (dispatched by async-io's reactor);
 #   - a TCP echo on the same smol executor, smol::net against proactor's.
@@ -40,13 +41,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts `$bin/$2` with the further arguments pinned to core 0 and
-# PROACTOR_BACKEND=$1 (none if empty); sets $port and $server_pid.
+# Starts `$bin/$2` with the further arguments pinned to $server_cores
+# (core 0 unless set) and PROACTOR_BACKEND=$1 (none if empty); sets $port
+# and $server_pid.
 start() {
     if [[ -n $1 ]]; then export PROACTOR_BACKEND=$1; else unset PROACTOR_BACKEND; fi
     local name=$2
     shift 2
-    taskset -c 0 "$bin/$name" --addr 127.0.0.1:0 "$@" >"$work/server.log" 2>&1 &
+    taskset -c "${server_cores:-0}" "$bin/$name" --addr 127.0.0.1:0 "$@" >"$work/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 100); do
         port=$(sed -n 's/.*listening on [a-z:/]*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/server.log")
@@ -133,5 +135,6 @@ suite() {
 }
 
 suite "hyper on tokio current_thread" http hyper_hello tokio
+server_cores=0,1 suite "hyper on tokio multi_thread, 2 workers on both cores (wrk shares core 1)" http hyper_hello tokio --workers 2
 suite "hyper on a smol LocalExecutor" http smol_hello smol --serve http
 suite "TCP echo, 64 connections x 4 KiB, on a smol LocalExecutor" echo smol_hello smol --serve echo

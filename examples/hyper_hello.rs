@@ -1,6 +1,7 @@
 //! `hyper_hello`: hyper 1.x serving HTTP/1.1 over proactor's `TcpStream`
-//! on a tokio current-thread runtime. `TokioIo::new(stream)` is the only
-//! adapter: the stream implements tokio's I/O traits itself.
+//! on a tokio current-thread runtime (or, with `--workers N`, a
+//! multi-thread one). `TokioIo::new(stream)` is the only adapter: the
+//! stream implements tokio's I/O traits itself.
 //!
 //! `GET /` answers "Hello, world!", `POST /echo` streams the request body
 //! back as it arrives, anything else is a 404. Keep-alive, pipelining,
@@ -8,7 +9,8 @@
 //! Ctrl-C stops it cleanly.
 //!
 //! ```text
-//! cargo run --release --features uring,tokio --example hyper_hello -- [--addr 127.0.0.1:8080] [--io proactor|tokio]
+//! cargo run --release --features uring,tokio --example hyper_hello -- \
+//!     [--addr 127.0.0.1:8080] [--io proactor|tokio] [--workers N]
 //! curl http://127.0.0.1:8080/
 //! curl --data-binary @some-file http://127.0.0.1:8080/echo
 //! ```
@@ -138,18 +140,32 @@ async fn run(addr: String, io: String) -> io::Result<()> {
 fn main() {
     let mut addr = "127.0.0.1:8080".to_string();
     let mut io = "proactor".to_string();
+    // 0: a current-thread runtime.
+    let mut workers = 0usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--addr", Some(value)) => addr = value,
             ("--io", Some(value)) if value == "proactor" || value == "tokio" => io = value,
+            ("--workers", Some(value)) if value.parse::<usize>().is_ok_and(|n| n > 0) => {
+                workers = value.parse().expect("checked above")
+            }
             _ => {
-                eprintln!("usage: hyper_hello [--addr HOST:PORT] [--io proactor|tokio]");
+                eprintln!(
+                    "usage: hyper_hello [--addr HOST:PORT] [--io proactor|tokio] [--workers N]"
+                );
                 std::process::exit(2);
             }
         }
     }
-    let served = tokio::runtime::Builder::new_current_thread()
+    let mut builder = if workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    let served = builder
         .enable_all()
         .build()
         .and_then(|runtime| runtime.block_on(run(addr, io)));
