@@ -134,6 +134,11 @@ run_all() {
     local hyper_port=$port hyper_pid=$server_pid
     check_hyper_server "$hyper_port" "hyper_hello"
 
+    echo "--- hyper_hello on a multi-thread runtime (2 workers): the same checks"
+    start_server hyper_hello --workers 2
+    check_hyper_server "$port" "hyper_hello --workers 2"
+    stop_server hyper_hello
+
     echo "--- smol_hello (hyper and echo on smol) with curl, nc, wrk and socat: the same checks"
     start_server smol_hello
     check_hyper_server "$port" "smol_hello"
