@@ -75,6 +75,27 @@ where
     done as f64 / begin.elapsed().as_secs_f64()
 }
 
+/// Random 4 KiB reads of the file through `read_at` (one runtime's
+/// positional read, which hands its buffer back), `--qd` in flight, the
+/// buffers reused. Returns reads per second.
+async fn random_reads<F>(args: &Args, read_at: impl Fn(Vec<u8>, u64) -> F) -> f64
+where
+    F: Future<Output = (std::io::Result<usize>, Vec<u8>)>,
+{
+    let mut offsets = Offsets::new();
+    keep_in_flight(args.qd, args.secs, |buf: Option<Vec<u8>>| {
+        let mut buf = buf.unwrap_or_else(|| Vec::with_capacity(BLOCK));
+        buf.clear();
+        let read = read_at(buf, offsets.next());
+        async move {
+            let (result, buf) = read.await;
+            assert_eq!(result.expect("read"), BLOCK);
+            buf
+        }
+    })
+    .await
+}
+
 fn proactor(args: &Args, backend: proactor::Backend) -> f64 {
     use proactor::op::{Nop, Op};
     let driver = proactor::Driver::builder()
@@ -97,19 +118,7 @@ fn proactor(args: &Args, backend: proactor::Backend) -> f64 {
                     .open_with(&args.file, driver.clone())
                     .await
                     .expect("open");
-                let file = &file;
-                let mut offsets = Offsets::new();
-                keep_in_flight(args.qd, args.secs, |buf: Option<Vec<u8>>| {
-                    let mut buf = buf.unwrap_or_else(|| Vec::with_capacity(BLOCK));
-                    buf.clear();
-                    let offset = offsets.next();
-                    async move {
-                        let (result, buf) = file.read_at(buf, offset).await;
-                        assert_eq!(result.expect("read"), BLOCK);
-                        buf
-                    }
-                })
-                .await
+                random_reads(args, |buf, offset| file.read_at(buf, offset)).await
             }
         }
     })
@@ -126,19 +135,7 @@ fn tokio_uring(args: &Args) -> f64 {
             }
             Work::RandRead => {
                 let file = tokio_uring::fs::File::open(&args.file).await.expect("open");
-                let file = &file;
-                let mut offsets = Offsets::new();
-                keep_in_flight(args.qd, args.secs, |buf: Option<Vec<u8>>| {
-                    let mut buf = buf.unwrap_or_else(|| Vec::with_capacity(BLOCK));
-                    buf.clear();
-                    let offset = offsets.next();
-                    async move {
-                        let (result, buf) = file.read_at(buf, offset).await;
-                        assert_eq!(result.expect("read"), BLOCK);
-                        buf
-                    }
-                })
-                .await
+                random_reads(args, |buf, offset| file.read_at(buf, offset)).await
             }
         }
     })
@@ -154,16 +151,9 @@ fn compio(args: &Args) -> Option<f64> {
     Some(runtime.block_on(async {
         let file = compio::fs::File::open(&args.file).await.expect("open");
         let file = &file;
-        let mut offsets = Offsets::new();
-        keep_in_flight(args.qd, args.secs, |buf: Option<Vec<u8>>| {
-            let mut buf = buf.unwrap_or_else(|| Vec::with_capacity(BLOCK));
-            buf.clear();
-            let offset = offsets.next();
-            async move {
-                let compio::BufResult(result, buf) = file.read_at(buf, offset).await;
-                assert_eq!(result.expect("read"), BLOCK);
-                buf
-            }
+        random_reads(args, |buf, offset| async move {
+            let compio::BufResult(result, buf) = file.read_at(buf, offset).await;
+            (result, buf)
         })
         .await
     }))
@@ -180,19 +170,7 @@ fn monoio(args: &Args) -> Option<f64> {
         .expect("monoio runtime");
     Some(runtime.block_on(async {
         let file = monoio::fs::File::open(&args.file).await.expect("open");
-        let file = &file;
-        let mut offsets = Offsets::new();
-        keep_in_flight(args.qd, args.secs, |buf: Option<Vec<u8>>| {
-            let mut buf = buf.unwrap_or_else(|| Vec::with_capacity(BLOCK));
-            buf.clear();
-            let offset = offsets.next();
-            async move {
-                let (result, buf) = file.read_at(buf, offset).await;
-                assert_eq!(result.expect("read"), BLOCK);
-                buf
-            }
-        })
-        .await
+        random_reads(args, |buf, offset| file.read_at(buf, offset)).await
     }))
 }
 
