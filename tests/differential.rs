@@ -224,12 +224,7 @@ impl Host {
             HostKind::Own(backend) => Host::Own(common::driver(*backend)),
             HostKind::Shared(driver) => Host::Own(driver.clone()),
             #[cfg(feature = "tokio")]
-            HostKind::Tokio => Host::Tokio(
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap(),
-            ),
+            HostKind::Tokio => Host::Tokio(common::current_thread_runtime()),
         }
     }
 
@@ -416,7 +411,8 @@ fn threads_sharing_one_driver_agree_with_std() {
     let dir = tempfile::tempdir().unwrap();
     for backend in common::backends() {
         for threads in [2u64, 8] {
-            let shared = HostKind::Shared(common::driver(backend));
+            let driver = common::driver(backend);
+            let shared = HostKind::Shared(driver.clone());
             std::thread::scope(|scope| {
                 for thread in 0..threads {
                     let (shared, dir) = (&shared, dir.path());
@@ -434,11 +430,8 @@ fn threads_sharing_one_driver_agree_with_std() {
                     });
                 }
             });
-            let HostKind::Shared(driver) = &shared else {
-                unreachable!()
-            };
             assert!(
-                common::park_until(driver, Duration::from_secs(5), || driver.in_flight() == 0),
+                common::park_until(&driver, Duration::from_secs(5), || driver.in_flight() == 0),
                 "{backend:?}, {threads} threads: {} operations left in flight",
                 driver.in_flight()
             );

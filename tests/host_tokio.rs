@@ -16,21 +16,6 @@ use proactor::Driver;
 
 const HANG: Duration = Duration::from_secs(30);
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Sockets, timers, files and pool jobs, as a tokio program uses them.
 async fn workload() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -62,7 +47,10 @@ async fn workload() {
 
 #[test]
 fn workload_under_current_thread_and_multi_thread_runtimes() {
-    for runtime in [current_thread(), multi_thread()] {
+    for runtime in [
+        common::current_thread_runtime(),
+        common::multi_thread_runtime(),
+    ] {
         finishes_within(HANG, "a workload under tokio", move || {
             runtime.block_on(async {
                 let tasks: Vec<_> = (0..8).map(|_| tokio::spawn(workload())).collect();
@@ -94,7 +82,10 @@ fn tokio_workload_child() {
     if std::env::var_os("PROACTOR_TOKIO_CHILD").is_none() {
         return;
     }
-    for runtime in [current_thread(), multi_thread()] {
+    for runtime in [
+        common::current_thread_runtime(),
+        common::multi_thread_runtime(),
+    ] {
         runtime.block_on(async {
             tokio::spawn(workload()).await.unwrap();
             assert_eq!(
@@ -110,7 +101,7 @@ fn tokio_workload_child() {
 
 #[test]
 fn each_runtime_has_its_own_driver_and_it_goes_with_the_runtime() {
-    let first = current_thread();
+    let first = common::current_thread_runtime();
     let weak = first.block_on(async {
         let driver = Driver::current();
         assert_eq!(format!("{driver:?}"), format!("{:?}", Driver::current()));
@@ -123,7 +114,7 @@ fn each_runtime_has_its_own_driver_and_it_goes_with_the_runtime() {
     drop(weak);
     let fds = common::fd_count();
     finishes_within(HANG, "dropping an idle runtime", move || drop(first));
-    let second = current_thread();
+    let second = common::current_thread_runtime();
     second.block_on(async {
         proactor::time::sleep(Duration::from_millis(1))
             .await
@@ -138,7 +129,7 @@ fn each_runtime_has_its_own_driver_and_it_goes_with_the_runtime() {
 fn runtime_dropped_with_a_thousand_operations_in_flight() {
     let _serial = common::serial();
     let fds = common::fd_count();
-    let runtime = multi_thread();
+    let runtime = common::multi_thread_runtime();
     let started = Arc::new(AtomicUsize::new(0));
     let keep = runtime.block_on({
         let started = started.clone();
@@ -197,11 +188,11 @@ fn a_future_moves_to_another_runtime_and_to_block_on() {
         // `block_on` (tokio's own sockets wait the same way): the live case
         // takes a runtime whose workers keep running.
         let first = if after_first_dies {
-            current_thread()
+            common::current_thread_runtime()
         } else {
-            multi_thread()
+            common::multi_thread_runtime()
         };
-        let second = current_thread();
+        let second = common::current_thread_runtime();
         let (reader, writer) = first.block_on(common::tcp_pair());
         let reader = Arc::new(reader);
         let mut read = Box::pin({
@@ -229,7 +220,7 @@ fn a_future_moves_to_another_runtime_and_to_block_on() {
         assert_eq!(buf, b"moved");
         // And under proactor's own block_on.
         let mut again = Box::pin(async move { reader.read(Vec::with_capacity(16)).await });
-        let third = current_thread();
+        let third = common::current_thread_runtime();
         third.block_on(async {
             let waker = FnWaker::waker(|| {}, || {});
             assert!(common::poll_with(&mut again, &waker).is_pending());
@@ -247,7 +238,7 @@ fn a_future_moves_to_another_runtime_and_to_block_on() {
 
 #[test]
 fn a_panicking_waker_does_not_stop_the_dispatcher() {
-    let runtime = current_thread();
+    let runtime = common::current_thread_runtime();
     finishes_within(HANG, "a runtime after a waker panicked", move || {
         runtime.block_on(async {
             let mut doomed = Op::new(Timeout::new(Duration::from_millis(1))).unwrap();
@@ -274,7 +265,10 @@ fn start_and_drop<F: std::future::Future>(fut: F) {
 #[test]
 fn cancel_storm_on_the_runtimes_driver() {
     let _serial = common::serial();
-    for runtime in [current_thread(), multi_thread()] {
+    for runtime in [
+        common::current_thread_runtime(),
+        common::multi_thread_runtime(),
+    ] {
         let fds = common::fd_count();
         finishes_within(HANG, "a cancel storm under tokio", move || {
             runtime.block_on(async {

@@ -14,25 +14,6 @@ use proactor::Driver;
 
 const HANG: Duration = Duration::from_secs(30);
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
 fn settle<T: PartialOrd + Copy + std::fmt::Debug>(limit: T, f: impl Fn() -> T) -> T {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -54,15 +35,15 @@ async fn one_op() {
 fn a_thousand_runtimes_one_op_each() {
     let _serial = common::serial();
     // Warm up: one of each, so lazily made process-wide things exist.
-    current_thread().block_on(one_op());
+    common::current_thread_runtime().block_on(one_op());
     let fds = common::fd_count();
-    let tasks = threads();
+    let tasks = common::thread_names().len();
     finishes_within(Duration::from_secs(120), "1000 runtimes", move || {
         for i in 0..1000 {
             let rt = if i % 10 == 0 {
-                multi_thread()
+                common::multi_thread_runtime()
             } else {
-                current_thread()
+                common::current_thread_runtime()
             };
             rt.block_on(async { tokio::spawn(one_op()).await.unwrap() });
             drop(rt);
@@ -70,39 +51,26 @@ fn a_thousand_runtimes_one_op_each() {
     });
     let now = common::fd_count_settles(fds);
     assert!(now <= fds, "{now} fds open, {fds} before");
-    let t = settle(tasks, threads);
+    let t = settle(tasks, || common::thread_names().len());
     assert!(
         t <= tasks,
         "{t} threads, {tasks} before: {:?}",
-        thread_names()
+        common::thread_names()
     );
-}
-
-/// This process's thread names, for a failure message.
-fn thread_names() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .map(|task| {
-            std::fs::read_to_string(task.unwrap().path().join("comm"))
-                .unwrap_or_default()
-                .trim()
-                .to_string()
-        })
-        .collect()
 }
 
 #[test]
 fn a_thousand_runtimes_each_dropped_with_an_op_in_flight() {
     let _serial = common::serial();
-    current_thread().block_on(one_op());
+    common::current_thread_runtime().block_on(one_op());
     let fds = common::fd_count();
-    let tasks = threads();
+    let tasks = common::thread_names().len();
     finishes_within(
         Duration::from_secs(120),
         "1000 runtimes dropped mid-op",
         move || {
             for _ in 0..1000 {
-                let rt = current_thread();
+                let rt = common::current_thread_runtime();
                 rt.block_on(async {
                     tokio::spawn(async {
                         Op::new(Timeout::new(Duration::from_secs(3600)))
@@ -119,21 +87,21 @@ fn a_thousand_runtimes_each_dropped_with_an_op_in_flight() {
     );
     let now = common::fd_count_settles(fds);
     assert!(now <= fds, "{now} fds open, {fds} before");
-    let t = settle(tasks, threads);
+    let t = settle(tasks, || common::thread_names().len());
     assert!(
         t <= tasks,
         "{t} threads, {tasks} before: {:?}",
-        thread_names()
+        common::thread_names()
     );
 }
 
 #[test]
 fn shutdown_background_and_timeout_zero_with_ops_in_flight() {
     let _serial = common::serial();
-    current_thread().block_on(one_op());
+    common::current_thread_runtime().block_on(one_op());
     for background in [true, false] {
         let fds = common::fd_count();
-        let rt = multi_thread();
+        let rt = common::multi_thread_runtime();
         let started = Arc::new(AtomicUsize::new(0));
         rt.block_on({
             let started = started.clone();
@@ -236,7 +204,7 @@ fn runtimes_without_io_or_time_still_run_ops() {
 #[test]
 fn polled_under_a_then_finished_by_futures_block_on_after_a_dropped() {
     let _serial = common::serial();
-    let rt = current_thread();
+    let rt = common::current_thread_runtime();
     let (reader, writer) = rt.block_on(common::tcp_pair());
     let mut read = Box::pin(async move { reader.read(Vec::with_capacity(16)).await });
     rt.block_on(async {
@@ -265,7 +233,7 @@ fn polled_under_a_then_finished_by_futures_block_on_after_a_dropped() {
 #[allow(clippy::async_yields_async)] // the started timer is the point
 fn a_timer_under_futures_block_on_after_the_runtime_died_fires_on_time() {
     let _serial = common::serial();
-    let rt = current_thread();
+    let rt = common::current_thread_runtime();
     let mut timer = rt.block_on(async {
         let mut timer = Op::new(Timeout::new(Duration::from_millis(300))).unwrap();
         let waker = FnWaker::waker(|| {}, || {});
@@ -330,7 +298,7 @@ fn spawn_blocking_threads_submit_then_exit() {
 #[test]
 fn block_in_place_with_ops() {
     let _serial = common::serial();
-    let rt = multi_thread();
+    let rt = common::multi_thread_runtime();
     finishes_within(HANG, "block_in_place", move || {
         rt.block_on(async {
             tokio::spawn(async {
@@ -355,12 +323,12 @@ fn block_in_place_with_ops() {
 #[test]
 fn nested_runtime_in_spawn_blocking() {
     let _serial = common::serial();
-    let rt = multi_thread();
+    let rt = common::multi_thread_runtime();
     finishes_within(HANG, "nested runtime", move || {
         rt.block_on(async {
             let outer = Driver::current();
             let inner_ok = tokio::task::spawn_blocking(move || {
-                let inner = current_thread();
+                let inner = common::current_thread_runtime();
                 inner.block_on(async move {
                     let _ = (Driver::current(), outer);
                     one_op().await;
@@ -389,9 +357,9 @@ fn proactor_block_on_inside_a_tokio_task() {
     let _serial = common::serial();
     for multi in [false, true] {
         let rt = if multi {
-            multi_thread()
+            common::multi_thread_runtime()
         } else {
-            current_thread()
+            common::current_thread_runtime()
         };
         finishes_within(
             Duration::from_secs(10),
@@ -415,7 +383,7 @@ fn proactor_block_on_inside_a_tokio_task() {
 #[test]
 fn local_set_ops() {
     let _serial = common::serial();
-    let rt = current_thread();
+    let rt = common::current_thread_runtime();
     finishes_within(HANG, "LocalSet", move || {
         let local = tokio::task::LocalSet::new();
         local.block_on(&rt, async {
@@ -437,7 +405,7 @@ fn local_set_ops() {
 #[test]
 fn many_runtimes_on_many_threads_at_once() {
     let _serial = common::serial();
-    current_thread().block_on(one_op());
+    common::current_thread_runtime().block_on(one_op());
     let fds = common::fd_count();
     finishes_within(Duration::from_secs(120), "many runtimes at once", || {
         let threads: Vec<_> = (0..16)
@@ -445,9 +413,9 @@ fn many_runtimes_on_many_threads_at_once() {
                 std::thread::spawn(move || {
                     for j in 0..30 {
                         let rt = if (i + j) % 4 == 0 {
-                            multi_thread()
+                            common::multi_thread_runtime()
                         } else {
-                            current_thread()
+                            common::current_thread_runtime()
                         };
                         rt.block_on(async {
                             let t: Vec<_> =
@@ -474,11 +442,11 @@ fn runtime_dropped_from_inside_a_task() {
     let _serial = common::serial();
     // An inner runtime is made and dropped on a spawn_blocking thread of the
     // outer one, while a timer of the inner's driver lives in the outer task.
-    let outer = multi_thread();
+    let outer = common::multi_thread_runtime();
     finishes_within(HANG, "inner runtime dropped in spawn_blocking", move || {
         outer.block_on(async {
             let mut timer = tokio::task::spawn_blocking(|| {
-                let inner = current_thread();
+                let inner = common::current_thread_runtime();
                 let t = inner.block_on(async {
                     let mut t = Op::new(Timeout::new(Duration::from_millis(100))).unwrap();
                     let waker = FnWaker::waker(|| {}, || {});
@@ -543,7 +511,7 @@ fn no_orphan_thread_for_a_runtime_with_nothing_left() {
     let _serial = common::serial();
     let mut seen = 0;
     for _ in 0..50 {
-        let rt = current_thread();
+        let rt = common::current_thread_runtime();
         rt.block_on(async { tokio::spawn(one_op()).await.unwrap() });
         drop(rt);
         seen = seen.max(common::threads_named("proactor-orphan"));
@@ -561,17 +529,17 @@ fn no_orphan_thread_for_a_runtime_with_nothing_left() {
 #[test]
 fn idle_objects_of_dead_runtimes_each_keep_a_thread() {
     let _serial = common::serial();
-    let before = threads();
+    let before = common::thread_names().len();
     let mut kept = Vec::new();
     for _ in 0..100 {
-        let rt = current_thread();
+        let rt = common::current_thread_runtime();
         let pair = rt.block_on(common::tcp_pair());
         drop(rt);
         kept.push(pair);
     }
     std::thread::sleep(Duration::from_millis(200));
     let orphans = common::threads_named("proactor-orphan");
-    let grown = threads().saturating_sub(before);
+    let grown = common::thread_names().len().saturating_sub(before);
     drop(kept);
     assert!(orphans < 10, "{orphans} proactor-orphan threads ({grown} threads more) for 100 idle sockets of dead runtimes");
 }
@@ -591,14 +559,15 @@ impl Drop for OpInDrop {
     }
 }
 
-/// The first proactor use of a runtime happens while it shuts down (a task's
-/// drop): making its driver spawns the dispatcher on a closed runtime, which
-/// drops it at once, inside the registry's lock.
-#[test]
-fn first_use_during_runtime_shutdown() {
-    let _serial = common::serial();
+/// Spawns on `rt` a task that never ends and makes an operation when
+/// dropped, lets it start (`started`), then drops `rt`, which must finish
+/// within 10 s (else fails naming `what`) and drop that task.
+fn shut_down_with_an_op_in_a_task_drop(
+    rt: tokio::runtime::Runtime,
+    started: impl FnOnce(&tokio::runtime::Runtime),
+    what: &str,
+) {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let rt = current_thread();
     rt.spawn({
         let guard = OpInDrop(dropped.clone());
         async move {
@@ -606,13 +575,22 @@ fn first_use_during_runtime_shutdown() {
             std::future::pending::<()>().await
         }
     });
-    rt.block_on(tokio::task::yield_now());
-    finishes_within(
-        Duration::from_secs(10),
-        "a runtime's shutdown with proactor's first use in a task's drop",
-        move || drop(rt),
-    );
+    started(&rt);
+    finishes_within(Duration::from_secs(10), what, move || drop(rt));
     assert_eq!(dropped.load(SeqCst), 1);
+}
+
+/// The first proactor use of a runtime happens while it shuts down (a task's
+/// drop): making its driver spawns the dispatcher on a closed runtime, which
+/// drops it at once, inside the registry's lock.
+#[test]
+fn first_use_during_runtime_shutdown() {
+    let _serial = common::serial();
+    shut_down_with_an_op_in_a_task_drop(
+        common::current_thread_runtime(),
+        |rt| rt.block_on(tokio::task::yield_now()),
+        "a runtime's shutdown with proactor's first use in a task's drop",
+    );
 }
 
 /// A spawn_blocking thread still running after `shutdown_background`
@@ -620,7 +598,7 @@ fn first_use_during_runtime_shutdown() {
 #[test]
 fn first_use_on_a_blocking_thread_after_shutdown_background() {
     let _serial = common::serial();
-    let rt = multi_thread();
+    let rt = common::multi_thread_runtime();
     let (go, wait) = std::sync::mpsc::channel::<()>();
     let (done, finished) = std::sync::mpsc::channel();
     rt.spawn_blocking(move || {
@@ -690,9 +668,9 @@ fn child_runtimes_without_drivers() {
 #[ignore = "known limitation (src/host/tokio.rs): inside Driver::block_on that driver comes first, also for a tokio runtime nested in it"]
 fn tokio_block_on_nested_inside_a_drivers_block_on() {
     let _serial = common::serial();
-    let rt = multi_thread();
+    let rt = common::multi_thread_runtime();
     let tokio_ok = finishes_within(Duration::from_secs(5), "tokio's own sleep nested", {
-        let other = multi_thread();
+        let other = common::multi_thread_runtime();
         move || {
             Driver::new().unwrap().block_on(async move {
                 other.block_on(async { tokio::time::sleep(Duration::from_millis(10)).await });
@@ -726,7 +704,7 @@ fn proactor_block_on_with_an_idle_current_thread_runtimes_socket() {
     let _serial = common::serial();
     // tokio's own sockets in the same place hang too (its current-thread
     // reactor runs only inside its block_on): checked first, for fairness.
-    let rt = current_thread();
+    let rt = common::current_thread_runtime();
     let (ta, tb) = rt.block_on(async {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
@@ -772,7 +750,10 @@ fn proactor_block_on_with_an_idle_current_thread_runtimes_socket() {
 #[test]
 fn completion_queue_overflow_under_tokio() {
     let _serial = common::serial();
-    for rt in [current_thread(), multi_thread()] {
+    for rt in [
+        common::current_thread_runtime(),
+        common::multi_thread_runtime(),
+    ] {
         finishes_within(HANG, "overflow under tokio", move || {
             rt.block_on(async {
                 let done = Arc::new(AtomicUsize::new(0));
@@ -822,7 +803,7 @@ fn completion_queue_overflow_under_tokio() {
 fn burst_while_a_foreign_thread_parks_on_the_runtimes_driver() {
     let _serial = common::serial();
     use std::os::fd::AsRawFd;
-    let rt = multi_thread();
+    let rt = common::multi_thread_runtime();
     for round in 0..5 {
         let (driver, pairs) = rt.block_on(async {
             let mut pairs = Vec::new();
@@ -871,7 +852,7 @@ fn burst_while_a_foreign_thread_parks_on_the_runtimes_driver() {
 #[test]
 fn first_use_through_a_handle_of_a_dropped_runtime() {
     let _serial = common::serial();
-    let rt = current_thread();
+    let rt = common::current_thread_runtime();
     let handle = rt.handle().clone();
     drop(rt);
     finishes_within(
@@ -889,22 +870,11 @@ fn first_use_through_a_handle_of_a_dropped_runtime() {
 #[test]
 fn first_use_during_multi_thread_runtime_shutdown() {
     let _serial = common::serial();
-    let dropped = Arc::new(AtomicUsize::new(0));
-    let rt = multi_thread();
-    rt.spawn({
-        let guard = OpInDrop(dropped.clone());
-        async move {
-            let _guard = guard;
-            std::future::pending::<()>().await
-        }
-    });
-    std::thread::sleep(Duration::from_millis(20));
-    finishes_within(
-        Duration::from_secs(10),
+    shut_down_with_an_op_in_a_task_drop(
+        common::multi_thread_runtime(),
+        |_| std::thread::sleep(Duration::from_millis(20)),
         "a multi-thread runtime's shutdown with proactor's first use in a task's drop",
-        move || drop(rt),
     );
-    assert_eq!(dropped.load(SeqCst), 1);
 }
 
 /// Not only a first use: a runtime that already runs a driver drops its
@@ -914,23 +884,13 @@ fn first_use_during_multi_thread_runtime_shutdown() {
 #[test]
 fn an_operation_in_a_task_drop_after_the_dispatcher_went() {
     let _serial = common::serial();
-    let dropped = Arc::new(AtomicUsize::new(0));
-    let rt = current_thread();
+    let rt = common::current_thread_runtime();
     rt.block_on(one_op());
-    rt.spawn({
-        let guard = OpInDrop(dropped.clone());
-        async move {
-            let _guard = guard;
-            std::future::pending::<()>().await
-        }
-    });
-    rt.block_on(tokio::task::yield_now());
-    finishes_within(
-        Duration::from_secs(10),
+    shut_down_with_an_op_in_a_task_drop(
+        rt,
+        |rt| rt.block_on(tokio::task::yield_now()),
         "a runtime's shutdown with an operation made in a task's drop",
-        move || drop(rt),
     );
-    assert_eq!(dropped.load(SeqCst), 1);
 }
 
 /// Reads submitted to the kernel by blocking-pool threads themselves (they

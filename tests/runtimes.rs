@@ -46,25 +46,16 @@ fn assert_send<T: Send>(t: T) -> T {
 fn run_everywhere() {
     proactor::block_on(workload(0));
 
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(workload(1));
+    common::current_thread_runtime().block_on(workload(1));
 
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let tasks: Vec<_> = (10..18)
-                .map(|id| tokio::spawn(assert_send(workload(id))))
-                .collect();
-            for task in tasks {
-                task.await.unwrap();
-            }
-        });
+    common::multi_thread_runtime().block_on(async {
+        let tasks: Vec<_> = (10..18)
+            .map(|id| tokio::spawn(assert_send(workload(id))))
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
 
     smol::block_on(workload(2));
     let executor = smol::Executor::new();

@@ -91,6 +91,24 @@ pub fn small_driver(backend: Backend, entries: u32) -> Driver {
         .unwrap()
 }
 
+/// A tokio current-thread runtime with its I/O and time drivers, as a
+/// tokio program builds it (and the kind whose own driver proactor uses).
+pub fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The same with two worker threads.
+pub fn multi_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A connected loopback TCP pair: (the connecting end, blocking; the
 /// accepted end, non-blocking, as an fd the readiness back end waits on
 /// must be).
@@ -339,12 +357,19 @@ pub fn poll_with<F: std::future::Future + Unpin>(
 /// `/proc/self/task/*/comm`).
 #[cfg(target_os = "linux")]
 pub fn threads_named(name: &str) -> usize {
+    thread_names().iter().filter(|comm| *comm == name).count()
+}
+
+/// The names of this process's threads (Linux: `/proc/self/task/*/comm`).
+#[cfg(target_os = "linux")]
+pub fn thread_names() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
-        .filter(|task| {
-            let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm"))
-                .unwrap_or_default();
-            comm.trim() == name
+        .map(|task| {
+            std::fs::read_to_string(task.unwrap().path().join("comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
         })
-        .count()
+        .collect()
 }
