@@ -27,26 +27,13 @@ const CHILD: &str = "PROACTOR_ASYNC_IO_CHILD";
 
 /// Runs the test `child` in a process of its own once per back end.
 fn on_each_backend(child: &str) {
-    for backend in common::backends() {
-        let name = common::env_name(backend);
-        let (ok, output) = common::run_child(child, &[(CHILD, "1"), ("PROACTOR_BACKEND", name)]);
-        assert!(ok, "{child} on {name}:\n{output}");
-        assert!(
-            output.contains("child passed"),
-            "{child} on {name} did not run:\n{output}"
-        );
-    }
+    common::run_child_on_each_backend(child, CHILD, None);
 }
 
 /// Whether this is a child process; it checks that the process-wide
 /// driver runs on the back end it was asked for.
 fn in_child() -> bool {
-    if std::env::var_os(CHILD).is_none() {
-        return false;
-    }
-    let asked = std::env::var("PROACTOR_BACKEND").unwrap();
-    assert_eq!(Driver::current().backend(), common::backend_named(&asked));
-    true
+    common::in_backend_child(CHILD)
 }
 
 /// The end of every child: no thread of proactor's ran the driver.

@@ -16,27 +16,11 @@ const HANG: Duration = Duration::from_secs(30);
 const CHILD: &str = "PROACTOR_HOSTILE_ASYNC_IO_CHILD";
 
 fn on_each_backend(child: &str) {
-    for backend in common::backends() {
-        let name = common::env_name(backend);
-        let (ok, output) = finishes_within(Duration::from_secs(60), child, {
-            let child = child.to_owned();
-            move || common::run_child(&child, &[(CHILD, "1"), ("PROACTOR_BACKEND", name)])
-        });
-        assert!(ok, "{child} on {name}:\n{output}");
-        assert!(
-            output.contains("child passed"),
-            "{child} on {name} did not run:\n{output}"
-        );
-    }
+    common::run_child_on_each_backend(child, CHILD, Some(Duration::from_secs(60)));
 }
 
 fn in_child() -> bool {
-    if std::env::var_os(CHILD).is_none() {
-        return false;
-    }
-    let asked = std::env::var("PROACTOR_BACKEND").unwrap();
-    assert_eq!(Driver::current().backend(), common::backend_named(&asked));
-    true
+    common::in_backend_child(CHILD)
 }
 
 #[test]

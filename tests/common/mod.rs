@@ -284,6 +284,41 @@ pub fn run_child(test: &str, env: &[(&str, &str)]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Runs the test `child` of this binary in a process of its own once per
+/// back end, with the environment variable `marker` set and
+/// `PROACTOR_BACKEND` naming the back end; each run must succeed and print
+/// "child passed", within `limit` if one is given.
+pub fn run_child_on_each_backend(child: &str, marker: &str, limit: Option<Duration>) {
+    for backend in backends() {
+        let name = env_name(backend);
+        let run = {
+            let (child, marker) = (child.to_owned(), marker.to_owned());
+            move || run_child(&child, &[(&marker, "1"), ("PROACTOR_BACKEND", name)])
+        };
+        let (ok, output) = match limit {
+            Some(limit) => finishes_within(limit, child, run),
+            None => run(),
+        };
+        assert!(ok, "{child} on {name}:\n{output}");
+        assert!(
+            output.contains("child passed"),
+            "{child} on {name} did not run:\n{output}"
+        );
+    }
+}
+
+/// Whether this process is a child of [`run_child_on_each_backend`] (its
+/// `marker` is set); if so, checks that the process-wide driver runs on the
+/// back end it was asked for.
+pub fn in_backend_child(marker: &str) -> bool {
+    if std::env::var_os(marker).is_none() {
+        return false;
+    }
+    let asked = std::env::var("PROACTOR_BACKEND").unwrap();
+    assert_eq!(Driver::current().backend(), backend_named(&asked));
+    true
+}
+
 /// A temporary file holding `len` bytes of a known pattern.
 pub fn pattern_file(len: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
