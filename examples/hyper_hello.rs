@@ -137,6 +137,11 @@ async fn run(addr: String, io: String) -> io::Result<()> {
     Ok(())
 }
 
+fn usage() -> ! {
+    eprintln!("usage: hyper_hello [--addr HOST:PORT] [--io proactor|tokio] [--workers N]");
+    std::process::exit(2);
+}
+
 fn main() {
     let mut addr = "127.0.0.1:8080".to_string();
     let mut io = "proactor".to_string();
@@ -147,15 +152,11 @@ fn main() {
         match (arg.as_str(), args.next()) {
             ("--addr", Some(value)) => addr = value,
             ("--io", Some(value)) if value == "proactor" || value == "tokio" => io = value,
-            ("--workers", Some(value)) if value.parse::<usize>().is_ok_and(|n| n > 0) => {
-                workers = value.parse().expect("checked above")
-            }
-            _ => {
-                eprintln!(
-                    "usage: hyper_hello [--addr HOST:PORT] [--io proactor|tokio] [--workers N]"
-                );
-                std::process::exit(2);
-            }
+            ("--workers", Some(value)) => match value.parse() {
+                Ok(n) if n > 0 => workers = n,
+                _ => usage(),
+            },
+            _ => usage(),
         }
     }
     let mut builder = if workers == 0 {

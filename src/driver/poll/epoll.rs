@@ -172,11 +172,8 @@ impl Poller {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         events.filled = 0;
         loop {
-            let left = match (timeout, deadline) {
-                (Some(_), Some(deadline)) => Some(deadline.saturating_duration_since(Instant::now())),
-                // Beyond the clock's range: no limit.
-                _ => None,
-            };
+            // No deadline (none given, or beyond the clock's range): no limit.
+            let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
             match self.wait_once(&mut events.list, left) {
                 Ok(filled) => {
                     events.filled = filled;
