@@ -31,14 +31,28 @@ async fn one_op() {
         .unwrap();
 }
 
+/// Runs `body` (within `limit`, else fails naming `what`), then checks that
+/// no more fds are open and no more threads run than before.
+fn leaves_no_fd_or_thread(limit: Duration, what: &str, body: impl FnOnce() + Send + 'static) {
+    let fds = common::fd_count();
+    let tasks = common::thread_names().len();
+    finishes_within(limit, what, body);
+    let now = common::fd_count_settles(fds);
+    assert!(now <= fds, "{what}: {now} fds open, {fds} before");
+    let t = settle(tasks, || common::thread_names().len());
+    assert!(
+        t <= tasks,
+        "{what}: {t} threads, {tasks} before: {:?}",
+        common::thread_names()
+    );
+}
+
 #[test]
 fn a_thousand_runtimes_one_op_each() {
     let _serial = common::serial();
     // Warm up: one of each, so lazily made process-wide things exist.
     common::current_thread_runtime().block_on(one_op());
-    let fds = common::fd_count();
-    let tasks = common::thread_names().len();
-    finishes_within(Duration::from_secs(120), "1000 runtimes", move || {
+    leaves_no_fd_or_thread(Duration::from_secs(120), "1000 runtimes", || {
         for i in 0..1000 {
             let rt = if i % 10 == 0 {
                 common::multi_thread_runtime()
@@ -49,26 +63,16 @@ fn a_thousand_runtimes_one_op_each() {
             drop(rt);
         }
     });
-    let now = common::fd_count_settles(fds);
-    assert!(now <= fds, "{now} fds open, {fds} before");
-    let t = settle(tasks, || common::thread_names().len());
-    assert!(
-        t <= tasks,
-        "{t} threads, {tasks} before: {:?}",
-        common::thread_names()
-    );
 }
 
 #[test]
 fn a_thousand_runtimes_each_dropped_with_an_op_in_flight() {
     let _serial = common::serial();
     common::current_thread_runtime().block_on(one_op());
-    let fds = common::fd_count();
-    let tasks = common::thread_names().len();
-    finishes_within(
+    leaves_no_fd_or_thread(
         Duration::from_secs(120),
         "1000 runtimes dropped mid-op",
-        move || {
+        || {
             for _ in 0..1000 {
                 let rt = common::current_thread_runtime();
                 rt.block_on(async {
@@ -84,14 +88,6 @@ fn a_thousand_runtimes_each_dropped_with_an_op_in_flight() {
                 drop(rt);
             }
         },
-    );
-    let now = common::fd_count_settles(fds);
-    assert!(now <= fds, "{now} fds open, {fds} before");
-    let t = settle(tasks, || common::thread_names().len());
-    assert!(
-        t <= tasks,
-        "{t} threads, {tasks} before: {:?}",
-        common::thread_names()
     );
 }
 
