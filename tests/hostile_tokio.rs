@@ -14,17 +14,6 @@ use proactor::Driver;
 
 const HANG: Duration = Duration::from_secs(30);
 
-fn settle<T: PartialOrd + Copy + std::fmt::Debug>(limit: T, f: impl Fn() -> T) -> T {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let now = f();
-        if now <= limit || Instant::now() >= deadline {
-            return now;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 async fn one_op() {
     proactor::time::sleep(Duration::from_millis(1))
         .await
@@ -39,7 +28,7 @@ fn leaves_no_fd_or_thread(limit: Duration, what: &str, body: impl FnOnce() + Sen
     finishes_within(limit, what, body);
     let now = common::fd_count_settles(fds);
     assert!(now <= fds, "{what}: {now} fds open, {fds} before");
-    let t = settle(tasks, || common::thread_names().len());
+    let t = common::settles_at_or_below(tasks, || common::thread_names().len());
     assert!(
         t <= tasks,
         "{what}: {t} threads, {tasks} before: {:?}",
@@ -133,7 +122,7 @@ fn shutdown_background_and_timeout_zero_with_ops_in_flight() {
             now <= fds,
             "background={background}: {now} fds open, {fds} before"
         );
-        let orphans = settle(0, || common::threads_named("proactor-orphan"));
+        let orphans = common::settles_at_or_below(0, || common::threads_named("proactor-orphan"));
         assert_eq!(orphans, 0, "background={background}");
     }
 }
@@ -221,7 +210,7 @@ fn polled_under_a_then_finished_by_futures_block_on_after_a_dropped() {
     );
     assert_eq!(got.unwrap(), 4);
     assert_eq!(buf, b"late");
-    let orphans = settle(0, || common::threads_named("proactor-orphan"));
+    let orphans = common::settles_at_or_below(0, || common::threads_named("proactor-orphan"));
     assert_eq!(orphans, 0);
 }
 

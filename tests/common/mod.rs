@@ -190,10 +190,17 @@ pub fn park_until(driver: &Driver, limit: Duration, done: impl Fn() -> bool) -> 
 /// practice; the bound is for the kernel's deferred closes).
 #[cfg(unix)]
 pub fn fd_count_settles(expected: usize) -> usize {
+    settles_at_or_below(expected, fd_count)
+}
+
+/// Reads `count` every 10 ms until it is at most `limit` or 5 s have
+/// passed, and returns the last reading: for counts that fall back
+/// asynchronously (fds closed, threads exited).
+pub fn settles_at_or_below<T: PartialOrd>(limit: T, count: impl Fn() -> T) -> T {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let now = fd_count();
-        if now <= expected || Instant::now() >= deadline {
+        let now = count();
+        if now <= limit || Instant::now() >= deadline {
             return now;
         }
         std::thread::sleep(Duration::from_millis(10));
