@@ -183,12 +183,22 @@ impl<T, R: Default> OpTable<T, R> {
         }
     }
 
-    /// Keeps what submitting the operation again takes.
+    /// [`insert_waiting`](Self::insert_waiting), then `prepare` builds, from
+    /// the data at its final place in the slot and the new key, what
+    /// submitting the operation (again) takes; it is kept in the slot and
+    /// lent back for the caller to hand to the kernel without a copy.
     #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
-    pub(crate) fn set_resubmit(&mut self, key: OpKey, resubmit: R) {
-        if let Some(slot) = self.slot_mut(key) {
-            slot.resubmit = resubmit;
-        }
+    pub(crate) fn insert_prepared(
+        &mut self,
+        data: T,
+        waker: Option<Waker>,
+        prepare: impl FnOnce(&mut T, OpKey) -> R,
+    ) -> (OpKey, &R) {
+        let key = self.insert_waiting(data, waker);
+        let slot = &mut self.slots[key.index as usize];
+        let data = slot.data.as_mut().expect("a new slot holds its data");
+        slot.resubmit = prepare(data, key);
+        (key, &slot.resubmit)
     }
 
     /// What submitting the operation again takes, if it is still wanted:
@@ -212,7 +222,7 @@ impl<T, R: Default> OpTable<T, R> {
     }
 
     /// The data of an in-flight operation (to build its request or run it).
-    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    #[cfg(test)]
     pub(crate) fn data_mut(&mut self, key: OpKey) -> Option<&mut T> {
         self.slot_mut(key).and_then(|slot| slot.data.as_mut())
     }
@@ -458,12 +468,15 @@ mod tests {
     #[test]
     fn only_a_wanted_operation_is_resubmitted() {
         let mut table: OpTable<u8, u32> = OpTable::default();
-        let waiting = table.insert_waiting(1, Some(waker().1));
-        table.set_resubmit(waiting, 11);
+        let (waiting, prepared) =
+            table.insert_prepared(1, Some(waker().1), |data, _| u32::from(*data) + 10);
+        assert_eq!(*prepared, 11, "prepared from the data in its slot");
         assert_eq!(table.resubmission(waiting), Some(&11));
-        let submitted = table.insert(2);
-        table.set_resubmit(submitted, 22);
-        assert_eq!(table.resubmission(submitted), Some(&22));
+        let (submitted, _) = table.insert_prepared(2, None, |data, key| {
+            assert_eq!(*data, 2);
+            key.index + 22
+        });
+        assert_eq!(table.resubmission(submitted), Some(&(submitted.index + 22)));
         // Its future is gone: the kernel's cancellation is its end.
         let _ = table.cancel(submitted);
         assert_eq!(table.resubmission(submitted), None);

@@ -1,9 +1,10 @@
 //! The io_uring back end (Linux, feature `uring`).
 //!
-//! One ring per driver. The submission queue and the completion queue each
-//! have their own lock, held only while entries are copied in or out; the
-//! op table has a third. A thread blocked in `io_uring_enter` holds none of
-//! them. Cross-thread wake-ups arrive as the completion of a read on an
+//! One ring per driver. The submission queue is guarded by the op table's
+//! lock: a submission takes its slot and queues its entry, straight from the
+//! slot, in one critical section. The completion queue has a lock of its
+//! own, held while entries are copied out. A thread blocked in
+//! `io_uring_enter` holds neither. Cross-thread wake-ups arrive as the completion of a read on an
 //! eventfd, armed in the ring at all times.
 //!
 //! Completions are taken out of the ring by the holder of the parker's turn
@@ -142,8 +143,8 @@ unsafe impl Sync for WakeBuf {}
 
 struct Shared {
     ring: IoUring,
-    sq_lock: Mutex<()>,
     cq_lock: Mutex<()>,
+    /// The op table; its lock also guards the submission queue.
     table: SharedTable,
     support: &'static probe::Support,
     wakeup: Arc<EventfdWakeup>,
@@ -199,7 +200,6 @@ impl UringDriver {
         });
         let shared = Arc::new(Shared {
             ring,
-            sq_lock: Mutex::new(()),
             cq_lock: Mutex::new(()),
             table: Mutex::new(OpTable::default()),
             support,
@@ -260,19 +260,32 @@ impl Shared {
     /// reaped.
     unsafe fn push(&self, entry: &squeue::Entry, mut turn: Option<&mut Dispatch>) -> io::Result<()> {
         loop {
-            {
-                let _sq = lock(&self.sq_lock);
-                // SAFETY: sq_lock serialises every use of the submission queue.
-                let mut sq = unsafe { self.ring.submission_shared() };
-                // SAFETY: the caller guarantees the entry's pointers outlive
-                // its completion.
-                if unsafe { sq.push(entry) }.is_ok() {
-                    return Ok(());
-                }
+            let table = lock(&self.table);
+            // SAFETY: the table's lock is held; the entry's pointers are
+            // the caller's guarantee.
+            if unsafe { self.try_push(entry) } {
+                return Ok(());
             }
-            // Full: hand what is queued to the kernel, then try again.
+            // Full: hand what is queued to the kernel (which may reap, and
+            // so needs the table), then try again.
+            drop(table);
             self.submit_pending(turn.as_deref_mut())?;
         }
+    }
+
+    /// Copies `entry` into the submission queue if it has room.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the table's lock, which guards the queue, and every
+    /// pointer in `entry` stays valid until its completion is reaped.
+    unsafe fn try_push(&self, entry: &squeue::Entry) -> bool {
+        // SAFETY: the caller holds the table's lock, which serialises every
+        // use of the submission queue.
+        let mut sq = unsafe { self.ring.submission_shared() };
+        // SAFETY: the caller guarantees the entry's pointers outlive its
+        // completion.
+        unsafe { sq.push(entry) }.is_ok()
     }
 
     /// Submits queued entries unless this thread batches them until its
@@ -357,8 +370,9 @@ impl Shared {
     /// `TASKRUN_FLAG`; without it, the kernel interrupts the thread for
     /// that work itself).
     fn needs_enter(&self) -> bool {
-        let _sq = lock(&self.sq_lock);
-        // SAFETY: sq_lock serialises every use of the submission queue.
+        let _table = lock(&self.table);
+        // SAFETY: the table's lock serialises every use of the submission
+        // queue.
         let sq = unsafe { self.ring.submission_shared() };
         let needed = !sq.is_empty() || sq.cq_overflow() || sq.taskrun();
         // Dropped before the lock, as in `queue_state`.
@@ -368,8 +382,9 @@ impl Shared {
 
     /// (completions overflowed, entries wait in the submission queue).
     fn queue_state(&self) -> (bool, bool) {
-        let _sq = lock(&self.sq_lock);
-        // SAFETY: sq_lock serialises every use of the submission queue.
+        let _table = lock(&self.table);
+        // SAFETY: the table's lock serialises every use of the submission
+        // queue.
         let sq = unsafe { self.ring.submission_shared() };
         let state = (sq.cq_overflow(), !sq.is_empty());
         // Dropped (it stores the queue's tail back) before the lock: as a
@@ -625,17 +640,24 @@ impl Shared {
         }
         // Cloned before the lock: a waker's clone is user code.
         let waker = waker.cloned();
-        let (key, entry) = {
+        let (key, queue_full) = {
             let mut table = lock(&self.table);
-            let key = table.insert_waiting(op, waker);
-            let op = table.data_mut(key).expect("a new slot holds its data");
-            let entry = op.uring_entry().user_data(key.encode());
-            table.set_resubmit(key, Some(entry.clone()));
-            (key, entry)
+            let (key, entry) = table.insert_prepared(op, waker, |op, key| {
+                Some(op.uring_entry().user_data(key.encode()))
+            });
+            let entry = entry.as_ref().expect("prepared just now");
+            // SAFETY: the table's lock is held; the entry points into the
+            // op, which its slot keeps boxed and unmoved until the
+            // completion is reaped (OpCode contract).
+            let queued = unsafe { self.try_push(entry) };
+            (key, (!queued).then(|| entry.clone()))
         };
-        // SAFETY: the entry points into the op, which its slot keeps boxed
-        // and unmoved until the completion is reaped (OpCode contract).
-        match unsafe { self.push(&entry, turn.as_deref_mut()) } {
+        let pushed = match queue_full {
+            None => Ok(()),
+            // SAFETY: as above.
+            Some(entry) => unsafe { self.push(&entry, turn.as_deref_mut()) },
+        };
+        match pushed {
             Ok(()) => {
                 // The turn holder submits on its way into the kernel.
                 if turn.is_none() {
