@@ -73,14 +73,11 @@ pub(crate) enum Lifecycle {
     Completed(io::Result<usize>),
 }
 
-struct Slot<T, R> {
+struct Slot<T> {
     generation: u32,
     lifecycle: Lifecycle,
     /// `None` only while a pool thread has borrowed the operation.
     data: Option<T>,
-    /// What the back end needs to hand the operation to the kernel again
-    /// (io_uring: the entry it submitted), or `()`.
-    resubmit: R,
 }
 
 /// What the caller must do after marking a slot cancelled.
@@ -125,7 +122,13 @@ pub(crate) enum Polled<T> {
 /// keeps per slot to submit an operation again (see
 /// [`OpTable::resubmission`]).
 pub(crate) struct OpTable<T, R = ()> {
-    slots: Slab<Slot<T, R>>,
+    slots: Slab<Slot<T>>,
+    /// What the back end needs to hand each slot's operation to the kernel
+    /// again (io_uring: the entry it submitted), or `()`, by slot index.
+    /// Kept beside the slots, not in them: it is written once per
+    /// operation and read only in the rare resubmission, while a slot moves
+    /// in and out of the slab on every operation.
+    resubmits: Vec<R>,
     next_generation: u32,
 }
 
@@ -141,6 +144,7 @@ impl<T, R> Default for OpTable<T, R> {
     fn default() -> Self {
         OpTable {
             slots: Slab::new(),
+            resubmits: Vec::new(),
             next_generation: 0,
         }
     }
@@ -167,6 +171,15 @@ impl<T, R: Default> OpTable<T, R> {
     /// table's lock again) just to be woken. The caller clones the waker
     /// before locking: a waker's clone is user code.
     pub(crate) fn insert_waiting(&mut self, data: T, waker: Option<Waker>) -> OpKey {
+        let key = self.insert_slot(data, waker);
+        // Nothing to submit again: not what an earlier occupant left.
+        if let Some(resubmit) = self.resubmits.get_mut(key.index as usize) {
+            *resubmit = R::default();
+        }
+        key
+    }
+
+    fn insert_slot(&mut self, data: T, waker: Option<Waker>) -> OpKey {
         let generation = self.next_generation;
         // Generations stay below 2^31 so an encoded key never reaches the
         // values back ends reserve for their own markers.
@@ -175,7 +188,6 @@ impl<T, R: Default> OpTable<T, R> {
             generation,
             lifecycle: waker.map_or(Lifecycle::Submitted, Lifecycle::Waiting),
             data: Some(data),
-            resubmit: R::default(),
         });
         OpKey {
             index: u32::try_from(index).expect("more than 2^32 operations in flight"),
@@ -185,7 +197,7 @@ impl<T, R: Default> OpTable<T, R> {
 
     /// [`insert_waiting`](Self::insert_waiting), then `prepare` builds, from
     /// the data at its final place in the slot and the new key, what
-    /// submitting the operation (again) takes; it is kept in the slot and
+    /// submitting the operation (again) takes; it is kept with the slot and
     /// lent back for the caller to hand to the kernel without a copy.
     #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
     pub(crate) fn insert_prepared(
@@ -194,11 +206,21 @@ impl<T, R: Default> OpTable<T, R> {
         waker: Option<Waker>,
         prepare: impl FnOnce(&mut T, OpKey) -> R,
     ) -> (OpKey, &R) {
-        let key = self.insert_waiting(data, waker);
-        let slot = &mut self.slots[key.index as usize];
-        let data = slot.data.as_mut().expect("a new slot holds its data");
-        slot.resubmit = prepare(data, key);
-        (key, &slot.resubmit)
+        let key = self.insert_slot(data, waker);
+        let index = key.index as usize;
+        let data = self.slots[index]
+            .data
+            .as_mut()
+            .expect("a new slot holds its data");
+        let resubmit = prepare(data, key);
+        if index < self.resubmits.len() {
+            self.resubmits[index] = resubmit;
+        } else {
+            // Slots inserted unprepared may have taken the indices between.
+            self.resubmits.resize_with(index, R::default);
+            self.resubmits.push(resubmit);
+        }
+        (key, &self.resubmits[index])
     }
 
     /// What submitting the operation again takes, if it is still wanted:
@@ -207,15 +229,17 @@ impl<T, R: Default> OpTable<T, R> {
     /// exits): such an operation is submitted again rather than failed.
     #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
     pub(crate) fn resubmission(&mut self, key: OpKey) -> Option<&R> {
-        self.slot_mut(key)
-            .filter(|slot| {
-                matches!(slot.lifecycle, Lifecycle::Submitted | Lifecycle::Waiting(_))
-                    && slot.data.is_some()
-            })
-            .map(|slot| &slot.resubmit)
+        let wanted = self.slot_mut(key).is_some_and(|slot| {
+            matches!(slot.lifecycle, Lifecycle::Submitted | Lifecycle::Waiting(_))
+                && slot.data.is_some()
+        });
+        // A slot inserted unprepared past the last prepared one has none.
+        wanted
+            .then(|| self.resubmits.get(key.index as usize))
+            .flatten()
     }
 
-    fn slot_mut(&mut self, key: OpKey) -> Option<&mut Slot<T, R>> {
+    fn slot_mut(&mut self, key: OpKey) -> Option<&mut Slot<T>> {
         self.slots
             .get_mut(key.index as usize)
             .filter(|slot| slot.generation == key.generation)
@@ -487,6 +511,15 @@ mod tests {
         let lent = table.insert(3);
         let _ = table.lend(lent);
         assert_eq!(table.resubmission(lent), None);
+        // A slot taken again without preparing keeps nothing of the
+        // entry its earlier occupant left.
+        assert!(matches!(
+            table.poll(waiting, &waker().1, &mut None, &mut None),
+            Polled::Ready(..)
+        ));
+        let reused = table.insert(4);
+        assert_eq!(reused.index, waiting.index, "the freed slot is taken again");
+        assert_eq!(table.resubmission(reused), Some(&0));
     }
 
     #[test]
