@@ -1,6 +1,10 @@
 //! NOPs from several threads at once: each thread runs `block_on` with 32
-//! NOPs in flight, all on one shared `Driver`, or each on a `Driver` of its
-//! own, with 1, 2 and 4 threads (on however many cores the machine has).
+//! NOPs in flight, all on one shared `Driver`, each on a `Driver` of its
+//! own, or each on its own driver of one `PerThreadDriver` (built by the
+//! thread on first use: threads are started anew for every iteration, so
+//! that row also pays a driver's setup and teardown per thread per
+//! iteration), with 1, 2 and 4 threads (on however many cores the machine
+//! has).
 //! Throughput counts every thread's NOPs, so a driver that scales shows
 //! twice the one-thread rate with two threads on two cores.
 //!
@@ -13,7 +17,7 @@
 mod nop_loop;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use proactor::{Backend, Driver};
+use proactor::{Backend, Driver, PerThreadDriver};
 
 /// NOPs per thread per measured iteration: enough that starting the threads
 /// is lost in the noise.
@@ -26,6 +30,19 @@ fn nops_on_threads(drivers: &[Driver]) {
     std::thread::scope(|scope| {
         for driver in drivers {
             scope.spawn(move || nop_loop::proactor_nops(driver, IN_FLIGHT, OPS));
+        }
+    });
+}
+
+/// Runs the NOP loop on `threads` threads, each on its own driver of
+/// `drivers`, and waits for all of them.
+fn nops_on_own_drivers(drivers: &PerThreadDriver, threads: usize) {
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let driver = drivers.driver().expect("a driver for this thread");
+                nop_loop::proactor_nops(&driver, IN_FLIGHT, OPS);
+            });
         }
     });
 }
@@ -52,6 +69,12 @@ fn bench(c: &mut Criterion) {
                 BenchmarkId::new("driver per thread", threads),
                 &own,
                 |b, drivers| b.iter(|| nops_on_threads(drivers)),
+            );
+            let per_thread = Driver::builder().force(backend).entries(256).per_thread();
+            group.bench_with_input(
+                BenchmarkId::new("PerThreadDriver", threads),
+                &per_thread,
+                |b, drivers| b.iter(|| nops_on_own_drivers(drivers, threads)),
             );
         }
         group.finish();

@@ -74,6 +74,11 @@
 //! does, through `Driver::notification_fd` (on systems where the driver
 //! waits on an fd) and [`Driver::dispatch`].
 //!
+//! Threads that each run their own work (a thread per core) do best with a
+//! driver each: [`PerThreadDriver`] gives every thread that uses it one of
+//! its own, and states what happens to futures that move between threads
+//! and to operations in flight when a thread exits.
+//!
 //! ## Poll-based I/O traits
 //!
 //! [`TcpStream`](net::TcpStream), `net::UnixStream` (Unix),
@@ -128,7 +133,7 @@ cfg_if::cfg_if! {
         #[doc = include_str!("../README.md")]
         struct ReadmeDoctests;
 
-        pub use driver::{block_on, Backend, Builder, CompletionDriver, Driver, EnterGuard, FallbackReason};
+        pub use driver::{block_on, Backend, Builder, CompletionDriver, Driver, EnterGuard, FallbackReason, PerThreadDriver};
         cfg_notification_fd! {
             pub use driver::NotificationFd;
         }

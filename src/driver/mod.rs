@@ -46,9 +46,47 @@ pub(crate) mod lifecycle;
 #[cfg(all(test, proactor_loom))]
 mod loom_tests;
 pub(crate) mod parker;
+mod per_thread;
 pub(crate) mod pool;
 mod select;
 mod shared;
+
+pub use per_thread::PerThreadDriver;
+
+cfg_notification_fd! {
+    pub(crate) mod orphan;
+}
+cfg_no_notification_fd! {
+    /// Drivers that nothing drives any more while futures or I/O objects
+    /// of theirs live on. With no fd to wait on, each gets a thread of its
+    /// own, parked on it until nothing else holds it.
+    pub(crate) mod orphan {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        use std::time::Duration;
+
+        use crate::Driver;
+
+        /// Drives `driver` from a thread of its own until nothing else
+        /// holds it; from the calling thread if none can be started.
+        pub(crate) fn adopt(driver: Driver) {
+            let for_thread = driver.clone();
+            let started = std::thread::Builder::new()
+                .name("proactor-orphan".into())
+                .spawn(move || drive_alone(for_thread));
+            // The closure, and its handle, went with a failed spawn.
+            if started.is_err() {
+                drive_alone(driver);
+            }
+        }
+
+        /// Parks on `driver` until this is its last handle.
+        fn drive_alone(driver: Driver) {
+            while driver.handles() > 1 {
+                let _ = catch_unwind(AssertUnwindSafe(|| driver.park(Some(Duration::from_millis(50)))));
+            }
+        }
+    }
+}
 
 cfg_uring! {
     mod uring;
@@ -490,6 +528,21 @@ impl Driver {
     /// ```
     pub fn backend(&self) -> Backend {
         CompletionDriver::backend(self)
+    }
+
+    /// Whether `self` and `other` are handles to the same driver.
+    ///
+    /// ```
+    /// use proactor::Driver;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = Driver::new()?;
+    /// assert!(driver.same_driver(&driver.clone()));
+    /// assert!(!driver.same_driver(&Driver::new()?));
+    /// # Ok(()) }
+    /// ```
+    pub fn same_driver(&self, other: &Driver) -> bool {
+        sealed::Sealed::identity(self) == sealed::Sealed::identity(other)
     }
     /// Blocks until completions arrive, [`Driver::unpark`] is called, or
     /// `timeout` passes; then dispatches what arrived.

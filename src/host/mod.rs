@@ -10,8 +10,6 @@ use crate::Driver;
 
 cfg_notification_fd! {
     #[cfg(feature = "tokio")]
-    mod orphanage;
-    #[cfg(feature = "tokio")]
     mod tokio;
 
     /// The driver of the host runtime this thread runs in, if it has one.

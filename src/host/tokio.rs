@@ -243,7 +243,7 @@ impl Drop for Dispatcher {
         if self.driver.handles() > 1 {
             // Futures or I/O objects of this driver live on elsewhere: the
             // orphanage drives it for them.
-            super::orphanage::adopt(self.driver.clone());
+            crate::driver::orphan::adopt(self.driver.clone());
         }
     }
 }

@@ -1,9 +1,11 @@
-//! Drivers whose host runtime shut down while futures or I/O objects of
+//! Drivers that nothing drives any more while futures or I/O objects of
 //! theirs live on (moved to another runtime, to a thread, or kept idle):
-//! one thread, `proactor-orphan`, waits on all their notification fds at
-//! once and dispatches each that turns readable, or whose timer is due. A
-//! driver leaves when nothing but the orphanage holds it; the thread ends
-//! when the last one has left, and starts again with the next.
+//! a tokio runtime's driver after the runtime shut down, a per-thread
+//! driver after its thread exited. One thread, `proactor-orphan`, waits on
+//! all their notification fds at once and dispatches each that turns
+//! readable, or whose timer is due. A driver leaves when nothing but the
+//! orphanage holds it; the thread ends when the last one has left, and
+//! starts again with the next.
 //!
 //! One thread for every orphan, not one each: a program that makes many
 //! short runtimes and keeps one socket of each must not collect threads.
@@ -64,7 +66,7 @@ fn orphanage() -> &'static Mutex<Orphanage> {
 }
 
 /// Drives `driver` from the orphanage's thread until nothing else holds it.
-pub(super) fn adopt(driver: Driver) {
+pub(crate) fn adopt(driver: Driver) {
     let notified = driver.notification_fd();
     let orphan = Orphan {
         driver,
@@ -95,8 +97,8 @@ pub(super) fn adopt(driver: Driver) {
         }
         Err(_) => {
             // No thread to be had (the process is out of them, or of fds):
-            // drive what was adopted from here, on the dropping runtime's
-            // thread, until its holders are gone, rather than leave their
+            // drive what was adopted from here, on the thread letting go
+            // of it, until its holders are gone, rather than leave their
             // futures hanging.
             let orphans = std::mem::take(&mut orphanage.adopted);
             drop(orphanage);
