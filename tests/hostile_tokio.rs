@@ -494,6 +494,12 @@ fn idle_workers_then_data_from_outside() {
 #[test]
 fn no_orphan_thread_for_a_runtime_with_nothing_left() {
     let _serial = common::serial();
+    // An earlier test's orphans leave within the orphanage's sweep.
+    assert_eq!(
+        common::settles_at_or_below(0, || common::threads_named("proactor-orphan")),
+        0,
+        "an earlier test left a proactor-orphan thread running"
+    );
     let mut seen = 0;
     for _ in 0..50 {
         let rt = common::current_thread_runtime();

@@ -53,39 +53,9 @@ mod shared;
 
 pub use per_thread::PerThreadDriver;
 
+pub(crate) mod orphan;
 cfg_notification_fd! {
-    pub(crate) mod orphan;
-}
-cfg_no_notification_fd! {
-    /// Drivers that nothing drives any more while futures or I/O objects
-    /// of theirs live on. With no fd to wait on, each gets a thread of its
-    /// own, parked on it until nothing else holds it.
-    pub(crate) mod orphan {
-        use std::panic::{catch_unwind, AssertUnwindSafe};
-        use std::time::Duration;
-
-        use crate::Driver;
-
-        /// Drives `driver` from a thread of its own until nothing else
-        /// holds it; from the calling thread if none can be started.
-        pub(crate) fn adopt(driver: Driver) {
-            let for_thread = driver.clone();
-            let started = std::thread::Builder::new()
-                .name("proactor-orphan".into())
-                .spawn(move || drive_alone(for_thread));
-            // The closure, and its handle, went with a failed spawn.
-            if started.is_err() {
-                drive_alone(driver);
-            }
-        }
-
-        /// Parks on `driver` until this is its last handle.
-        fn drive_alone(driver: Driver) {
-            while driver.handles() > 1 {
-                let _ = catch_unwind(AssertUnwindSafe(|| driver.park(Some(Duration::from_millis(50)))));
-            }
-        }
-    }
+    mod orphanage;
 }
 
 cfg_uring! {

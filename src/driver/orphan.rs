@@ -1,184 +1,47 @@
 //! Drivers that nothing drives any more while futures or I/O objects of
-//! theirs live on (moved to another runtime, to a thread, or kept idle):
-//! a tokio runtime's driver after the runtime shut down, a per-thread
-//! driver after its thread exited. One thread, `proactor-orphan`, waits on
-//! all their notification fds at once and dispatches each that turns
-//! readable, or whose timer is due. A driver leaves when nothing but the
-//! orphanage holds it; the thread ends when the last one has left, and
-//! starts again with the next.
-//!
-//! One thread for every orphan, not one each: a program that makes many
-//! short runtimes and keeps one socket of each must not collect threads.
+//! theirs live on: a tokio runtime's driver after the runtime shut down, a
+//! per-thread driver after its thread exited. Where drivers wait on an fd,
+//! the orphanage's one thread drives them all; elsewhere, or when the
+//! orphanage cannot be had, each gets a thread of its own.
 
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::{Driver, NotificationFd};
+use crate::Driver;
 
-/// How often the thread looks for drivers nobody holds any more, when no
-/// event or timer wakes it sooner.
-const SWEEP: Duration = Duration::from_secs(1);
-
-struct Orphan {
-    driver: Driver,
-    notified: NotificationFd,
-    /// When its next timer is due (readiness back end), from its last
-    /// dispatch.
-    deadline: Option<Instant>,
+cfg_notification_fd! {
+    /// Drives `driver` from the orphanage's thread until nothing else
+    /// holds it.
+    pub(crate) fn adopt(driver: Driver) {
+        super::orphanage::adopt(driver);
+    }
 }
-
-impl Orphan {
-    /// Whether anything but the orphanage holds the driver (the orphan's own
-    /// handle and its notification fd's are two), in the process that made
-    /// it (a forked child's copy takes no work: see `driver::fork`).
-    fn still_held(&self) -> bool {
-        self.driver.handles() > 2 && !self.driver.is_inherited()
+cfg_no_notification_fd! {
+    /// Drives `driver` from a thread of proactor's until nothing else
+    /// holds it.
+    pub(crate) fn adopt(driver: Driver) {
+        drive_on_own_thread(driver);
     }
 }
 
-#[derive(Default)]
-struct Orphanage {
-    /// The orphans, except while the thread waits on them.
-    waiting: Vec<Orphan>,
-    /// Adopted while the thread was waiting on the others.
-    adopted: Vec<Orphan>,
-    /// The fork generation (see `driver::fork`) whose process runs the
-    /// thread, if it runs: a forked child has the flag but not the thread.
-    running_in: Option<u64>,
-    /// Interrupts the thread's wait (the thread holds the other end). It
-    /// lives as long as the thread: no fd stays open once it has ended.
-    poke: Option<UnixStream>,
-}
-
-impl Orphanage {
-    fn running(&self) -> bool {
-        self.running_in == Some(crate::driver::fork::generation())
+/// Drives `driver` from a thread of its own, parked on it, until nothing
+/// else holds it; from the calling thread if no thread can be started.
+pub(crate) fn drive_on_own_thread(driver: Driver) {
+    let for_thread = driver.clone();
+    let started = std::thread::Builder::new()
+        .name("proactor-orphan".into())
+        .spawn(move || drive_alone(for_thread));
+    // The closure, and its handle, went with a failed spawn.
+    if started.is_err() {
+        drive_alone(driver);
     }
 }
 
-fn orphanage() -> &'static Mutex<Orphanage> {
-    static ORPHANAGE: OnceLock<Mutex<Orphanage>> = OnceLock::new();
-    ORPHANAGE.get_or_init(Default::default)
-}
-
-/// Drives `driver` from the orphanage's thread until nothing else holds it.
-pub(crate) fn adopt(driver: Driver) {
-    let notified = driver.notification_fd();
-    let orphan = Orphan {
-        driver,
-        notified,
-        deadline: Some(Instant::now()),
-    };
-    let mut orphanage = orphanage().lock().unwrap_or_else(PoisonError::into_inner);
-    orphanage.adopted.push(orphan);
-    if orphanage.running() {
-        if let Some(poke) = &orphanage.poke {
-            // A full buffer means the thread has a poke to read already.
-            let _ = (&*poke).write(&[1]);
-        }
-        return;
-    }
-    let started = UnixStream::pair().and_then(|(poke, listen)| {
-        poke.set_nonblocking(true)?;
-        listen.set_nonblocking(true)?;
-        std::thread::Builder::new()
-            .name("proactor-orphan".into())
-            .spawn(move || run(listen))?;
-        Ok(poke)
-    });
-    match started {
-        Ok(poke) => {
-            orphanage.poke = Some(poke);
-            orphanage.running_in = Some(crate::driver::fork::generation());
-        }
-        Err(_) => {
-            // No thread to be had (the process is out of them, or of fds):
-            // drive what was adopted from here, on the thread letting go
-            // of it, until its holders are gone, rather than leave their
-            // futures hanging.
-            let orphans = std::mem::take(&mut orphanage.adopted);
-            drop(orphanage);
-            for orphan in orphans {
-                drive_alone(orphan.driver);
-            }
-        }
-    }
-}
-
-/// Parks on `driver` until this is its last handle: the way out when no
-/// orphanage thread can be had.
+/// Parks on `driver` until this is its last handle.
 fn drive_alone(driver: Driver) {
     while driver.handles() > 1 {
-        let _ = catch_unwind(AssertUnwindSafe(|| driver.park(Some(Duration::from_millis(50)))));
-    }
-}
-
-/// The orphanage's thread; `listen` is the other end of its `poke`.
-fn run(listen: UnixStream) {
-    loop {
-        let mut orphans = {
-            let mut orphanage = orphanage().lock().unwrap_or_else(PoisonError::into_inner);
-            let mut orphans = std::mem::take(&mut orphanage.waiting);
-            orphans.append(&mut orphanage.adopted);
-            // Dropped here (outside the lock, below): a driver nobody else
-            // holds tears down as any driver does.
-            let (kept, gone): (Vec<_>, Vec<_>) = orphans.into_iter().partition(Orphan::still_held);
-            if kept.is_empty() {
-                orphanage.running_in = None;
-                orphanage.poke = None;
-                drop(orphanage);
-                drop(gone);
-                return;
-            }
-            drop(orphanage);
-            drop(gone);
-            kept
-        };
-        let now = Instant::now();
-        let wait = orphans
-            .iter()
-            .filter_map(|orphan| orphan.deadline)
-            .map(|at| at.saturating_duration_since(now))
-            .fold(SWEEP, Duration::min);
-        let mut fds: Vec<libc::pollfd> = orphans
-            .iter()
-            .map(|orphan| orphan.notified.as_raw_fd())
-            .chain(std::iter::once(listen.as_raw_fd()))
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        // Rounded up: a wait cut short would spin until the deadline.
-        let millis = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: `fds` is a live array of `fds.len()` pollfds for the
-        // whole call; each fd is kept open by its orphan, which outlives it.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) };
-        if fds.last().is_some_and(|bell| bell.revents != 0) {
-            let mut pokes = [0u8; 64];
-            while matches!((&listen).read(&mut pokes), Ok(n) if n > 0) {}
-        }
-        let now = Instant::now();
-        for (orphan, polled) in orphans.iter_mut().zip(&fds) {
-            let due = orphan.deadline.is_some_and(|at| at <= now);
-            if polled.revents != 0 || due {
-                // A panicking waker is the woken future's failure, not the
-                // orphanage's: the others still need dispatching.
-                orphan.deadline = match catch_unwind(AssertUnwindSafe(|| orphan.driver.dispatch())) {
-                    Ok(Ok(deadline)) => deadline,
-                    Ok(Err(_)) | Err(_) => Some(now + Duration::from_millis(1)),
-                };
-            }
-        }
-        orphanage()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .waiting
-            .append(&mut orphans);
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            driver.park(Some(Duration::from_millis(50)))
+        }));
     }
 }

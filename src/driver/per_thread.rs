@@ -35,6 +35,12 @@ use super::{Builder, Driver};
 ///   what they leave is cleaned up). Once every handle to the
 ///   `PerThreadDriver` is dropped, a thread lets its driver go, the same
 ///   way, at its next call to any `PerThreadDriver` or when it exits.
+/// - **While a thread exits.** In a thread-local destructor that runs after
+///   proactor's own, the thread's driver is gone: each call builds a
+///   driver that the background thread drives from the start, and
+///   [`Driver::current`] no longer finds the driver `block_on` runs on
+///   (see [`Driver::enter`]), so pass it to operations explicitly
+///   (`Op::with_driver`).
 ///
 /// ```
 /// use proactor::op::{Nop, Op};
@@ -143,9 +149,14 @@ impl PerThreadDriver {
             (gone, found)
         });
         let Ok((gone, found)) = released else {
-            // This thread's locals are being destroyed: a driver that goes
-            // with the caller.
-            return self.shared.build();
+            // The thread is exiting and its locals are gone (a thread-local
+            // destructor that runs after proactor's calls this): nothing
+            // here can keep a driver or let it go later, so this one is
+            // handed to the orphanage at once, which drives it for as long
+            // as anything holds it.
+            let driver = self.shared.build()?;
+            super::orphan::adopt(driver.clone());
+            return Ok(driver);
         };
         for (_, driver) in gone {
             let_go(driver);
