@@ -137,10 +137,14 @@ impl PerThreadDriver {
             let mut own = own.borrow_mut();
             // Drivers of handles that are gone, and a forked child's copies
             // of its parent's: let go of (outside the borrow, below).
-            let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut own.0)
-                .into_iter()
-                .partition(|(handle, driver)| handle.strong_count() == 0 || driver.is_inherited());
-            own.0 = kept;
+            let stale = |(handle, driver): &(Weak<Builder>, Driver)| {
+                handle.strong_count() == 0 || driver.is_inherited()
+            };
+            let mut gone = Vec::new();
+            if own.0.iter().any(stale) {
+                let (stale_ones, kept) = std::mem::take(&mut own.0).into_iter().partition(stale);
+                (gone, own.0) = (stale_ones, kept);
+            }
             let found = own
                 .0
                 .iter()
