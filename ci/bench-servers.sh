@@ -6,7 +6,9 @@
 #     workers (server on both cores, so its CPU per request is the figure);
 #   - hyper 1.x on a smol executor (examples/smol_hello.rs), smol::net
 #     against proactor's (dispatched by async-io's reactor);
-#   - a TCP echo on the same smol executor, smol::net against proactor's.
+#   - a TCP echo on the same smol executor, smol::net against proactor's;
+#     and on tokio multi_thread with 2 workers, tokio's sockets against
+#     proactor's (`hyper_hello --serve echo`).
 # Proactor runs with each back end. The server is pinned to core 0, the
 # client to core 1: `wrk -t1 -c64` and `h2load --h1 -c64` for HTTP,
 # `iobench --op echo --qd 64 --bs 4096 --connect` for the echo. Besides
@@ -136,5 +138,6 @@ suite() {
 
 suite "hyper on tokio current_thread" http hyper_hello tokio
 server_cores=0,1 suite "hyper on tokio multi_thread, 2 workers on both cores (wrk shares core 1)" http hyper_hello tokio --workers 2
+server_cores=0,1 suite "TCP echo, 64 connections x 4 KiB, on tokio multi_thread, 2 workers on both cores" echo hyper_hello tokio --workers 2 --serve echo
 suite "hyper on a smol LocalExecutor" http smol_hello smol --serve http
 suite "TCP echo, 64 connections x 4 KiB, on a smol LocalExecutor" echo smol_hello smol --serve echo

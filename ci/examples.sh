@@ -138,6 +138,10 @@ run_all() {
     start_server hyper_hello --workers 2
     check_hyper_server "$port" "hyper_hello --workers 2"
     stop_server hyper_hello
+    start_server hyper_hello --workers 2 --serve echo
+    socat "TCP:127.0.0.1:$port" - <"$work/blob" >"$work/blob.back"
+    cmp "$work/blob" "$work/blob.back" || fail "hyper_hello --serve echo: 1 MB differs"
+    stop_server hyper_hello
 
     echo "--- smol_hello (hyper and echo on smol) with curl, nc, wrk and socat: the same checks"
     start_server smol_hello

@@ -6,11 +6,13 @@
 //! `GET /` answers "Hello, world!", `POST /echo` streams the request body
 //! back as it arrives, anything else is a 404. Keep-alive, pipelining,
 //! `Expect: 100-continue` and clients that half-close their side all work.
-//! Ctrl-C stops it cleanly.
+//! Ctrl-C stops it cleanly. `--serve echo` serves a plain TCP echo instead
+//! (through tokio's `AsyncReadExt`/`AsyncWriteExt`), for the echo bench on
+//! the same runtimes.
 //!
 //! ```text
 //! cargo run --release --features uring,tokio --example hyper_hello -- \
-//!     [--addr 127.0.0.1:8080] [--io proactor|tokio] [--workers N]
+//!     [--addr 127.0.0.1:8080] [--io proactor|tokio] [--workers N] [--serve http|echo]
 //! curl http://127.0.0.1:8080/
 //! curl --data-binary @some-file http://127.0.0.1:8080/echo
 //! ```
@@ -78,12 +80,31 @@ impl Listener {
     }
 }
 
-async fn run(addr: String, io: String) -> io::Result<()> {
+/// Sends back what `stream` receives until the peer closes its side.
+async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut stream: S,
+) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return stream.shutdown().await;
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
+}
+
+async fn run(addr: String, io: String, echoes: bool) -> io::Result<()> {
     let listener = Arc::new(Listener::bind(&addr, &io).await?);
-    println!(
-        "hyper_hello: listening on http://{}/",
-        listener.local_addr()?
-    );
+    if echoes {
+        println!("hyper_hello: listening on {}", listener.local_addr()?);
+    } else {
+        println!(
+            "hyper_hello: listening on http://{}/",
+            listener.local_addr()?
+        );
+    }
     let mut shutdown = std::pin::pin!(ctrl_c::ctrl_c()?);
     // Kept across loop turns: dropping an accept that already completed
     // would close the connection it accepted.
@@ -112,9 +133,15 @@ async fn run(addr: String, io: String) -> io::Result<()> {
                 // A client that shut its side down still gets its answers.
                 let http = hyper::server::conn::http1::Builder::new().half_close(true).clone();
                 connections.spawn(async move {
-                    match connection {
-                        Connection::Proactor(io) => http.serve_connection(io, service).await,
-                        Connection::Tokio(io) => http.serve_connection(io, service).await,
+                    match (connection, echoes) {
+                        (Connection::Proactor(io), true) => echo(io.into_inner()).await,
+                        (Connection::Tokio(io), true) => echo(io.into_inner()).await,
+                        (Connection::Proactor(io), false) => {
+                            http.serve_connection(io, service).await.map_err(io::Error::other)
+                        }
+                        (Connection::Tokio(io), false) => {
+                            http.serve_connection(io, service).await.map_err(io::Error::other)
+                        }
                     }
                 });
             }
@@ -138,7 +165,7 @@ async fn run(addr: String, io: String) -> io::Result<()> {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: hyper_hello [--addr HOST:PORT] [--io proactor|tokio] [--workers N]");
+    eprintln!("usage: hyper_hello [--addr HOST:PORT] [--io proactor|tokio] [--workers N] [--serve http|echo]");
     std::process::exit(2);
 }
 
@@ -147,6 +174,7 @@ fn main() {
     let mut io = "proactor".to_string();
     // 0: a current-thread runtime.
     let mut workers = 0usize;
+    let mut echoes = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
@@ -156,6 +184,9 @@ fn main() {
                 Ok(n) if n > 0 => workers = n,
                 _ => usage(),
             },
+            ("--serve", Some(value)) if value == "http" || value == "echo" => {
+                echoes = value == "echo"
+            }
             _ => usage(),
         }
     }
@@ -169,7 +200,7 @@ fn main() {
     let served = builder
         .enable_all()
         .build()
-        .and_then(|runtime| runtime.block_on(run(addr, io)));
+        .and_then(|runtime| runtime.block_on(run(addr, io, echoes)));
     if let Err(e) = served {
         eprintln!("hyper_hello: {e}");
         std::process::exit(1);
