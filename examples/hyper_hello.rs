@@ -157,10 +157,12 @@ async fn run(addr: String, io: String, echoes: bool) -> io::Result<()> {
     }
     let open = connections.len();
     connections.shutdown().await;
-    println!(
-        "hyper_hello: shut down cleanly: {} requests answered, {finished} connections finished, {open} closed at exit",
-        answered.load(Ordering::Relaxed)
-    );
+    let answered = if echoes {
+        String::new()
+    } else {
+        format!("{} requests answered, ", answered.load(Ordering::Relaxed))
+    };
+    println!("hyper_hello: shut down cleanly: {answered}{finished} connections finished, {open} closed at exit");
     Ok(())
 }
 
