@@ -171,48 +171,19 @@ fn transient_io_uring_error_falls_back_to_poll_for_that_driver() {
     }
 }
 
-fn nofile_limit() -> libc::rlimit {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit into `limit`, which outlives it.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
-    limit
-}
-
-fn set_nofile_limit(limit: libc::rlimit) {
-    // SAFETY: setrlimit only reads the rlimit `limit` points to.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
-    assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
-}
-
-/// Opens /dev/null until the fd table is full; the files free it again.
-fn use_up_every_fd() -> Vec<std::fs::File> {
-    let mut files = Vec::new();
-    loop {
-        match std::fs::File::open("/dev/null") {
-            Ok(file) => files.push(file),
-            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => return files,
-            Err(e) => panic!("open /dev/null: {e}"),
-        }
-    }
-}
-
 /// Runs only as a child of `transient_probe_error_is_not_cached`.
 #[test]
 fn child_probing_with_every_fd_in_use() {
     if std::env::var_os(CHILD_EXHAUSTS_FDS).is_none() {
         return;
     }
-    let original = nofile_limit();
+    let original = common::nofile_limit();
     // A low soft limit keeps the fd table small enough to fill.
-    set_nofile_limit(libc::rlimit {
+    common::set_nofile_limit(libc::rlimit {
         rlim_cur: original.rlim_cur.min(64),
         ..original
     });
-    let files = use_up_every_fd();
+    let files = common::use_up_every_fd();
 
     // No fd for the probe's ring, nor for the readiness back end's poller:
     // no back end can run, and the error says why.
@@ -222,7 +193,7 @@ fn child_probing_with_every_fd_in_use() {
     assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{err}");
 
     drop(files);
-    set_nofile_limit(original);
+    common::set_nofile_limit(original);
 
     // Nothing of the failure was kept: io_uring is probed again and used.
     let driver = Driver::new().expect("a driver once fds are free");

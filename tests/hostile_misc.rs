@@ -197,23 +197,13 @@ fn probe_emfile_child() {
     if std::env::var("PROACTOR_REDTEAM_CHILD").is_err() {
         return;
     }
-    let mut old = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain rlimit calls on valid structs.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) };
+    let old = common::nofile_limit();
     // A low limit, and every fd below it used up.
-    let low = libc::rlimit {
+    common::set_nofile_limit(libc::rlimit {
         rlim_cur: 64,
-        rlim_max: old.rlim_max,
-    };
-    // SAFETY: as above.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) };
-    let mut hold = Vec::new();
-    while let Ok(f) = std::fs::File::open("/dev/null") {
-        hold.push(f);
-    }
+        ..old
+    });
+    let hold = common::use_up_every_fd();
     let first = Driver::new();
     println!(
         "no fds: {:?}",
@@ -227,8 +217,7 @@ fn probe_emfile_child() {
         current.as_ref().map(|d| d.backend())
     );
     drop(hold);
-    // SAFETY: as above.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) };
+    common::set_nofile_limit(old);
     let again = Driver::new().unwrap();
     println!(
         "fds back: {:?} {:?}",

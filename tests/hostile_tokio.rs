@@ -122,7 +122,7 @@ fn shutdown_background_and_timeout_zero_with_ops_in_flight() {
             now <= fds,
             "background={background}: {now} fds open, {fds} before"
         );
-        let orphans = common::settles_at_or_below(0, || common::threads_named("proactor-orphan"));
+        let orphans = common::orphan_threads_settle();
         assert_eq!(orphans, 0, "background={background}");
     }
 }
@@ -210,7 +210,7 @@ fn polled_under_a_then_finished_by_futures_block_on_after_a_dropped() {
     );
     assert_eq!(got.unwrap(), 4);
     assert_eq!(buf, b"late");
-    let orphans = common::settles_at_or_below(0, || common::threads_named("proactor-orphan"));
+    let orphans = common::orphan_threads_settle();
     assert_eq!(orphans, 0);
 }
 
@@ -496,7 +496,7 @@ fn no_orphan_thread_for_a_runtime_with_nothing_left() {
     let _serial = common::serial();
     // An earlier test's orphans leave within the orphanage's sweep.
     assert_eq!(
-        common::settles_at_or_below(0, || common::threads_named("proactor-orphan")),
+        common::orphan_threads_settle(),
         0,
         "an earlier test left a proactor-orphan thread running"
     );

@@ -14,10 +14,6 @@ use std::time::Duration;
 use proactor::op::{Nop, Op, Recv};
 use proactor::{Backend, Driver, PerThreadDriver};
 
-fn per_thread(backend: Backend) -> PerThreadDriver {
-    Driver::builder().force(backend).entries(16).per_thread()
-}
-
 /// Runs `body` on a thread of its own, which exits before this returns:
 /// the drivers it made for itself go with it, before the next test counts
 /// fds.
@@ -25,30 +21,19 @@ fn on_a_thread<T: Send>(body: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| scope.spawn(body).join().unwrap())
 }
 
-/// A receive on `socket` started on this thread's driver, polled once so
-/// it is in flight (nothing has been sent yet).
+/// A receive on `socket` started on this thread's driver, in flight
+/// (nothing has been sent yet).
 fn started_recv(
     drivers: &PerThreadDriver,
     socket: std::net::TcpStream,
 ) -> Op<Recv<std::net::TcpStream, Vec<u8>>> {
-    let mut recv = None;
-    drivers
-        .block_on(async {
-            let mut started = Op::new(Recv::new(socket, vec![0; 16])).unwrap();
-            assert!(
-                futures::poll!(&mut started).is_pending(),
-                "nothing was sent yet"
-            );
-            recv = Some(started);
-        })
-        .unwrap();
-    recv.expect("started above")
+    common::started_on(drivers, Recv::new(socket, vec![0; 16]))
 }
 
 /// The thread's own driver, kept; another thread's and another handle's
 /// are others; `block_on` and the operations inside take the thread's.
 fn threads_get_drivers_of_their_own(backend: Backend) {
-    let drivers = per_thread(backend);
+    let drivers = common::per_thread(backend);
     let here = drivers.driver().unwrap();
     assert!(
         here.same_driver(&drivers.driver().unwrap()),
@@ -75,7 +60,7 @@ fn threads_get_drivers_of_their_own(backend: Backend) {
                 .unwrap()
         });
     });
-    let other = per_thread(backend);
+    let other = common::per_thread(backend);
     assert!(
         !here.same_driver(&other.driver().unwrap()),
         "another handle, another driver"
@@ -89,7 +74,7 @@ both_backends! {
 
     fn a_future_moved_to_another_thread_completes_while_its_thread_parks(driver) {
         let fds = common::fd_count();
-        let drivers = per_thread(driver.backend());
+        let drivers = common::per_thread(driver.backend());
         let (mut client, server) = common::std_tcp_pair();
         let (moved_tx, moved_rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = futures::channel::oneshot::channel::<()>();
@@ -115,7 +100,7 @@ both_backends! {
 
     fn a_thread_that_exits_hands_its_operations_on(driver) {
         let fds = common::fd_count();
-        let drivers = per_thread(driver.backend());
+        let drivers = common::per_thread(driver.backend());
         let (mut client, server) = common::std_tcp_pair();
         let (parked_client, parked_server) = common::std_tcp_pair();
         let (recv, dropped) = std::thread::scope(|scope| {
@@ -136,7 +121,7 @@ both_backends! {
         assert_eq!(common::fd_count_settles(fds), fds, "an fd was left open");
         #[cfg(target_os = "linux")]
         assert_eq!(
-            common::settles_at_or_below(0, || common::threads_named("proactor-orphan")),
+            common::orphan_threads_settle(),
             0,
             "the thread that drove the exited thread's driver ended"
         );
@@ -144,7 +129,7 @@ both_backends! {
 
     fn a_thread_that_exits_with_nothing_in_flight_leaves_nothing(driver) {
         let fds = common::fd_count();
-        let drivers = per_thread(driver.backend());
+        let drivers = common::per_thread(driver.backend());
         std::thread::scope(|scope| {
             for _ in 0..4 {
                 scope.spawn(|| drivers.block_on(async { Op::new(Nop::new()).unwrap().await.unwrap() }).unwrap());
@@ -157,12 +142,12 @@ both_backends! {
     fn a_dropped_handle_lets_the_threads_drivers_go(driver) {
         let fds = common::fd_count();
         on_a_thread(|| {
-            let first = per_thread(driver.backend());
+            let first = common::per_thread(driver.backend());
             drop(first.driver().unwrap());
             let with_one = common::fd_count();
             drop(first);
             // The next call on this thread lets the first handle's driver go.
-            let second = per_thread(driver.backend());
+            let second = common::per_thread(driver.backend());
             let _kept = second.driver().unwrap();
             assert_eq!(common::fd_count(), with_one, "the first driver was let go as the second was made");
         });

@@ -14,31 +14,13 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use proactor::op::{Accept, Blocking, Nop, Op, OpCode, Read, Recv, Timeout};
-use proactor::{Backend, Driver, PerThreadDriver};
-
-fn per_thread(backend: Backend) -> PerThreadDriver {
-    Driver::builder().force(backend).entries(16).per_thread()
-}
-
-/// `op` made on this thread's driver and polled once inside its block_on:
-/// in flight when returned.
-fn started<O: OpCode>(drivers: &PerThreadDriver, op: O) -> Op<O> {
-    let mut slot = None;
-    drivers
-        .block_on(async {
-            let mut op = Op::new(op).unwrap();
-            assert!(futures::poll!(&mut op).is_pending(), "in flight");
-            slot = Some(op);
-        })
-        .unwrap();
-    slot.unwrap()
-}
+use proactor::op::{Accept, Blocking, Nop, Op, Read, Recv, Timeout};
+use proactor::{Driver, PerThreadDriver};
 
 fn orphan_threads_end() {
     #[cfg(target_os = "linux")]
     assert_eq!(
-        common::settles_at_or_below(0, || common::threads_named("proactor-orphan")),
+        common::orphan_threads_settle(),
         0,
         "proactor-orphan thread left behind"
     );
@@ -79,11 +61,11 @@ fn many_kinds_from_an_exited_thread(
                     7
                 });
                 (
-                    started(drivers, Timeout::new(Duration::from_millis(300))),
-                    started(drivers, Accept::new(l2)),
-                    started(drivers, Recv::new(server, vec![0; 16])),
-                    started(drivers, Read::new(unix_ours, vec![0; 16])),
-                    started(drivers, Blocking::new(work)),
+                    common::started_on(drivers, Timeout::new(Duration::from_millis(300))),
+                    common::started_on(drivers, Accept::new(l2)),
+                    common::started_on(drivers, Recv::new(server, vec![0; 16])),
+                    common::started_on(drivers, Read::new(unix_ours, vec![0; 16])),
+                    common::started_on(drivers, Blocking::new(work)),
                 )
             })
             .join()
@@ -118,7 +100,7 @@ both_backends! {
     /// that has exited, awaited on another: all complete with their results.
     fn exited_thread_many_kinds_all_complete(driver) {
         let fds = common::fd_count();
-        let drivers = per_thread(driver.backend());
+        let drivers = common::per_thread(driver.backend());
         let ((timer, accept, recv, read, blocking), mut peers, listener) =
             many_kinds_from_an_exited_thread(&drivers);
         // After the exit: the data the operations wait for.
@@ -150,7 +132,7 @@ both_backends! {
     /// fd or orphan thread left behind.
     fn exited_thread_many_kinds_dropped(driver) {
         let fds = common::fd_count();
-        let drivers = per_thread(driver.backend());
+        let drivers = common::per_thread(driver.backend());
         let (kinds, peers, listener) = many_kinds_from_an_exited_thread(&drivers);
         drop(kinds);
         drop((peers, listener, drivers));
@@ -161,7 +143,7 @@ both_backends! {
     /// An operation started in a thread-local destructor on the thread's
     /// per-thread driver, handed out, completes once its thread is gone.
     fn op_started_in_tls_destructor_completes_elsewhere(driver) {
-        let drivers = per_thread(driver.backend());
+        let drivers = common::per_thread(driver.backend());
         let (mut client, server) = common::std_tcp_pair();
         let (tx, rx) = mpsc::channel();
         let d = drivers.clone();
@@ -191,37 +173,37 @@ both_backends! {
     }
 }
 
-fn set_nofile(limit: u64) {
-    let rl = libc::rlimit {
-        rlim_cur: limit as libc::rlim_t,
-        rlim_max: limit as libc::rlim_t,
-    };
-    // SAFETY: a valid rlimit struct.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
-}
-
-/// Opens /dev/null until no fd is left; the fds are freed when dropped.
-fn exhaust_fds() -> Vec<std::fs::File> {
-    let mut held = Vec::new();
-    while let Ok(f) = std::fs::File::open("/dev/null") {
-        held.push(f);
-    }
-    held
-}
-
 const NOFD_MARKER: &str = "PROACTOR_NOFD_CHILD";
+
+/// In the child `run_fd_starved` started: a low fd limit, and a
+/// `PerThreadDriver` on the child's back end. `None` in the parent.
+fn fd_starved_child() -> Option<PerThreadDriver> {
+    if !common::in_backend_child(NOFD_MARKER) {
+        return None;
+    }
+    common::set_nofile_limit(libc::rlimit {
+        rlim_cur: 256,
+        rlim_max: 256,
+    });
+    Some(common::per_thread(Driver::current().backend()))
+}
+
+/// Runs the test `child` in a child process per back end, where
+/// [`fd_starved_child`] lets it through.
+fn run_fd_starved(child: &str) {
+    // The child's pipes are fds of this process: not while others count.
+    let _serial = common::serial();
+    common::run_child_on_each_backend(child, NOFD_MARKER, Some(Duration::from_secs(60)));
+}
 
 /// Child: with every fd in use, `driver()` and `block_on` on a new thread
 /// return an error rather than panic; the next call, with fds, works.
 #[test]
 fn child_driver_errs_without_fds() {
-    if !common::in_backend_child(NOFD_MARKER) {
+    let Some(drivers) = fd_starved_child() else {
         return;
-    }
-    let backend = common::backend_named(&std::env::var("PROACTOR_BACKEND").unwrap());
-    set_nofile(256);
-    let drivers = per_thread(backend);
-    let held = exhaust_fds();
+    };
+    let held = common::use_up_every_fd();
     let r = std::thread::scope(|s| {
         s.spawn(|| {
             let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -252,23 +234,20 @@ fn child_driver_errs_without_fds() {
 /// The exiting thread must not block until this thread drops the op.
 #[test]
 fn child_thread_exit_with_no_fds_left_does_not_block() {
-    if !common::in_backend_child(NOFD_MARKER) {
+    let Some(drivers) = fd_starved_child() else {
         return;
-    }
-    let backend = common::backend_named(&std::env::var("PROACTOR_BACKEND").unwrap());
-    set_nofile(256);
-    let drivers = per_thread(backend);
+    };
     let (mut client, server) = common::std_tcp_pair();
     let (tx, rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let d = drivers.clone();
     let t = std::thread::spawn(move || {
-        tx.send(started(&d, Recv::new(server, vec![0; 16])))
+        tx.send(common::started_on(&d, Recv::new(server, vec![0; 16])))
             .unwrap();
         go_rx.recv().unwrap();
     });
     let recv = rx.recv().unwrap();
-    let held = exhaust_fds();
+    let held = common::use_up_every_fd();
     go_tx.send(()).unwrap();
     let (join_tx, join_rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -295,22 +274,10 @@ fn join_rx_after(rx: &mpsc::Receiver<bool>) -> Option<bool> {
 
 #[test]
 fn driver_errs_without_fds() {
-    // The child's pipes are fds of this process: not while others count.
-    let _serial = common::serial();
-    common::run_child_on_each_backend(
-        "child_driver_errs_without_fds",
-        NOFD_MARKER,
-        Some(Duration::from_secs(60)),
-    );
+    run_fd_starved("child_driver_errs_without_fds");
 }
 
 #[test]
 fn thread_exit_with_no_fds_left_does_not_block() {
-    // The child's pipes are fds of this process: not while others count.
-    let _serial = common::serial();
-    common::run_child_on_each_backend(
-        "child_thread_exit_with_no_fds_left_does_not_block",
-        NOFD_MARKER,
-        Some(Duration::from_secs(60)),
-    );
+    run_fd_starved("child_thread_exit_with_no_fds_left_does_not_block");
 }

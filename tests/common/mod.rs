@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proactor::buf::{IoBuf, IoBufMut};
-use proactor::{Backend, Driver};
+use proactor::op::{Op, OpCode};
+use proactor::{Backend, Driver, PerThreadDriver};
 
 /// Makes one `#[test]` per back end compiled in, each handed a driver forced
 /// onto that back end: `both_backends! { fn name(driver) { ... } }`. The
@@ -414,4 +415,65 @@ pub fn thread_names() -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+/// Waits for every `proactor-orphan` thread to end (they end within the
+/// orphanage's sweep once nothing is left to drive) and returns how many
+/// are left after 5 s.
+#[cfg(target_os = "linux")]
+pub fn orphan_threads_settle() -> usize {
+    settles_at_or_below(0, || threads_named("proactor-orphan"))
+}
+
+/// A `PerThreadDriver` forced onto `backend`, with small rings.
+pub fn per_thread(backend: Backend) -> PerThreadDriver {
+    Driver::builder().force(backend).entries(16).per_thread()
+}
+
+/// `op` made on this thread's driver of `drivers` and polled once inside
+/// its `block_on`: in flight when returned.
+pub fn started_on<O: OpCode>(drivers: &PerThreadDriver, op: O) -> Op<O> {
+    let mut slot = None;
+    drivers
+        .block_on(async {
+            let mut op = Op::new(op).unwrap();
+            assert!(futures::poll!(&mut op).is_pending(), "in flight");
+            slot = Some(op);
+        })
+        .unwrap();
+    slot.expect("started above")
+}
+
+/// The process's fd limits.
+#[cfg(unix)]
+pub fn nofile_limit() -> libc::rlimit {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into `limit`, which outlives it.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
+    limit
+}
+
+/// Sets the process's fd limits (in a child process: it is process-wide).
+#[cfg(unix)]
+pub fn set_nofile_limit(limit: libc::rlimit) {
+    // SAFETY: setrlimit only reads the rlimit `limit` points to.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
+}
+
+/// Opens /dev/null until the fd table is full; the files free it again.
+#[cfg(unix)]
+pub fn use_up_every_fd() -> Vec<std::fs::File> {
+    let mut files = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(file) => files.push(file),
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => return files,
+            Err(e) => panic!("open /dev/null: {e}"),
+        }
+    }
 }
