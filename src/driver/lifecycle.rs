@@ -213,13 +213,11 @@ impl<T, R: Default> OpTable<T, R> {
             .as_mut()
             .expect("a new slot holds its data");
         let resubmit = prepare(data, key);
-        if index < self.resubmits.len() {
-            self.resubmits[index] = resubmit;
-        } else {
+        if index >= self.resubmits.len() {
             // Slots inserted unprepared may have taken the indices between.
-            self.resubmits.resize_with(index, R::default);
-            self.resubmits.push(resubmit);
+            self.resubmits.resize_with(index + 1, R::default);
         }
+        self.resubmits[index] = resubmit;
         (key, &self.resubmits[index])
     }
 

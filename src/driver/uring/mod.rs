@@ -4,8 +4,8 @@
 //! lock: a submission takes its slot and queues its entry, straight from the
 //! slot, in one critical section. The completion queue has a lock of its
 //! own, held while entries are copied out. A thread blocked in
-//! `io_uring_enter` holds neither. Cross-thread wake-ups arrive as the completion of a read on an
-//! eventfd, armed in the ring at all times.
+//! `io_uring_enter` holds neither. Cross-thread wake-ups arrive as the
+//! completion of a read on an eventfd, armed in the ring at all times.
 //!
 //! Completions are taken out of the ring by the holder of the parker's turn
 //! only, into a [`Dispatch`]; wakers and cleanups run after the turn is
