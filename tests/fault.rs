@@ -20,7 +20,7 @@ use proactor::{Backend, Driver};
 
 /// Opcodes whose operations take the per-op fallback when the kernel lacks
 /// them, with the minimum kernel that has each.
-const OPTIONAL: [(u8, &str); 9] = [
+const OPTIONAL: [(u8, &str); 11] = [
     (opcode::OpenAt::CODE, "5.6"),
     (opcode::Close::CODE, "5.6"),
     (opcode::Statx::CODE, "5.6"),
@@ -30,6 +30,8 @@ const OPTIONAL: [(u8, &str); 9] = [
     (opcode::UnlinkAt::CODE, "5.11"),
     (opcode::MkDirAt::CODE, "5.15"),
     (opcode::Shutdown::CODE, "5.11"),
+    (opcode::Readv::CODE, "5.1"),
+    (opcode::Writev::CODE, "5.1"),
 ];
 
 /// File, path, timer and socket work whose every result is checked.
@@ -52,6 +54,17 @@ async fn workload(dir: &std::path::Path, seed: u64) {
     let (r, back) = file.read_exact_at(Vec::with_capacity(data.len()), 0).await;
     r.unwrap();
     assert!(back == data, "file data differs (seed {seed})");
+    // The same bytes again, through several buffers: short counts allowed.
+    let parts = vec![data[..1000].to_vec(), data[1000..5000].to_vec()];
+    let (written, _) = file.write_vectored_at(parts, 0).await;
+    assert!((1..=5000).contains(&written.unwrap()));
+    let bufs = vec![Vec::with_capacity(1000), Vec::with_capacity(4000)];
+    let (read, bufs) = file.read_vectored_at(bufs, 0).await;
+    let read = read.unwrap();
+    assert!(
+        read > 0 && bufs.concat() == data[..read],
+        "vectored read differs (seed {seed})"
+    );
     file.set_len(10).await.unwrap();
     file.close().await.unwrap();
     let moved = dir.join(format!("g{seed}"));

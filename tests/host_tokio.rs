@@ -43,6 +43,21 @@ async fn workload() {
     assert!(contents.starts_with(b"[package]"));
     let job = Op::new(Blocking::new(|| 6 * 7)).unwrap();
     assert_eq!(job.await.unwrap(), 42);
+    // A socket whose I/O is done by hand, awaited through the driver.
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    let b = proactor::os::AsyncFd::new(b).unwrap();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(5));
+        std::io::Write::write_all(&mut &a, b"fd").unwrap();
+    });
+    let mut buf = [0u8; 4];
+    let n = b
+        .read_with(|mut socket| std::io::Read::read(&mut socket, &mut buf))
+        .await
+        .unwrap();
+    assert_eq!(&buf[..n], b"fd");
+    writer.join().unwrap();
 }
 
 #[test]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::{Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::{Close, Fsync, Ftruncate, Op, ReadAt, Statx, WriteAt};
+use crate::op::{
+    Close, Fsync, Ftruncate, Op, ReadAt, ReadVectoredAt, Statx, WriteAt, WriteVectoredAt,
+};
 use crate::os::sys::OwnedFile;
 use crate::os::AsRawFile;
 use crate::Driver;
@@ -317,6 +319,77 @@ impl File {
     /// ```
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
         self.op(WriteAt::new(self.fd.clone(), buf, offset)).await
+    }
+
+    /// Reads from `offset` into several buffers in one operation
+    /// (`IORING_OP_READV`; `preadv(2)` on the readiness back end): the first
+    /// buffer is filled, up to its `bytes_total()`, before the next gets a
+    /// byte, and each comes back with the bytes it got recorded as in
+    /// [`read_at`](File::read_at). Returns the total. At most
+    /// [`MAX_BUFFERS`](crate::op::MAX_BUFFERS) buffers (more is an
+    /// `InvalidInput` error) and [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes
+    /// per call.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"0123456789")?;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::open(&path).await?;
+    ///     let bufs = vec![Vec::with_capacity(3), Vec::with_capacity(4)];
+    ///     let (n, bufs) = file.read_vectored_at(bufs, 2).await;
+    ///     assert_eq!(n?, 7);
+    ///     assert_eq!(bufs, [&b"234"[..], &b"5678"[..]]);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn read_vectored_at<B: IoBufMut>(
+        &self,
+        bufs: Vec<B>,
+        offset: u64,
+    ) -> BufResult<usize, Vec<B>> {
+        let read = ReadVectoredAt::new(self.fd.clone(), bufs, offset);
+        let read = if self.direct {
+            read.never_inline()
+        } else {
+            read
+        };
+        self.op(read).await
+    }
+
+    /// Writes several buffers' initialised bytes from `offset`, in order,
+    /// in one operation (`IORING_OP_WRITEV`; `pwritev(2)` on the readiness
+    /// back end), and returns how many bytes it wrote: maybe fewer than all,
+    /// as `pwritev(2)`. The buffers come back. Limits as for
+    /// [`read_vectored_at`](File::read_vectored_at).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("out");
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let file = File::create(&path).await?;
+    ///     let parts = vec![b"head ".to_vec(), b"and tail".to_vec()];
+    ///     let (n, _parts) = file.write_vectored_at(parts, 0).await;
+    ///     assert_eq!(n?, 13);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"head and tail");
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_vectored_at<B: IoBuf>(
+        &self,
+        bufs: Vec<B>,
+        offset: u64,
+    ) -> BufResult<usize, Vec<B>> {
+        self.op(WriteVectoredAt::new(self.fd.clone(), bufs, offset))
+            .await
     }
 
     /// Fills all of `buf.bytes_total()` from `offset`, or fails with

@@ -31,12 +31,14 @@ mod nop;
 mod open;
 mod path;
 mod read;
+mod ready;
 mod recv;
 mod send;
 mod shutdown;
 mod statx;
 mod timeout;
 mod truncate;
+mod vectored;
 mod write;
 
 use std::any::Any;
@@ -60,12 +62,14 @@ pub use path::{MkDirAt, RenameAt, UnlinkAt};
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use read::Read;
 pub use read::ReadAt;
+pub use ready::Ready;
 pub use recv::{Recv, RecvFrom};
 pub use send::{Send, SendTo};
 pub use shutdown::Shutdown;
 pub use statx::{FileStat, Statx, StatxPath};
 pub use timeout::Timeout;
 pub use truncate::Ftruncate;
+pub use vectored::{ReadVectoredAt, WriteVectoredAt, MAX_BUFFERS};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use write::Write;

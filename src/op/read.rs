@@ -248,7 +248,7 @@ unsafe impl<F: AsRawFile + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> 
             iov_base: self.buf.stable_mut_ptr().cast(),
             iov_len: len,
         };
-        match nowait::pread(self.fd.as_raw_file(), &iov, offset) {
+        match nowait::pread(self.fd.as_raw_file(), std::slice::from_ref(&iov), offset) {
             nowait::Outcome::Done(read) => Some(Ok(read)),
             nowait::Outcome::WouldBlock => None,
             nowait::Outcome::Refused => {
@@ -281,7 +281,7 @@ unsafe impl<F: AsRawFile + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> 
 /// `preadv2(RWF_NOWAIT)`: a positional read that only succeeds if it need
 /// not wait for the device (Linux 4.14; regular files on most filesystems).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-mod nowait {
+pub(super) mod nowait {
     use std::io;
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -291,7 +291,7 @@ mod nowait {
     static NO_PREADV2: AtomicBool = AtomicBool::new(false);
 
     /// How an inline read went.
-    pub(super) enum Outcome {
+    pub(in crate::op) enum Outcome {
         /// It read this many bytes without blocking (possibly short, if
         /// only part of the range is cached).
         Done(usize),
@@ -302,13 +302,16 @@ mod nowait {
         Refused,
     }
 
-    pub(super) fn pread(fd: i32, iov: &libc::iovec, offset: libc::off_t) -> Outcome {
+    pub(in crate::op) fn pread(fd: i32, iovs: &[libc::iovec], offset: libc::off_t) -> Outcome {
         if NO_PREADV2.load(Relaxed) {
             return Outcome::WouldBlock;
         }
-        // SAFETY: `iov` describes one buffer valid for writes of its length
-        // (IoBufMut), owned by the operation for the whole call.
-        let read = unsafe { libc::preadv2(fd, iov, 1, offset, libc::RWF_NOWAIT) };
+        let Ok(count) = libc::c_int::try_from(iovs.len()) else {
+            return Outcome::WouldBlock;
+        };
+        // SAFETY: each of `iovs` describes a buffer valid for writes of its
+        // length (IoBufMut), owned by the operation for the whole call.
+        let read = unsafe { libc::preadv2(fd, iovs.as_ptr(), count, offset, libc::RWF_NOWAIT) };
         if read >= 0 {
             return Outcome::Done(read as usize);
         }

@@ -74,6 +74,9 @@ cfg_if::cfg_if! {
     }
 }
 
+mod async_fd;
+
+pub use async_fd::AsyncFd;
 pub use sys::{RawFile, RawSource};
 
 /// A value that owns or borrows an open file and can lend its raw handle:

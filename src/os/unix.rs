@@ -10,7 +10,7 @@ use std::path::Path;
 use socket2::{SockAddr, SockAddrStorage};
 
 use super::{sealed, AsRawFile, AsRawSource};
-use crate::op::FileStat;
+use crate::op::{FileStat, Interest};
 
 /// The raw handle of an open file: a file descriptor.
 ///
@@ -168,6 +168,69 @@ pub(crate) unsafe fn write_at(
     let offset = offset_arg(offset)?;
     // SAFETY: as the caller promises.
     cvt(unsafe { libc::pwrite(file, buf.cast(), len, offset) })
+}
+
+/// One buffer of a vectored call, as `preadv(2)` and io_uring take it.
+pub(crate) type IoVec = libc::iovec;
+
+/// Describes `len` bytes at `base`.
+pub(crate) fn io_vec(base: *mut u8, len: usize) -> IoVec {
+    libc::iovec {
+        iov_base: base.cast(),
+        iov_len: len,
+    }
+}
+
+/// The length `iovec` describes.
+pub(crate) fn io_vec_len(iovec: &IoVec) -> usize {
+    iovec.iov_len
+}
+
+/// `preadv(2)`.
+///
+/// # Safety
+///
+/// Each of `bufs` must be valid for writes of its length for the whole call.
+pub(crate) unsafe fn read_vectored_at(
+    file: RawFile,
+    bufs: &[IoVec],
+    offset: u64,
+) -> io::Result<usize> {
+    // SAFETY: as the caller promises.
+    unsafe { vectored_at(libc::preadv, file, bufs, offset) }
+}
+
+/// `pwritev(2)`.
+///
+/// # Safety
+///
+/// Each of `bufs` must be valid for reads of its length for the whole call.
+pub(crate) unsafe fn write_vectored_at(
+    file: RawFile,
+    bufs: &[IoVec],
+    offset: u64,
+) -> io::Result<usize> {
+    // SAFETY: as the caller promises.
+    unsafe { vectored_at(libc::pwritev, file, bufs, offset) }
+}
+
+type VectoredCall =
+    unsafe extern "C" fn(RawFile, *const IoVec, libc::c_int, libc::off_t) -> libc::ssize_t;
+
+/// # Safety
+///
+/// Each of `bufs` must be valid for what `call` does with it.
+unsafe fn vectored_at(
+    call: VectoredCall,
+    file: RawFile,
+    bufs: &[IoVec],
+    offset: u64,
+) -> io::Result<usize> {
+    let offset = offset_arg(offset)?;
+    let count = libc::c_int::try_from(bufs.len())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: as the caller promises; `count` entries are there.
+    cvt(unsafe { call(file, bufs.as_ptr(), count, offset) })
 }
 
 /// `fdatasync(2)` (where it exists; elsewhere `fsync(2)`, which covers it)
@@ -375,6 +438,45 @@ pub(crate) unsafe fn send_to(
             addr.len(),
         )
     })
+}
+
+/// The `poll(2)` events that mean "ready for `interest`" (as io_uring's
+/// poll operation takes them too).
+pub(crate) fn poll_events(interest: Interest) -> u32 {
+    let events = match interest {
+        Interest::Readable => libc::POLLIN,
+        Interest::Writable => libc::POLLOUT,
+    };
+    events as u32
+}
+
+/// Whether `fd` is ready for `interest` now, asked of `poll(2)` without
+/// waiting: the events it reported (an error or hang-up counts as ready),
+/// or `WouldBlock`. An fd that is not open is `EBADF`. Unix can always
+/// tell, so whether the caller has waited does not matter.
+pub(crate) fn poll_ready(fd: RawSource, interest: Interest, _waited: bool) -> io::Result<usize> {
+    let mut poll_fd = libc::pollfd {
+        fd,
+        events: poll_events(interest) as libc::c_short,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid `pollfd`, no waiting.
+        let ready = unsafe { libc::poll(&mut poll_fd, 1, 0) };
+        match ready {
+            0 => return Err(io::ErrorKind::WouldBlock.into()),
+            1.. if poll_fd.revents & libc::POLLNVAL != 0 => {
+                return Err(io::Error::from_raw_os_error(libc::EBADF))
+            }
+            1.. => return Ok(usize::from(poll_fd.revents as u16)),
+            _ => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
 }
 
 /// `shutdown(2)`.

@@ -18,7 +18,7 @@ use std::time::UNIX_EPOCH;
 use socket2::{SockAddr, SockRef};
 
 use super::{sealed, AsRawFile, AsRawSource};
-use crate::op::FileStat;
+use crate::op::{FileStat, Interest};
 
 /// The raw handle of an open file: a `HANDLE`.
 pub type RawFile = RawHandle;
@@ -153,6 +153,82 @@ pub(crate) unsafe fn write_at(
     // SAFETY: as the caller promises.
     let buf = unsafe { std::slice::from_raw_parts(buf, len) };
     borrow_file(file).seek_write(buf, offset)
+}
+
+/// One buffer of a vectored call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IoVec {
+    base: *mut u8,
+    len: usize,
+}
+
+/// Describes `len` bytes at `base`.
+pub(crate) fn io_vec(base: *mut u8, len: usize) -> IoVec {
+    IoVec { base, len }
+}
+
+/// The length `iovec` describes.
+pub(crate) fn io_vec_len(iovec: &IoVec) -> usize {
+    iovec.len
+}
+
+/// Positional reads into each of `bufs` in turn (Windows has no vectored
+/// file read on ordinary handles), stopping at the first short one, as
+/// `preadv(2)` fills its buffers.
+///
+/// # Safety
+///
+/// Each of `bufs` must be valid for writes of its length for the whole call.
+pub(crate) unsafe fn read_vectored_at(
+    file: RawFile,
+    bufs: &[IoVec],
+    offset: u64,
+) -> io::Result<usize> {
+    each_in_turn(bufs, offset, |buf, at| {
+        // SAFETY: as the caller promises.
+        unsafe { read_at(file, buf.base, buf.len, at) }
+    })
+}
+
+/// Positional writes of each of `bufs` in turn, stopping at the first short
+/// one, as `pwritev(2)` writes them.
+///
+/// # Safety
+///
+/// Each of `bufs` must be valid for reads of its length for the whole call.
+pub(crate) unsafe fn write_vectored_at(
+    file: RawFile,
+    bufs: &[IoVec],
+    offset: u64,
+) -> io::Result<usize> {
+    each_in_turn(bufs, offset, |buf, at| {
+        // SAFETY: as the caller promises.
+        unsafe { write_at(file, buf.base, buf.len, at) }
+    })
+}
+
+/// Runs `call` on each of `bufs` at its offset until one comes up short.
+/// What was done stands; an error after some bytes comes again on the
+/// caller's next call.
+fn each_in_turn(
+    bufs: &[IoVec],
+    offset: u64,
+    mut call: impl FnMut(&IoVec, u64) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let mut done = 0usize;
+    for buf in bufs {
+        match call(buf, offset.saturating_add(done as u64)) {
+            Ok(n) => {
+                done += n;
+                if n < buf.len {
+                    break;
+                }
+            }
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// `FlushFileBuffers`, which covers data and metadata alike.
@@ -333,6 +409,22 @@ pub(crate) unsafe fn send_to(
     // SAFETY: as the caller promises.
     let buf = unsafe { std::slice::from_raw_parts(buf, len) };
     with_socket(socket, |sock| sock.send_to(buf, addr))
+}
+
+/// Whether `socket` is ready for `interest`. The event loop's poller is
+/// the only way to ask here: the first call (`waited` false) says
+/// `WouldBlock`, so the operation waits in the poller, which reports a
+/// socket already ready at once; the call after that wait says ready.
+pub(crate) fn poll_ready(
+    _socket: RawSource,
+    _interest: Interest,
+    waited: bool,
+) -> io::Result<usize> {
+    if waited {
+        Ok(0)
+    } else {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
 }
 
 /// `shutdown`.

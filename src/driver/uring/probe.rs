@@ -29,7 +29,7 @@ impl Support {
 /// blocking pool cannot run (it would only see EAGAIN). All exist from
 /// Linux 5.6, the first kernel with the opcode probe. Every other opcode may
 /// be missing: its operations run on the pool.
-const REQUIRED: [u8; 11] = [
+const REQUIRED: [u8; 12] = [
     opcode::Nop::CODE,
     opcode::AsyncCancel::CODE,
     opcode::Timeout::CODE,
@@ -41,6 +41,7 @@ const REQUIRED: [u8; 11] = [
     opcode::SendMsg::CODE,
     opcode::Accept::CODE,
     opcode::Connect::CODE,
+    opcode::PollAdd::CODE,
 ];
 
 /// A probe answer that is cached once it is definite: support, or a failure

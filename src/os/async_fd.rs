@@ -1,0 +1,196 @@
+//! Waiting for readiness of an fd proactor does not do the I/O on.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use super::AsRawSource;
+use crate::op::{Interest, Op, Ready};
+use crate::Driver;
+
+/// An fd (on Windows: a socket) whose I/O someone else does, awaited for
+/// readiness through a proactor driver: a `signalfd`, an `inotify` or
+/// `eventfd` instance, a pipe, or a socket a third-party library reads and
+/// writes itself. Each wait is one [`Ready`] operation on the driver
+/// (`IORING_OP_POLL_ADD` on io_uring, the readiness back end's poller
+/// otherwise), so no second event loop is needed.
+///
+/// Readiness is a hint: another reader may take the data first, and the
+/// readiness back end on Windows may report a socket ready when it is not.
+/// Do the I/O with a non-blocking call and wait again on `WouldBlock`;
+/// [`read_with`](Self::read_with) and [`write_with`](Self::write_with) run
+/// that loop. The fd should be in non-blocking mode (this type does not
+/// change its mode), or those calls block the thread.
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use proactor::os::AsyncFd;
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (a, b) = UnixStream::pair()?;
+/// b.set_nonblocking(true)?;
+/// proactor::block_on(async {
+///     let b = AsyncFd::new(b)?;
+///     let writer = std::thread::spawn(move || (&a).write_all(b"late"));
+///     let mut buf = [0; 8];
+///     let n = b.read_with(|mut socket| socket.read(&mut buf)).await?;
+///     assert_eq!(&buf[..n], b"late");
+///     writer.join().unwrap()
+/// })
+/// # }
+/// # main().unwrap() }
+/// ```
+pub struct AsyncFd<T> {
+    /// Shared with the waits in flight, so the fd stays open while the
+    /// driver may still watch it, even for a wait whose future is gone.
+    inner: Arc<T>,
+    driver: Driver,
+}
+
+impl<T> fmt::Debug for AsyncFd<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncFd")
+            .field("backend", &self.driver.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> AsyncFd<T>
+where
+    T: Send + Sync + 'static,
+    Arc<T>: AsRawSource,
+{
+    /// Waits for `inner` on the current driver ([`Driver::try_current`]).
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use proactor::os::AsyncFd;
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// // Shared: the caller keeps a handle of its own to the socket.
+    /// let a = Arc::new(a);
+    /// let waiting = proactor::block_on(async { AsyncFd::new(a.clone()) })?;
+    /// assert_eq!(waiting.get_ref().local_addr()?.is_unnamed(), true);
+    /// # Ok(()) }
+    /// # main().unwrap() }
+    /// ```
+    pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
+        Ok(AsyncFd::with_driver(inner, Driver::try_current()?))
+    }
+
+    /// Waits for `inner` on `driver`.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use proactor::os::AsyncFd;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let driver = proactor::Driver::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = AsyncFd::with_driver(a, driver.clone());
+    /// driver.block_on(a.writable())?;
+    /// # Ok(()) }
+    /// # main().unwrap() }
+    /// ```
+    pub fn with_driver(inner: T, driver: Driver) -> AsyncFd<T> {
+        AsyncFd {
+            inner: Arc::new(inner),
+            driver,
+        }
+    }
+
+    /// The fd's owner, to do I/O with.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The driver the waits run on.
+    pub fn driver(&self) -> &Driver {
+        &self.driver
+    }
+
+    /// Completes once the fd is ready for `interest` (or in an error or
+    /// hang-up state): at once if it already is.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use proactor::op::Interest;
+    /// use proactor::os::AsyncFd;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// proactor::block_on(async {
+    ///     let b = AsyncFd::new(b)?;
+    ///     drop(a); // a hang-up: readable, and a read says end of stream
+    ///     b.ready(Interest::Readable).await
+    /// })
+    /// # }
+    /// # main().unwrap() }
+    /// ```
+    pub async fn ready(&self, interest: Interest) -> io::Result<()> {
+        Op::with_driver(
+            Ready::new(self.inner.clone(), interest),
+            self.driver.clone(),
+        )
+        .await
+    }
+
+    /// [`ready`](Self::ready) for reading.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.ready(Interest::Readable).await
+    }
+
+    /// [`ready`](Self::ready) for writing.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.ready(Interest::Writable).await
+    }
+
+    /// Runs `io` until it does not say `WouldBlock`, waiting for
+    /// readability before each new attempt.
+    pub async fn read_with<R>(&self, io: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.io_with(Interest::Readable, io).await
+    }
+
+    /// Runs `io` until it does not say `WouldBlock`, waiting for
+    /// writability before each new attempt.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use proactor::os::AsyncFd;
+    /// use std::io::Write;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// proactor::block_on(async {
+    ///     let a = AsyncFd::new(a)?;
+    ///     let n = a.write_with(|mut socket| socket.write(b"hello")).await?;
+    ///     assert_eq!(n, 5);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// # main().unwrap() }
+    /// ```
+    pub async fn write_with<R>(&self, io: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.io_with(Interest::Writable, io).await
+    }
+
+    async fn io_with<R>(
+        &self,
+        interest: Interest,
+        mut io: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            match io(&self.inner) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.ready(interest).await?
+                }
+                result => return result,
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Readiness as an operation: `op::Ready` and `os::AsyncFd` on fds whose
+//! I/O the caller does itself, on both back ends with the same assertions.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use futures::future::join_all;
+use proactor::op::{Interest, Op, Ready};
+use proactor::os::AsyncFd;
+use proactor::time::timeout;
+
+/// Long enough that an fd that is ready would have been seen; the test
+/// only ever expects this to elapse, so its length is not a timing bet.
+const NOT_READY_FOR: Duration = Duration::from_millis(30);
+
+/// Writes into `socket` until its buffers are full.
+fn fill(mut socket: &std::net::TcpStream) -> usize {
+    let chunk = [7u8; 64 * 1024];
+    let mut written = 0;
+    loop {
+        match socket.write(&chunk) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return written,
+            Err(e) => panic!("filling the socket: {e}"),
+        }
+    }
+}
+
+both_backends! {
+    fn data_from_another_thread_makes_it_readable(driver) {
+        let (mut client, server) = common::std_tcp_pair();
+        let server = AsyncFd::with_driver(server, driver.clone());
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            client.write_all(b"over here").unwrap();
+            client
+        });
+        let mut buf = [0u8; 32];
+        let n = driver
+            .block_on(server.read_with(|mut socket| socket.read(&mut buf)))
+            .unwrap();
+        assert_eq!(&buf[..n], b"over here");
+        drop(writer.join().unwrap());
+        assert_eq!(driver.in_flight(), 0);
+    }
+
+    fn not_readable_until_written_and_a_full_socket_not_writable_until_drained(driver) {
+        let (client, server) = common::std_tcp_pair();
+        client.set_nonblocking(true).unwrap();
+        let client = AsyncFd::with_driver(client, driver.clone());
+        let server = AsyncFd::with_driver(server, driver.clone());
+        driver.block_on(async {
+            assert!(timeout(NOT_READY_FOR, server.readable()).await.is_err(), "nothing was sent");
+            client.writable().await.unwrap();
+            let filled = fill(client.get_ref());
+            assert!(filled > 0);
+            assert!(timeout(NOT_READY_FOR, client.writable()).await.is_err(), "the buffers are full");
+            server.readable().await.unwrap();
+            // Drain it all: room to write again.
+            let mut drained = 0;
+            let mut buf = vec![0u8; 64 * 1024];
+            while drained < filled {
+                drained += server.read_with(|mut socket| socket.read(&mut buf)).await.unwrap();
+            }
+            client.writable().await.unwrap();
+        });
+        assert_eq!(driver.in_flight(), 0);
+    }
+
+    fn a_hang_up_is_readable_and_reads_the_end(driver) {
+        let (client, server) = common::std_tcp_pair();
+        let server = AsyncFd::with_driver(server, driver.clone());
+        let waiter = driver.block_on(async {
+            let mut waiting = Box::pin(server.readable());
+            assert!(futures::poll!(&mut waiting).is_pending());
+            drop(client);
+            waiting.await
+        });
+        waiter.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(driver.block_on(server.read_with(|mut socket| socket.read(&mut buf))).unwrap(), 0);
+    }
+
+    fn many_waiters_on_one_socket_all_wake(driver) {
+        let (mut client, server) = common::std_tcp_pair();
+        let server = AsyncFd::with_driver(server, driver.clone());
+        driver.block_on(async {
+            let mut waits = Box::pin(join_all((0..16).map(|_| server.readable())));
+            assert!(futures::poll!(&mut waits).is_pending());
+            client.write_all(b"x").unwrap();
+            for result in waits.await {
+                result.unwrap();
+            }
+        });
+        assert_eq!(driver.in_flight(), 0);
+    }
+
+    fn hundreds_of_sockets_on_the_smallest_ring(driver) {
+        let driver = common::small_driver(driver.backend(), 2);
+        let pairs: Vec<_> = (0..200).map(|_| common::std_tcp_pair()).collect();
+        let waiting: Vec<_> = pairs
+            .iter()
+            .map(|(_, server)| AsyncFd::with_driver(server.try_clone().unwrap(), driver.clone()))
+            .collect();
+        driver.block_on(async {
+            let mut all = Box::pin(join_all(waiting.iter().map(|fd| fd.readable())));
+            assert!(futures::poll!(&mut all).is_pending());
+            for (client, _) in &pairs {
+                (&*client).write_all(b"!").unwrap();
+            }
+            for result in all.await {
+                result.unwrap();
+            }
+        });
+        assert_eq!(driver.in_flight(), 0);
+    }
+
+    fn the_op_on_its_own_waits_for_either_direction(driver) {
+        let (client, server) = common::std_tcp_pair();
+        driver.block_on(Op::with_driver(Ready::new(server.try_clone().unwrap(), Interest::Writable), driver.clone())).unwrap();
+        let readable = Op::with_driver(Ready::new(server, Interest::Readable), driver.clone());
+        let mut readable = Box::pin(readable);
+        assert!(driver.block_on(timeout(NOT_READY_FOR, &mut readable)).is_err());
+        (&client).write_all(b"?").unwrap();
+        driver.block_on(readable).unwrap();
+    }
+}
+
+#[cfg(unix)]
+mod unix {
+    use super::*;
+
+    both_backends! {
+        fn a_pipe_and_a_regular_file(driver) {
+            let (reader, writer) = common::pipe();
+            let reader = AsyncFd::with_driver(reader, driver.clone());
+            let writer = AsyncFd::with_driver(writer, driver.clone());
+            let dir = tempfile::tempdir().unwrap();
+            let file = std::fs::File::create(dir.path().join("f")).unwrap();
+            let file = AsyncFd::with_driver(file, driver.clone());
+            driver.block_on(async {
+                // A regular file is always ready, on both back ends (epoll
+                // refuses regular files: the back end must not ask it).
+                file.readable().await.unwrap();
+                file.writable().await.unwrap();
+                writer.writable().await.unwrap();
+                assert!(timeout(NOT_READY_FOR, reader.readable()).await.is_err());
+                let n = writer
+                    .write_with(|fd| std::fs::File::from(fd.try_clone().unwrap()).write(b"pipe"))
+                    .await
+                    .unwrap();
+                assert_eq!(n, 4);
+                reader.readable().await.unwrap();
+            });
+        }
+
+        fn dropped_waits_free_their_slots_and_the_fds_close(driver) {
+            let fds = common::fd_count();
+            let pairs: Vec<_> = (0..64).map(|_| std::os::unix::net::UnixStream::pair().unwrap()).collect();
+            let waiting: Vec<_> = pairs
+                .into_iter()
+                .map(|(a, b)| (a, AsyncFd::with_driver(b, driver.clone())))
+                .collect();
+            driver.block_on(async {
+                let mut all = Box::pin(join_all(waiting.iter().map(|(_, fd)| fd.readable())));
+                assert!(futures::poll!(&mut all).is_pending());
+                // Dropped in flight: each wait is cancelled.
+            });
+            drop(waiting);
+            assert!(
+                common::park_until(&driver, Duration::from_secs(5), || driver.in_flight() == 0),
+                "{} waits still held after their futures were dropped",
+                driver.in_flight()
+            );
+            assert_eq!(common::fd_count_settles(fds), fds, "an fd a cancelled wait held stayed open");
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    use super::*;
+
+    fn eventfd() -> OwnedFd {
+        // SAFETY: eventfd has no preconditions; a new fd is ours to own.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        assert!(fd >= 0, "eventfd: {}", io::Error::last_os_error());
+        // SAFETY: the fd was just created and nothing else owns it.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    }
+
+    fn signal(event: &OwnedFd) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live array to an fd we own.
+        let written = unsafe { libc::write(event.as_raw_fd(), one.as_ptr().cast(), 8) };
+        assert_eq!(written, 8);
+    }
+
+    both_backends! {
+        fn an_eventfd_is_readable_once_signalled(driver) {
+            let event = AsyncFd::with_driver(eventfd(), driver.clone());
+            driver.block_on(async {
+                assert!(timeout(NOT_READY_FOR, event.readable()).await.is_err());
+                signal(event.get_ref());
+                event.readable().await.unwrap();
+            });
+        }
+
+    }
+}
