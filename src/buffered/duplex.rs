@@ -203,6 +203,28 @@ impl ReadSide {
         }
     }
 
+    /// An owned-buffer read that collects fds passed with the bytes
+    /// (Unix sockets). Bytes already read ahead come first, without fds:
+    /// the read that took them had no room for any.
+    #[cfg(unix)]
+    pub(crate) async fn read_with_fds<B: IoBufMut>(
+        &self,
+        mut buf: B,
+        max_fds: usize,
+    ) -> BufResult<crate::op::ReceivedWithFds, B> {
+        match poll_fn(|cx| self.poll_take_ahead(cx, &mut buf)).await {
+            Some(result) => {
+                let received = result.map(|len| crate::op::ReceivedWithFds {
+                    len,
+                    fds: Vec::new(),
+                    fds_truncated: false,
+                });
+                (received, buf)
+            }
+            None => self.socket.recv_with_fds(buf, max_fds).await,
+        }
+    }
+
     /// Fills all of `buf.bytes_total()`, or fails with `UnexpectedEof`.
     pub(crate) async fn read_exact<B: IoBufMut>(&self, mut buf: B) -> BufResult<(), B> {
         let total = buf.bytes_total();
@@ -287,6 +309,23 @@ impl WriteSide {
             return (Err(e), buf);
         }
         self.socket.send(buf).await
+    }
+
+    /// An owned-buffer write with fds attached (Unix sockets), after the
+    /// buffered writes.
+    #[cfg(unix)]
+    pub(crate) async fn write_with_fds<
+        B: IoBuf,
+        F: std::os::fd::AsFd + std::marker::Send + 'static,
+    >(
+        &self,
+        buf: B,
+        fds: Vec<F>,
+    ) -> BufResult<usize, (B, Vec<F>)> {
+        if let Err(e) = poll_fn(|cx| self.poll_flush(cx)).await {
+            return (Err(e), (buf, fds));
+        }
+        self.socket.send_with_fds(buf, fds).await
     }
 
     /// Writes all of `buf`'s initialised bytes, after the buffered writes.

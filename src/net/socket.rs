@@ -89,6 +89,29 @@ impl Socket {
         self.op(SendTo::new(self.fd.clone(), buf, addr)).await
     }
 
+    #[cfg(unix)]
+    pub(crate) async fn send_with_fds<
+        B: IoBuf,
+        F: std::os::fd::AsFd + std::marker::Send + 'static,
+    >(
+        &self,
+        buf: B,
+        fds: Vec<F>,
+    ) -> BufResult<usize, (B, Vec<F>)> {
+        self.op(crate::op::SendWithFds::new(self.fd.clone(), buf, fds))
+            .await
+    }
+
+    #[cfg(unix)]
+    pub(crate) async fn recv_with_fds<B: IoBufMut>(
+        &self,
+        buf: B,
+        max_fds: usize,
+    ) -> BufResult<crate::op::ReceivedWithFds, B> {
+        self.op(crate::op::RecvWithFds::new(self.fd.clone(), buf, max_fds))
+            .await
+    }
+
     pub(crate) async fn shutdown(&self, how: How) -> io::Result<()> {
         self.op(Shutdown::new(self.fd.clone(), how)).await
     }

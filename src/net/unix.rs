@@ -369,6 +369,60 @@ impl UnixStream {
         )?))
     }
 
+    /// Sends `buf`'s initialised bytes with `fds` attached (`SCM_RIGHTS`),
+    /// after anything the poll-based write traits buffered: the peer gets
+    /// its own descriptors for the same open files, with the first of these
+    /// bytes, when it reads with [`recv_with_fds`](Self::recv_with_fds).
+    /// Returns how many bytes went out (maybe fewer than all, as `write`),
+    /// and gives `buf` and `fds` back: they stay open until the send is
+    /// done. At most [`MAX_FDS_PER_MESSAGE`](crate::op::MAX_FDS_PER_MESSAGE)
+    /// fds.
+    ///
+    /// ```
+    /// use proactor::net::UnixStream;
+    /// use std::io::Read;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("shared");
+    /// std::fs::write(&path, b"through the socket")?;
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     let file = std::fs::File::open(&path)?;
+    ///     let (sent, _) = a.send_with_fds(b"1", vec![file]).await;
+    ///     assert_eq!(sent?, 1);
+    ///     let (received, _) = b.recv_with_fds(vec![0; 1], 4).await;
+    ///     let mut file = std::fs::File::from(received?.fds.remove(0));
+    ///     let mut text = String::new();
+    ///     file.read_to_string(&mut text)?;
+    ///     assert_eq!(text, "through the socket");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn send_with_fds<B: IoBuf, F: std::os::fd::AsFd + Send + 'static>(
+        &self,
+        buf: B,
+        fds: Vec<F>,
+    ) -> BufResult<usize, (B, Vec<F>)> {
+        self.io.write_side().write_with_fds(buf, fds).await
+    }
+
+    /// Reads into `buf`, with room for up to `max_fds` descriptors sent
+    /// along with these bytes ([`send_with_fds`](Self::send_with_fds)); they
+    /// come back owned, close-on-exec, and are closed if this future is
+    /// dropped after they arrived. Bytes the poll-based read traits already
+    /// read ahead come first, without fds: as `read(2)`, a read with no room
+    /// for fds makes the kernel close those sent with its bytes. At most
+    /// [`MAX_FDS_PER_MESSAGE`](crate::op::MAX_FDS_PER_MESSAGE).
+    pub async fn recv_with_fds<B: IoBufMut>(
+        &self,
+        buf: B,
+        max_fds: usize,
+    ) -> BufResult<crate::op::ReceivedWithFds, B> {
+        self.io.read_side().read_with_fds(buf, max_fds).await
+    }
+
     /// Caps both directions' buffers (for `Compat::with_capacity`).
     pub(crate) fn set_buffer_limit(&mut self, limit: usize) {
         self.io.set_limit(limit);
@@ -554,6 +608,50 @@ impl UnixDatagram {
     /// ```
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         self.socket.recv(buf).await
+    }
+
+    /// Sends one datagram to the connected peer with `fds` attached
+    /// (`SCM_RIGHTS`); `buf` and `fds` come back, open until the send is
+    /// done. At most [`MAX_FDS_PER_MESSAGE`](crate::op::MAX_FDS_PER_MESSAGE)
+    /// fds.
+    ///
+    /// ```
+    /// use proactor::net::UnixDatagram;
+    /// use std::os::fd::{AsRawFd, OwnedFd};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let (a, b) = UnixDatagram::pair()?;
+    ///     let (pipe_end, _other) = std::os::unix::net::UnixStream::pair()?;
+    ///     let (sent, (_, fds)) = a.send_with_fds(b"pipe", vec![OwnedFd::from(pipe_end)]).await;
+    ///     sent?;
+    ///     let (received, buf) = b.recv_with_fds(vec![0; 8], 1).await;
+    ///     let received = received?;
+    ///     assert_eq!(&buf[..received.len], b"pipe");
+    ///     assert_eq!(received.fds.len(), 1);
+    ///     assert_ne!(received.fds[0].as_raw_fd(), fds[0].as_raw_fd()); // a new fd
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn send_with_fds<B: IoBuf, F: std::os::fd::AsFd + Send + 'static>(
+        &self,
+        buf: B,
+        fds: Vec<F>,
+    ) -> BufResult<usize, (B, Vec<F>)> {
+        self.socket.send_with_fds(buf, fds).await
+    }
+
+    /// Receives one datagram (truncated to the buffer) with room for up to
+    /// `max_fds` descriptors sent with it; they come back owned,
+    /// close-on-exec, and are closed if this future is dropped after they
+    /// arrived. At most [`MAX_FDS_PER_MESSAGE`](crate::op::MAX_FDS_PER_MESSAGE).
+    pub async fn recv_with_fds<B: IoBufMut>(
+        &self,
+        buf: B,
+        max_fds: usize,
+    ) -> BufResult<crate::op::ReceivedWithFds, B> {
+        self.socket.recv_with_fds(buf, max_fds).await
     }
 
     /// Sends one datagram to the socket at `path`.

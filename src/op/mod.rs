@@ -24,6 +24,8 @@ mod accept;
 mod blocking;
 mod close;
 mod connect;
+#[cfg(unix)]
+mod fd_passing;
 mod fsync;
 mod future;
 mod link;
@@ -49,6 +51,9 @@ pub use accept::Accept;
 pub use blocking::{Blocking, POOL_ONLY};
 pub use close::Close;
 pub use connect::Connect;
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use fd_passing::{ReceivedWithFds, RecvWithFds, SendWithFds, MAX_FDS_PER_MESSAGE};
 pub use fsync::Fsync;
 pub use future::{Op, OpId, Submission};
 pub use link::LinkAt;

@@ -3,7 +3,7 @@
 use std::io;
 
 use super::{OpCode, Readiness};
-use crate::buf::{capped_len, BufResult, IoBuf, IoBufMut, MAX_OP_LEN};
+use crate::buf::{capped_len, BufResult, IoBuf, IoBufMut};
 use crate::os::sys::{self, IoVec};
 use crate::os::AsRawFile;
 
@@ -21,16 +21,24 @@ struct IoVecs(Vec<IoVec>);
 unsafe impl Send for IoVecs {}
 
 impl IoVecs {
-    /// Describes `(pointer, length)` pairs, lengths cut so that the whole
-    /// stays within [`MAX_OP_LEN`] (a short count, as for one buffer).
+    /// Describes `(pointer, length)` pairs, cut to a prefix of their
+    /// concatenation that stays within [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) (a short count, as for
+    /// one buffer): never a gap between two described parts.
     fn describe(&mut self, bufs: impl Iterator<Item = (*mut u8, usize)>) -> &[IoVec] {
-        let mut room = MAX_OP_LEN;
         self.0.clear();
-        self.0.extend(bufs.map(|(base, len)| {
-            let len = (capped_len(len) as usize).min(room);
+        self.0
+            .extend(bufs.map(|(base, len)| sys::io_vec(base, len)));
+        let total = self
+            .0
+            .iter()
+            .map(sys::io_vec_len)
+            .fold(0usize, usize::saturating_add);
+        let mut room = capped_len(total) as usize;
+        for iovec in &mut self.0 {
+            let len = sys::io_vec_len(iovec).min(room);
             room -= len;
-            sys::io_vec(base, len)
-        }));
+            *iovec = sys::io_vec(sys::io_vec_base(iovec), len);
+        }
         &self.0
     }
 
@@ -57,7 +65,7 @@ fn check_buffers(count: usize, offset: u64) -> io::Result<()> {
 /// readiness back end reads inline when the page cache has the data
 /// (Linux), else on the blocking pool.
 ///
-/// At most [`MAX_BUFFERS`] buffers and [`MAX_OP_LEN`] bytes in all.
+/// At most [`MAX_BUFFERS`] buffers and [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes in all.
 ///
 /// ```
 /// use proactor::op::{Op, ReadVectoredAt};
@@ -187,7 +195,7 @@ fn iovec_lens(iovecs: &IoVecs) -> impl Iterator<Item = usize> + '_ {
 /// other (`pwritev(2)`). Regular files; the readiness back end writes on the
 /// blocking pool.
 ///
-/// At most [`MAX_BUFFERS`] buffers and [`MAX_OP_LEN`] bytes in all.
+/// At most [`MAX_BUFFERS`] buffers and [`MAX_OP_LEN`](crate::buf::MAX_OP_LEN) bytes in all.
 ///
 /// ```
 /// use proactor::op::{Op, WriteVectoredAt};

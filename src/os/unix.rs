@@ -181,6 +181,11 @@ pub(crate) fn io_vec(base: *mut u8, len: usize) -> IoVec {
     }
 }
 
+/// Where the bytes `iovec` describes start.
+pub(crate) fn io_vec_base(iovec: &IoVec) -> *mut u8 {
+    iovec.iov_base.cast()
+}
+
 /// The length `iovec` describes.
 pub(crate) fn io_vec_len(iovec: &IoVec) -> usize {
     iovec.iov_len
@@ -405,6 +410,25 @@ pub(crate) unsafe fn recv_from(
 pub(crate) const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
 pub(crate) const SEND_FLAGS: i32 = 0;
+
+/// Flags for a receive that may take fds: close-on-exec from the start
+/// where the system can (`MSG_CMSG_CLOEXEC`); Apple's systems cannot, and
+/// [`set_cloexec_received`] marks them after.
+#[cfg(not(target_vendor = "apple"))]
+pub(crate) const RECV_FDS_FLAGS: i32 = libc::MSG_CMSG_CLOEXEC;
+#[cfg(target_vendor = "apple")]
+pub(crate) const RECV_FDS_FLAGS: i32 = 0;
+
+/// Marks received fds close-on-exec where the receive could not.
+pub(crate) fn set_cloexec_received(fds: &[OwnedFd]) -> io::Result<()> {
+    if cfg!(target_vendor = "apple") {
+        for fd in fds {
+            // SAFETY: plain fcntl on an fd we own.
+            cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) } as isize)?;
+        }
+    }
+    Ok(())
+}
 
 /// `send(2)`.
 ///

@@ -167,6 +167,11 @@ pub(crate) fn io_vec(base: *mut u8, len: usize) -> IoVec {
     IoVec { base, len }
 }
 
+/// Where the bytes `iovec` describes start.
+pub(crate) fn io_vec_base(iovec: &IoVec) -> *mut u8 {
+    iovec.base
+}
+
 /// The length `iovec` describes.
 pub(crate) fn io_vec_len(iovec: &IoVec) -> usize {
     iovec.len
