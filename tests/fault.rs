@@ -243,3 +243,28 @@ fn timed_parks_without_ext_arg_cancel_their_timeouts() {
     let settled = common::park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0);
     assert!(settled, "{} timeouts still in the ring", driver.in_flight());
 }
+
+/// A kernel without multishot accept (before 5.19, told by its missing
+/// `IORING_OP_SOCKET`): `incoming` on io_uring runs one accept after
+/// another, holding no operation between connections.
+#[test]
+fn incoming_without_multishot_accept_runs_one_accept_at_a_time() {
+    use futures::StreamExt;
+    let _serial = common::serial();
+    fault::hide_opcode(opcode::Socket::CODE);
+    let driver = common::driver(proactor::Backend::IoUring);
+    driver.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut incoming = listener.incoming();
+        let clients: Vec<_> = (0..5)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        for _ in &clients {
+            let server = incoming.next().await.unwrap().unwrap();
+            drop(server);
+            assert_eq!(driver.in_flight(), 0, "no request kept between connections");
+        }
+    });
+    fault::reveal_opcodes();
+}

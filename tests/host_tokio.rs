@@ -58,6 +58,18 @@ async fn workload() {
         .unwrap();
     assert_eq!(&buf[..n], b"fd");
     writer.join().unwrap();
+    // Connections as a stream: one multishot accept on io_uring.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut incoming = listener.incoming();
+    for _ in 0..3 {
+        let client = TcpStream::connect(addr).await.unwrap();
+        let server = futures::StreamExt::next(&mut incoming)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(server.peer_addr().unwrap(), client.local_addr().unwrap());
+    }
 }
 
 #[test]

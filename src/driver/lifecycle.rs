@@ -17,6 +17,14 @@
 //!                      Cancelled ────────────────────────────► slot freed, result cleaned up
 //! ```
 //!
+//! A multishot operation (io_uring's multishot accept) lives in a slot too,
+//! in the one state `Streaming`: each result the kernel posts while the
+//! operation goes on is queued there for its stream, and the last one
+//! (io_uring's completion without `F_MORE`) ends it. A stream dropped
+//! before its end marks the slot cancelled: results that still come are
+//! discarded as they arrive (an accepted fd closed), and the last frees the
+//! slot.
+//!
 //! A future dropped after its result arrived releases the slot at once. No
 //! waker is woken, dropped or cleaned up here: wakers and leftovers are user
 //! code (a waker's `wake` and `drop`, a buffer's `drop`), so the table hands
@@ -25,6 +33,7 @@
 //! This module makes no system calls, so it can be model-checked and run
 //! under Miri.
 
+use std::collections::VecDeque;
 use std::io;
 use std::task::Waker;
 
@@ -71,6 +80,29 @@ pub(crate) enum Lifecycle {
     Cancelled,
     /// The result arrived; kept until the future takes it.
     Completed(io::Result<usize>),
+    /// A multishot operation: in flight until its last result, the results
+    /// so far queued for its stream. Boxed: rare, and larger than the rest.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    Streaming(Box<Shots>),
+}
+
+/// How a result of a multishot operation that nobody will take is released
+/// (an accepted fd closed). Crate code, not user code; run outside locks.
+#[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+pub(crate) type Discard = fn(io::Result<usize>);
+
+/// A multishot operation's state.
+#[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) struct Shots {
+    results: VecDeque<io::Result<usize>>,
+    waker: Option<Waker>,
+    /// Its last result is among `results`: nothing more will come.
+    ended: bool,
+    /// Its stream is gone: results are discarded as they come, and the
+    /// last one frees the slot.
+    cancelled: bool,
+    discard: Discard,
 }
 
 struct Slot<T> {
@@ -102,6 +134,57 @@ pub(crate) enum CompleteOutcome<T> {
     /// The future is gone: the slot is free; clean up the result and the data.
     Orphaned(io::Result<usize>, T),
     /// No slot for that key (a stale or foreign value): ignore it.
+    Unknown,
+}
+
+/// What the caller must do with a result of a multishot operation that
+/// goes on.
+#[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) enum ShotOutcome {
+    /// Queued for the stream; wake this (after unlocking) if present.
+    Stored(Option<Waker>),
+    /// The stream is gone: release the result with this, outside the lock.
+    Discard(io::Result<usize>, Discard),
+    /// No multishot operation has that key (a stale or foreign value).
+    Unknown,
+}
+
+/// What [`OpTable::poll_shot`] found.
+#[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) enum Shot<T> {
+    /// The next result.
+    Next(io::Result<usize>),
+    /// Every result was taken and the kernel posts no more: the slot is
+    /// free, and its data handed back.
+    Ended(T),
+    /// Nothing yet; the waker is registered.
+    Pending,
+    /// Nothing yet, with another waker: poll again with a clone.
+    NeedsWaker,
+    /// No such multishot operation, or its stream was already dropped.
+    Unknown,
+}
+
+/// What the caller must do after dropping a multishot operation's stream.
+#[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) enum StreamCancel<T> {
+    /// Still in the kernel: ask it to stop. Results it queued are released
+    /// with `discard`; the waker is dropped; both outside the lock.
+    InFlight {
+        waker: Option<Waker>,
+        leftovers: Vec<io::Result<usize>>,
+        discard: Discard,
+    },
+    /// It had ended: the slot is free; release the leftovers and the data.
+    Finished {
+        leftovers: Vec<io::Result<usize>>,
+        discard: Discard,
+        data: T,
+    },
+    /// No such multishot operation.
     Unknown,
 }
 
@@ -180,13 +263,17 @@ impl<T, R: Default> OpTable<T, R> {
     }
 
     fn insert_slot(&mut self, data: T, waker: Option<Waker>) -> OpKey {
+        self.insert_as(data, waker.map_or(Lifecycle::Submitted, Lifecycle::Waiting))
+    }
+
+    fn insert_as(&mut self, data: T, lifecycle: Lifecycle) -> OpKey {
         let generation = self.next_generation;
         // Generations stay below 2^31 so an encoded key never reaches the
         // values back ends reserve for their own markers.
         self.next_generation = self.next_generation.wrapping_add(1) & 0x7fff_ffff;
         let index = self.slots.insert(Slot {
             generation,
-            lifecycle: waker.map_or(Lifecycle::Submitted, Lifecycle::Waiting),
+            lifecycle,
             data: Some(data),
         });
         OpKey {
@@ -206,7 +293,39 @@ impl<T, R: Default> OpTable<T, R> {
         waker: Option<Waker>,
         prepare: impl FnOnce(&mut T, OpKey) -> R,
     ) -> (OpKey, &R) {
-        let key = self.insert_slot(data, waker);
+        let lifecycle = waker.map_or(Lifecycle::Submitted, Lifecycle::Waiting);
+        self.insert_prepared_as(data, lifecycle, prepare)
+    }
+
+    /// [`insert_prepared`](Self::insert_prepared) for a multishot
+    /// operation, whose results nobody takes are released with `discard`.
+    /// It is never submitted again: what `prepare` builds is only lent
+    /// back, for the first submission.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn insert_stream_prepared(
+        &mut self,
+        data: T,
+        waker: Option<Waker>,
+        discard: Discard,
+        prepare: impl FnOnce(&mut T, OpKey) -> R,
+    ) -> (OpKey, &R) {
+        let shots = Shots {
+            results: VecDeque::new(),
+            waker,
+            ended: false,
+            cancelled: false,
+            discard,
+        };
+        self.insert_prepared_as(data, Lifecycle::Streaming(Box::new(shots)), prepare)
+    }
+
+    fn insert_prepared_as(
+        &mut self,
+        data: T,
+        lifecycle: Lifecycle,
+        prepare: impl FnOnce(&mut T, OpKey) -> R,
+    ) -> (OpKey, &R) {
+        let key = self.insert_as(data, lifecycle);
         let index = key.index as usize;
         let data = self.slots[index]
             .data
@@ -269,6 +388,7 @@ impl<T, R: Default> OpTable<T, R> {
         let slot = self.slots.remove(key.index as usize);
         let waker = match slot.lifecycle {
             Lifecycle::Waiting(waker) => Some(waker),
+            Lifecycle::Streaming(shots) => shots.waker,
             _ => None,
         };
         (slot.data, waker)
@@ -322,7 +442,7 @@ impl<T, R: Default> OpTable<T, R> {
                 Polled::Ready(result, data)
             }
             Lifecycle::Waiting(current) if current.will_wake(waker) => Polled::Pending,
-            Lifecycle::Cancelled => Polled::Unknown,
+            Lifecycle::Cancelled | Lifecycle::Streaming(_) => Polled::Unknown,
             lifecycle => match fresh.take() {
                 Some(fresh) => {
                     if let Lifecycle::Waiting(old) =
@@ -351,6 +471,8 @@ impl<T, R: Default> OpTable<T, R> {
                 CancelOutcome::Finished(result, slot.data.expect("a completed slot holds its data"))
             }
             Lifecycle::Cancelled => CancelOutcome::InFlight(None),
+            // Streams go with `cancel_stream`, which knows their results.
+            Lifecycle::Streaming(_) => CancelOutcome::Unknown,
             _ => match std::mem::replace(&mut slot.lifecycle, Lifecycle::Cancelled) {
                 Lifecycle::Waiting(waker) => CancelOutcome::InFlight(Some(waker)),
                 _ => CancelOutcome::InFlight(None),
@@ -393,6 +515,118 @@ impl<T, R: Default> OpTable<T, R> {
                 slot.lifecycle = previous;
                 CompleteOutcome::Unknown
             }
+            // A multishot operation's last result.
+            Lifecycle::Streaming(shots) if shots.cancelled => {
+                let slot = self.slots.remove(key.index as usize);
+                match slot.data {
+                    Some(data) => CompleteOutcome::Orphaned(result, data),
+                    None => CompleteOutcome::Unknown,
+                }
+            }
+            Lifecycle::Streaming(mut shots) => {
+                shots.results.push_back(result);
+                shots.ended = true;
+                let waker = shots.waker.take();
+                slot.lifecycle = Lifecycle::Streaming(shots);
+                CompleteOutcome::Stored(waker)
+            }
+        }
+    }
+
+    /// A result of a multishot operation that goes on (more will come).
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn shot(&mut self, key: OpKey, result: io::Result<usize>) -> ShotOutcome {
+        let Some(Slot {
+            lifecycle: Lifecycle::Streaming(shots),
+            ..
+        }) = self.slot_mut(key)
+        else {
+            return ShotOutcome::Unknown;
+        };
+        if shots.cancelled {
+            return ShotOutcome::Discard(result, shots.discard);
+        }
+        shots.results.push_back(result);
+        ShotOutcome::Stored(shots.waker.take())
+    }
+
+    /// The stream of a multishot operation asks for its next result, with
+    /// `waker` to wake: as [`poll`](Self::poll) for its waker.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn poll_shot(
+        &mut self,
+        key: OpKey,
+        waker: &Waker,
+        fresh: &mut Option<Waker>,
+        displaced: &mut Option<Waker>,
+    ) -> Shot<T> {
+        let Some(Slot {
+            lifecycle: Lifecycle::Streaming(shots),
+            ..
+        }) = self.slot_mut(key)
+        else {
+            return Shot::Unknown;
+        };
+        if shots.cancelled {
+            return Shot::Unknown;
+        }
+        if let Some(result) = shots.results.pop_front() {
+            return Shot::Next(result);
+        }
+        if shots.ended {
+            let slot = self.slots.remove(key.index as usize);
+            return match slot.data {
+                Some(data) => Shot::Ended(data),
+                None => Shot::Unknown,
+            };
+        }
+        if shots
+            .waker
+            .as_ref()
+            .is_some_and(|current| current.will_wake(waker))
+        {
+            return Shot::Pending;
+        }
+        match fresh.take() {
+            Some(fresh) => {
+                *displaced = shots.waker.replace(fresh);
+                Shot::Pending
+            }
+            None => Shot::NeedsWaker,
+        }
+    }
+
+    /// The stream of a multishot operation is gone.
+    #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+    pub(crate) fn cancel_stream(&mut self, key: OpKey) -> StreamCancel<T> {
+        let Some(Slot {
+            lifecycle: Lifecycle::Streaming(shots),
+            ..
+        }) = self.slot_mut(key)
+        else {
+            return StreamCancel::Unknown;
+        };
+        if shots.cancelled {
+            return StreamCancel::Unknown;
+        }
+        let leftovers: Vec<_> = shots.results.drain(..).collect();
+        let discard = shots.discard;
+        if shots.ended {
+            let slot = self.slots.remove(key.index as usize);
+            return match slot.data {
+                Some(data) => StreamCancel::Finished {
+                    leftovers,
+                    discard,
+                    data,
+                },
+                None => StreamCancel::Unknown,
+            };
+        }
+        shots.cancelled = true;
+        StreamCancel::InFlight {
+            waker: shots.waker.take(),
+            leftovers,
+            discard,
         }
     }
 
@@ -615,6 +849,106 @@ mod tests {
             waker.expect("an unstarted slot hands its waker back"),
             &second
         ));
+    }
+
+    fn discard_nothing(_: io::Result<usize>) {}
+
+    fn stream(table: &mut OpTable<&'static str>, waker: Option<Waker>) -> OpKey {
+        table
+            .insert_stream_prepared("listener", waker, discard_nothing, |_, _| ())
+            .0
+    }
+
+    fn next(table: &mut OpTable<&'static str>, key: OpKey, waker: &Waker) -> Shot<&'static str> {
+        table.poll_shot(key, waker, &mut Some(waker.clone()), &mut None)
+    }
+
+    #[test]
+    fn shots_come_in_order_and_the_last_frees_the_slot() {
+        let mut table = OpTable::<&'static str>::default();
+        let (count, w) = waker();
+        let key = stream(&mut table, Some(w.clone()));
+        assert!(matches!(next(&mut table, key, &w), Shot::Pending));
+        let ShotOutcome::Stored(Some(wake)) = table.shot(key, Ok(10)) else {
+            panic!("a waiting stream hands its waker back")
+        };
+        wake.wake();
+        assert!(matches!(table.shot(key, Ok(11)), ShotOutcome::Stored(None)));
+        assert!(matches!(
+            table.complete(key, Err(io::Error::from_raw_os_error(24)), None),
+            CompleteOutcome::Stored(None)
+        ));
+        assert!(matches!(next(&mut table, key, &w), Shot::Next(Ok(10))));
+        assert!(matches!(next(&mut table, key, &w), Shot::Next(Ok(11))));
+        let Shot::Next(Err(last)) = next(&mut table, key, &w) else {
+            panic!("the last result is the stream's too")
+        };
+        assert_eq!(last.raw_os_error(), Some(24));
+        assert!(matches!(next(&mut table, key, &w), Shot::Ended("listener")));
+        assert!(table.is_empty());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_dropped_stream_discards_what_comes_and_its_last_result_frees() {
+        let mut table = OpTable::<&'static str>::default();
+        let key = stream(&mut table, None);
+        table.shot(key, Ok(3));
+        let StreamCancel::InFlight { leftovers, .. } = table.cancel_stream(key) else {
+            panic!("still in the kernel")
+        };
+        assert_eq!(leftovers.len(), 1, "what was queued goes to be discarded");
+        assert!(matches!(
+            table.shot(key, Ok(4)),
+            ShotOutcome::Discard(Ok(4), _)
+        ));
+        assert_eq!(table.len(), 1, "kept until the kernel's last result");
+        assert!(matches!(table.cancel_stream(key), StreamCancel::Unknown));
+        let (_, w) = waker();
+        assert!(matches!(next(&mut table, key, &w), Shot::Unknown));
+        assert!(matches!(
+            table.complete(key, Ok(5), None),
+            CompleteOutcome::Orphaned(Ok(5), "listener")
+        ));
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn a_stream_dropped_after_its_end_frees_at_once() {
+        let mut table = OpTable::<&'static str>::default();
+        let key = stream(&mut table, None);
+        table.shot(key, Ok(1));
+        table.complete(key, Ok(2), None);
+        let StreamCancel::Finished {
+            leftovers, data, ..
+        } = table.cancel_stream(key)
+        else {
+            panic!("it had ended")
+        };
+        assert_eq!((leftovers.len(), data), (2, "listener"));
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn one_shot_calls_leave_a_stream_alone() {
+        let mut table = OpTable::<&'static str>::default();
+        let key = stream(&mut table, None);
+        let (_, w) = waker();
+        assert!(matches!(poll_now(&mut table, key, &w), Polled::Unknown));
+        assert!(matches!(table.cancel(key), CancelOutcome::Unknown));
+        assert_eq!(
+            table.resubmission(key),
+            None,
+            "a stream is never submitted again"
+        );
+        assert!(matches!(table.shot(key, Ok(1)), ShotOutcome::Stored(None)));
+        let one_shot = table.insert("op");
+        assert!(matches!(table.shot(one_shot, Ok(1)), ShotOutcome::Unknown));
+        assert!(matches!(
+            table.cancel_stream(one_shot),
+            StreamCancel::Unknown
+        ));
+        assert!(matches!(next(&mut table, one_shot, &w), Shot::Unknown));
     }
 
     #[test]

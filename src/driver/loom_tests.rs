@@ -7,7 +7,9 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
-use super::lifecycle::{CancelOutcome, CompleteOutcome, OpKey, OpTable, Polled};
+use super::lifecycle::{
+    CancelOutcome, CompleteOutcome, OpKey, OpTable, Polled, Shot, ShotOutcome, StreamCancel,
+};
 use super::parker::{ParkTurn, Parker};
 
 /// Op data that counts how often it is dropped.
@@ -116,6 +118,79 @@ fn loom_results_race_teardown() {
         kernel.join().unwrap();
         assert_eq!(drops.load(SeqCst), 2);
         assert!(table.lock().unwrap().is_empty());
+    });
+}
+
+/// A multishot operation's results (one that goes on, then its last) race
+/// its stream taking one and then being dropped: every result reaches the
+/// stream or is released exactly once, the data too, and the slot ends free.
+#[test]
+fn loom_shots_race_their_stream_and_its_drop() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        // Results the kernel posted, counted where each ends: taken by the
+        // stream, discarded, or cleaned up with the data.
+        let ends = Arc::new(AtomicUsize::new(0));
+        let table = Arc::new(Mutex::new(OpTable::<_>::default()));
+        let key = table
+            .lock()
+            .unwrap()
+            .insert_stream_prepared(Data(drops.clone()), None, |_| {}, |_, _| ())
+            .0;
+
+        let kernel = {
+            let (table, ends) = (table.clone(), ends.clone());
+            thread::spawn(move || {
+                match table.lock().unwrap().shot(key, Ok(1)) {
+                    ShotOutcome::Discard(..) => {
+                        ends.fetch_add(1, SeqCst);
+                    }
+                    ShotOutcome::Stored(_) => {}
+                    ShotOutcome::Unknown => panic!("the slot vanished before its last result"),
+                }
+                match table.lock().unwrap().complete(key, Ok(2), None) {
+                    CompleteOutcome::Orphaned(_, data) => {
+                        ends.fetch_add(1, SeqCst);
+                        drop(data);
+                    }
+                    CompleteOutcome::Stored(_) => {}
+                    CompleteOutcome::Unknown => panic!("the slot vanished before its last result"),
+                }
+            })
+        };
+
+        // The stream takes what it finds, once, then is dropped.
+        let waker = noop_waker();
+        let polled =
+            table
+                .lock()
+                .unwrap()
+                .poll_shot(key, &waker, &mut Some(waker.clone()), &mut None);
+        match polled {
+            Shot::Next(_) => {
+                ends.fetch_add(1, SeqCst);
+            }
+            Shot::Pending => {}
+            Shot::Ended(_) | Shot::NeedsWaker | Shot::Unknown => {
+                panic!("a stream's first poll cannot see its end: one result is still queued")
+            }
+        }
+        match table.lock().unwrap().cancel_stream(key) {
+            StreamCancel::InFlight { leftovers, .. } => {
+                ends.fetch_add(leftovers.len(), SeqCst);
+            }
+            StreamCancel::Finished {
+                leftovers, data, ..
+            } => {
+                ends.fetch_add(leftovers.len(), SeqCst);
+                drop(data);
+            }
+            StreamCancel::Unknown => panic!("a live stream's slot vanished"),
+        }
+        kernel.join().unwrap();
+        assert_eq!(ends.load(SeqCst), 2, "each result ends exactly once");
+        assert_eq!(drops.load(SeqCst), 1, "data released exactly once");
+        assert!(table.lock().unwrap().is_empty(), "slot freed");
     });
 }
 

@@ -678,6 +678,18 @@ impl Driver {
     }
 }
 
+impl Driver {
+    /// The io_uring driver, for what only it can do (multishot operations).
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    pub(crate) fn uring(&self) -> Option<&UringDriver> {
+        match &self.inner {
+            Inner::Uring(driver) => Some(driver),
+            #[cfg(feature = "poll")]
+            Inner::Poll(_) => None,
+        }
+    }
+}
+
 cfg_notification_fd! {
     impl Driver {
         /// The fd another event loop waits on to drive this driver: it

@@ -21,7 +21,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::lifecycle::{CompleteOutcome, OpKey, OpTable, Polled};
+#[cfg(all(target_os = "linux", feature = "uring"))]
+use super::lifecycle::ShotOutcome;
+use super::lifecycle::{CompleteOutcome, Discard, OpKey, OpTable, Polled};
 use super::pool::{run_on_pool, BlockingPool, PoolCompletions};
 use crate::op::{downcast, BoxedOp, OpCode, OpId, Submission};
 
@@ -78,6 +80,8 @@ impl PanicGuard {
 pub(crate) struct Dispatch {
     wakers: Vec<Waker>,
     orphans: Vec<(io::Result<usize>, BoxedOp)>,
+    /// Results of multishot operations whose streams are gone.
+    discards: Vec<(io::Result<usize>, Discard)>,
 }
 
 impl Default for Dispatch {
@@ -88,6 +92,7 @@ impl Default for Dispatch {
         Dispatch {
             wakers,
             orphans: Vec::new(),
+            discards: Vec::new(),
         }
     }
 }
@@ -103,6 +108,33 @@ impl Dispatch {
         let mut table = lock(table);
         for (key, result, returned) in results {
             match table.complete(key, result, returned) {
+                CompleteOutcome::Stored(Some(waker)) => self.wakers.push(waker),
+                CompleteOutcome::Orphaned(result, op) => self.orphans.push((result, op)),
+                CompleteOutcome::Stored(None) | CompleteOutcome::Unknown => {}
+            }
+        }
+    }
+
+    /// Stores io_uring's completions in the order the kernel posted them:
+    /// `(key, result, more)`, `more` for a multishot operation's result
+    /// that is not its last (`IORING_CQE_F_MORE`).
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    pub(crate) fn store_posted(
+        &mut self,
+        table: &SharedTable,
+        posted: impl IntoIterator<Item = (OpKey, io::Result<usize>, bool)>,
+    ) {
+        let mut table = lock(table);
+        for (key, result, more) in posted {
+            if more {
+                match table.shot(key, result) {
+                    ShotOutcome::Stored(Some(waker)) => self.wakers.push(waker),
+                    ShotOutcome::Discard(result, discard) => self.discards.push((result, discard)),
+                    ShotOutcome::Stored(None) | ShotOutcome::Unknown => {}
+                }
+                continue;
+            }
+            match table.complete(key, result, None) {
                 CompleteOutcome::Stored(Some(waker)) => self.wakers.push(waker),
                 CompleteOutcome::Orphaned(result, op) => self.orphans.push((result, op)),
                 CompleteOutcome::Stored(None) | CompleteOutcome::Unknown => {}
@@ -138,6 +170,9 @@ impl Dispatch {
         }
         for (result, op) in self.orphans.drain(..) {
             guard.run(|| op.cleanup_erased(result));
+        }
+        for (result, discard) in self.discards.drain(..) {
+            guard.run(|| discard(result));
         }
         let spare = std::mem::take(&mut self.wakers);
         let _ = SPARE_WAKERS.try_with(|cell| cell.set(spare));

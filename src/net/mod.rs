@@ -213,6 +213,7 @@ macro_rules! raw_handles {
 use raw_handles;
 
 mod addr;
+mod incoming;
 pub(crate) mod socket;
 mod split;
 pub mod tcp;
@@ -222,6 +223,7 @@ mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
+pub use incoming::Incoming;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]

@@ -31,7 +31,7 @@ use socket2::{Domain, SockAddr, Type};
 
 use super::addr::{each_addr, resolve};
 use super::socket::{ip_addr, Socket};
-use super::ToSocketAddrs;
+use super::{Incoming, ToSocketAddrs};
 use crate::buffered::Duplex;
 use crate::Driver;
 
@@ -117,6 +117,33 @@ impl TcpListener {
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (socket, addr) = self.socket.accept().await?;
         Ok((TcpStream::from_socket(socket), ip_addr(&addr)?))
+    }
+
+    /// The connections this listener accepts, as a `Stream` (see
+    /// [`Incoming`]): on io_uring one multishot request accepts them all.
+    /// The stream shares the listener's socket, so it may outlive this
+    /// borrow (for a task of its own); dropping it stops accepting for it.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use proactor::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let mut incoming = listener.incoming();
+    ///     let clients = [TcpStream::connect(addr).await?, TcpStream::connect(addr).await?];
+    ///     for client in &clients {
+    ///         let server = incoming.next().await.expect("never ends")?;
+    ///         assert_eq!(server.peer_addr()?, client.local_addr()?);
+    ///     }
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn incoming(&self) -> Incoming<TcpStream> {
+        Incoming::new(&self.socket, TcpStream::from_socket)
     }
 
     /// The address this listener is bound to: with port 0, the port the

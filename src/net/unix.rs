@@ -163,6 +163,33 @@ impl UnixListener {
         Ok((UnixStream::from_socket(socket), unix_addr(&addr)?))
     }
 
+    /// The connections this listener accepts, as a `Stream` (see
+    /// [`Incoming`](super::Incoming)): on io_uring one multishot request
+    /// accepts them all.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use proactor::net::{UnixListener, UnixStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("sock");
+    /// proactor::block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let mut incoming = listener.incoming();
+    ///     let client = UnixStream::connect(&path).await?;
+    ///     let server = incoming.next().await.expect("never ends")?;
+    ///     client.write_all(b"hi").await.0?;
+    ///     let (n, buf) = server.read(vec![0; 2]).await;
+    ///     assert_eq!(&buf[..n?], b"hi");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn incoming(&self) -> super::Incoming<UnixStream> {
+        super::Incoming::new(&self.socket, UnixStream::from_socket)
+    }
+
     /// The address this listener is bound to.
     ///
     /// ```

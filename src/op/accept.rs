@@ -134,3 +134,67 @@ unsafe impl<F: AsRawSource + Send + 'static> OpCode for Accept<F> {
         drop(result.map(owned));
     }
 }
+
+/// Accepts connections on a listening socket with one multishot request
+/// (io_uring, Linux 5.19): each accepted socket is one result, queued for
+/// [`Incoming`](crate::net::Incoming) until it takes it. Not an
+/// operation of its own on the readiness back end: `Incoming` runs one
+/// [`Accept`] after another there.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) struct MultishotAccept<F> {
+    fd: F,
+}
+
+#[cfg(all(target_os = "linux", feature = "uring"))]
+impl<F: AsRawSource + Send + 'static> MultishotAccept<F> {
+    pub(crate) fn new(fd: F) -> Self {
+        MultishotAccept { fd }
+    }
+}
+
+/// Closes an accepted socket nobody will take.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) fn discard_accepted(result: io::Result<usize>) {
+    drop(result.map(owned));
+}
+
+/// Owns the socket a successful accept returned.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) fn accepted(raw: usize) -> OwnedSocket {
+    owned(raw)
+}
+
+// SAFETY: the entry carries no pointers (no peer address with multishot);
+// each result is a new socket, owned by whoever takes it, and closed by
+// `cleanup` or `discard_accepted` otherwise.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+unsafe impl<F: AsRawSource + Send + 'static> OpCode for MultishotAccept<F> {
+    type Output = io::Result<OwnedSocket>;
+
+    const URING_OPCODE: u8 = io_uring::opcode::AcceptMulti::CODE;
+
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.fd.as_raw_source()))
+            .flags(sys::ACCEPT_FLAGS)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd {
+            fd: self.fd.as_raw_source(),
+            interest: Interest::Readable,
+        }
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        sys::accept(self.fd.as_raw_source()).map(|(socket, _)| socket)
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        result.map(owned)
+    }
+
+    fn cleanup(self: Box<Self>, result: io::Result<usize>) {
+        discard_accepted(result);
+    }
+}

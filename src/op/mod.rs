@@ -48,6 +48,8 @@ use std::io;
 use std::time::Duration;
 
 pub use accept::Accept;
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) use accept::{accepted, discard_accepted, MultishotAccept};
 pub use blocking::{Blocking, POOL_ONLY};
 pub use close::Close;
 pub use connect::Connect;

@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use io_uring::{opcode, squeue, types, IoUring};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
-use super::lifecycle::{OpKey, OpTable};
+use super::lifecycle::{Discard, OpKey, OpTable, Shot, StreamCancel};
 use super::parker::{ParkTurn, Parker};
 use super::pool::{BlockingPool, PoolCompletions, Unpark};
 use super::deferral::Deferral;
@@ -427,7 +427,7 @@ impl Shared {
             // On the stack, so a park reaps without allocating, and not
             // initialised: zeroing 4 KiB would cost a one-op reap more than
             // the rest of it.
-            let mut entries = [MaybeUninit::<(u64, i32)>::uninit(); BATCH];
+            let mut entries = [MaybeUninit::<(u64, i32, u32)>::uninit(); BATCH];
             let reaped = {
                 let _cq = lock(&self.cq_lock);
                 // SAFETY: cq_lock serialises every use of the completion queue.
@@ -435,19 +435,19 @@ impl Shared {
                 entries
                     .iter_mut()
                     .zip(&mut cq)
-                    .map(|(entry, cqe)| entry.write((cqe.user_data(), cqe.result())))
+                    .map(|(entry, cqe)| entry.write((cqe.user_data(), cqe.result(), cqe.flags())))
                     .count()
             };
             // SAFETY: the first `reaped` entries were written just above, and
             // `MaybeUninit<T>` has the layout of `T`.
-            let batch: &[(u64, i32)] =
+            let batch: &[(u64, i32, u32)] =
                 unsafe { std::slice::from_raw_parts(entries.as_ptr().cast(), reaped) };
             if batch.is_empty() {
                 return;
             }
             let mut rearm = false;
             let mut cancelled = Vec::new();
-            let results = batch.iter().filter_map(|&(user_data, result)| match user_data {
+            let results = batch.iter().filter_map(|&(user_data, result, flags)| match user_data {
                 WAKE_DATA => {
                     self.wake_armed.store(false, Ordering::Release);
                     // A failed read (other than an interruption, or the exit
@@ -459,16 +459,18 @@ impl Shared {
                 CANCEL_DATA => None,
                 _ => {
                     let key = OpKey::decode(user_data)?;
-                    if result == -libc::ECANCELED && !self.closing.load(Ordering::Acquire) {
+                    // A multishot operation's result, more to come.
+                    let more = cqueue::more(flags);
+                    if !more && result == -libc::ECANCELED && !self.closing.load(Ordering::Acquire) {
                         // Cancelled by the driver, or by the kernel because
                         // the submitting thread exited: told apart below.
                         cancelled.push(key);
                         return None;
                     }
-                    Some((key, from_cqe_result(result), None))
+                    Some((key, from_cqe_result(result), more))
                 }
             });
-            dispatch.store(&self.table, results);
+            dispatch.store_posted(&self.table, results);
             if !cancelled.is_empty() {
                 self.resubmit_or_store(cancelled, dispatch);
             }
@@ -698,6 +700,97 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Submits a multishot operation: its results queue in its slot for
+    /// [`Shared::poll_shot`] until the kernel posts its last; those that
+    /// come after its stream is gone are released with `discard`.
+    fn submit_stream<O: OpCode>(&self, op: Box<O>, waker: &Waker, discard: Discard) -> io::Result<OpId> {
+        if self.inherited() {
+            return Err(super::fork::inherited_error());
+        }
+        // Cloned before the lock: a waker's clone is user code.
+        let waker = waker.clone();
+        let (key, queue_full) = {
+            let mut table = lock(&self.table);
+            let (key, entry) = table.insert_stream_prepared(op, Some(waker), discard, |op, key| {
+                Some(op.uring_entry().user_data(key.encode()))
+            });
+            let entry = entry.as_ref().expect("prepared just now");
+            // SAFETY: the table's lock is held; the entry points into the
+            // op, which its slot keeps boxed and unmoved until the last
+            // completion is reaped (OpCode contract).
+            let queued = unsafe { self.try_push(entry) };
+            (key, (!queued).then(|| entry.clone()))
+        };
+        if let Some(entry) = queue_full {
+            // SAFETY: as above.
+            if let Err(error) = unsafe { self.push(&entry, None) } {
+                // Never pushed: the kernel has not seen it.
+                drop(remove_unstarted(&self.table, key));
+                return Err(error);
+            }
+        }
+        self.submit_unless_batching();
+        Ok(OpId(key))
+    }
+
+    /// The next result of a multishot operation; `None` once it ended (its
+    /// slot is then free).
+    fn poll_shot(&self, id: OpId, cx: &mut Context<'_>) -> Poll<Option<io::Result<usize>>> {
+        if self.inherited() {
+            let (_op, _waker) = lock(&self.table).take_inherited(id.0);
+            return Poll::Ready(None);
+        }
+        let mut fresh = None;
+        loop {
+            let mut displaced = None;
+            let polled = lock(&self.table).poll_shot(id.0, cx.waker(), &mut fresh, &mut displaced);
+            drop(displaced);
+            match polled {
+                Shot::Next(result) => return Poll::Ready(Some(result)),
+                Shot::Ended(op) => {
+                    drop(op);
+                    return Poll::Ready(None);
+                }
+                Shot::Unknown => return Poll::Ready(None),
+                Shot::Pending => return Poll::Pending,
+                Shot::NeedsWaker => fresh = Some(cx.waker().clone()),
+            }
+        }
+    }
+
+    /// The stream of a multishot operation is gone: the kernel is asked to
+    /// end it, and what it queued is released.
+    fn cancel_stream(&self, id: OpId) {
+        if self.inherited() {
+            let (_op, _waker) = lock(&self.table).take_inherited(id.0);
+            return;
+        }
+        let outcome = lock(&self.table).cancel_stream(id.0);
+        match outcome {
+            StreamCancel::InFlight {
+                waker,
+                leftovers,
+                discard,
+            } => {
+                self.cancel_in_kernel(id, None);
+                leftovers.into_iter().for_each(discard);
+                // Last: its drop is user code.
+                drop(waker);
+            }
+            StreamCancel::Finished {
+                leftovers,
+                discard,
+                data,
+            } => {
+                leftovers.into_iter().for_each(discard);
+                drop(data);
+            }
+            StreamCancel::Unknown => {}
+        }
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
         self.closing.store(true, Ordering::Release);
@@ -774,6 +867,26 @@ impl UringDriver {
     /// Whether this is a forked child's copy of its parent's driver.
     pub(crate) fn is_inherited(&self) -> bool {
         self.shared.inherited()
+    }
+
+    /// Whether the kernel accepts connections with one multishot request.
+    pub(crate) fn has_multishot_accept(&self) -> bool {
+        self.shared.support.has_multishot_accept()
+    }
+
+    /// See [`Shared::submit_stream`].
+    pub(crate) fn submit_stream<O: OpCode>(&self, op: Box<O>, waker: &Waker, discard: Discard) -> io::Result<OpId> {
+        self.shared.submit_stream(op, waker, discard)
+    }
+
+    /// See [`Shared::poll_shot`].
+    pub(crate) fn poll_shot(&self, id: OpId, cx: &mut Context<'_>) -> Poll<Option<io::Result<usize>>> {
+        self.shared.poll_shot(id, cx)
+    }
+
+    /// See [`Shared::cancel_stream`].
+    pub(crate) fn cancel_stream(&self, id: OpId) {
+        self.shared.cancel_stream(id)
     }
 }
 

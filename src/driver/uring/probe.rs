@@ -21,6 +21,13 @@ impl Support {
         }
         self.opcodes[usize::from(opcode)]
     }
+
+    /// Whether accept takes `IORING_ACCEPT_MULTISHOT` (Linux 5.19). No probe
+    /// lists flags; `IORING_OP_SOCKET` came with the same release, and the
+    /// opcode probe lists that (and fault injection can hide it).
+    pub(crate) fn has_multishot_accept(&self) -> bool {
+        self.has(opcode::Socket::CODE)
+    }
 }
 
 /// Opcodes io_uring must have to be used at all: the driver's own (NOP,
