@@ -30,9 +30,14 @@ criterion::criterion_main!(linux::benches);
 mod echo_server;
 
 #[cfg(target_os = "linux")]
+#[path = "support/server_thread.rs"]
+mod server_thread;
+
+#[cfg(target_os = "linux")]
 mod linux {
     use std::net::SocketAddr;
-    use std::time::Duration;
+
+    use super::server_thread::{cpu_time, pin_to_core, start, this_thread_cpu_clock, Server};
 
     use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
     use proactor::net::TcpListener;
@@ -41,56 +46,6 @@ mod linux {
 
     /// (connections, message bytes)
     const CASES: [(usize, usize); 2] = [(1, 64), (64, 4096)];
-
-    fn pin_to_core(core: usize) {
-        // SAFETY: a zeroed cpu_set_t is empty; CPU_SET writes within it.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(core, &mut set);
-            // Best effort: a machine with one core still runs the bench.
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        }
-    }
-
-    /// The CPU clock of the calling thread, readable from any thread.
-    fn this_thread_cpu_clock() -> libc::clockid_t {
-        let mut clock: libc::clockid_t = 0;
-        // SAFETY: pthread_self is always valid; `clock` is writable.
-        let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
-        assert_eq!(rc, 0, "pthread_getcpuclockid");
-        clock
-    }
-
-    fn cpu_time(clock: libc::clockid_t) -> Duration {
-        // SAFETY: a zeroed timespec is valid; clock_gettime writes it.
-        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        assert_eq!(unsafe { libc::clock_gettime(clock, &mut ts) }, 0);
-        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-    }
-
-    /// A running server: its address and its thread's CPU clock. The thread
-    /// serves until the process exits.
-    struct Server {
-        addr: SocketAddr,
-        cpu_clock: libc::clockid_t,
-    }
-
-    fn start(
-        name: &str,
-        serve: impl FnOnce(std::sync::mpsc::Sender<(SocketAddr, libc::clockid_t)>) + Send + 'static,
-    ) -> Server {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                pin_to_core(0);
-                serve(tx)
-            })
-            .expect("server thread");
-        let (addr, cpu_clock) = rx.recv().expect("server started");
-        Server { addr, cpu_clock }
-    }
 
     fn proactor_server(backend: Backend) -> Server {
         start("proactor-echo", move |ready| {

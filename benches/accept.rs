@@ -1,0 +1,158 @@
+//! Accept storm: a client opens and closes connections one after another as
+//! fast as it can; the server accepts each and closes it. Servers:
+//! proactor's `TcpListener::incoming` (one multishot accept on io_uring),
+//! proactor's `accept` in a loop (one accept operation per connection), and
+//! tokio's current-thread runtime accepting in a loop. The server runs on
+//! its own thread pinned to core 0, the client on the bench thread pinned to
+//! core 1.
+//!
+//! As in the echo bench, `accept_wall` is wall time per connection (what the
+//! client sees) and `accept_server_cpu` the server thread's CPU time per
+//! connection, the figure that tells servers apart. The client closes with
+//! `SO_LINGER` 0 (a reset), so no connection lingers in `TIME_WAIT` and the
+//! run never runs out of ports.
+//!
+//! `cargo bench --features uring,tokio --bench accept`
+
+// criterion_group! makes an undocumented public function.
+#![allow(missing_docs)]
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    println!("accept: server CPU time needs Linux thread clocks; nothing measured");
+}
+
+#[cfg(target_os = "linux")]
+criterion::criterion_main!(linux::benches);
+
+#[cfg(target_os = "linux")]
+#[path = "support/server_thread.rs"]
+mod server_thread;
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+    use futures::StreamExt;
+    use proactor::net::TcpListener;
+    use proactor::{Backend, Driver};
+
+    use super::server_thread::{cpu_time, pin_to_core, start, this_thread_cpu_clock, Server};
+
+    /// How a proactor server takes its connections.
+    #[derive(Clone, Copy)]
+    enum Accepting {
+        Incoming,
+        AcceptLoop,
+    }
+
+    fn proactor_server(backend: Backend, accepting: Accepting) -> Server {
+        start("proactor-accept", move |ready| {
+            let driver = Driver::builder().force(backend).build().expect("driver");
+            driver.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                ready
+                    .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
+                    .unwrap();
+                match accepting {
+                    Accepting::Incoming => {
+                        let mut incoming = listener.incoming();
+                        while let Some(accepted) = incoming.next().await {
+                            drop(accepted);
+                        }
+                    }
+                    Accepting::AcceptLoop => loop {
+                        drop(listener.accept().await);
+                    },
+                }
+            })
+        })
+    }
+
+    fn tokio_server() -> Server {
+        start("tokio-accept", |ready| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                ready
+                    .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
+                    .unwrap();
+                loop {
+                    drop(listener.accept().await);
+                }
+            })
+        })
+    }
+
+    /// Opens and closes (with a reset) `count` connections to `addr`.
+    fn storm(addr: SocketAddr, count: u64) {
+        let addr = socket2::SockAddr::from(addr);
+        for _ in 0..count {
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("socket");
+            socket.set_linger(Some(Duration::ZERO)).expect("linger");
+            socket.connect(&addr).expect("connect");
+        }
+    }
+
+    fn bench(c: &mut Criterion) {
+        pin_to_core(1);
+        let mut servers: Vec<(&str, Server)> = Vec::new();
+        #[cfg(feature = "uring")]
+        if let Ok(driver) = Driver::builder().force(Backend::IoUring).build() {
+            drop(driver);
+            servers.push((
+                "proactor io_uring incoming",
+                proactor_server(Backend::IoUring, Accepting::Incoming),
+            ));
+            servers.push((
+                "proactor io_uring accept loop",
+                proactor_server(Backend::IoUring, Accepting::AcceptLoop),
+            ));
+        }
+        #[cfg(feature = "poll")]
+        {
+            servers.push((
+                "proactor poll incoming",
+                proactor_server(Backend::Poll, Accepting::Incoming),
+            ));
+            servers.push((
+                "proactor poll accept loop",
+                proactor_server(Backend::Poll, Accepting::AcceptLoop),
+            ));
+        }
+        servers.push(("tokio current_thread accept loop", tokio_server()));
+
+        for (group_name, measure_cpu) in [("accept_wall", false), ("accept_server_cpu", true)] {
+            let mut group = c.benchmark_group(group_name);
+            group.throughput(Throughput::Elements(1));
+            for (name, server) in &servers {
+                storm(server.addr, 1000); // warm up
+                group.bench_function(BenchmarkId::from_parameter(name), |b| {
+                    b.iter_custom(|connections| {
+                        let (wall, cpu) = (Instant::now(), cpu_time(server.cpu_clock));
+                        storm(server.addr, connections);
+                        // The last few may still be in the backlog: the
+                        // server's work on them is counted by the next
+                        // iteration, which evens out.
+                        if measure_cpu {
+                            cpu_time(server.cpu_clock) - cpu
+                        } else {
+                            wall.elapsed()
+                        }
+                    })
+                });
+            }
+            group.finish();
+        }
+    }
+
+    criterion_group!(benches, bench);
+}
