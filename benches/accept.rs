@@ -32,14 +32,13 @@ mod server_thread;
 #[cfg(target_os = "linux")]
 mod linux {
     use std::net::SocketAddr;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
     use futures::StreamExt;
-    use proactor::net::TcpListener;
     use proactor::{Backend, Driver};
 
-    use super::server_thread::{cpu_time, pin_to_core, start, this_thread_cpu_clock, Server};
+    use super::server_thread::{pin_to_core, Server};
 
     /// How a proactor server takes its connections.
     #[derive(Clone, Copy)]
@@ -49,13 +48,10 @@ mod linux {
     }
 
     fn proactor_server(backend: Backend, accepting: Accepting) -> Server {
-        start("proactor-accept", move |ready| {
-            let driver = Driver::builder().force(backend).build().expect("driver");
-            driver.block_on(async {
-                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                ready
-                    .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
-                    .unwrap();
+        super::server_thread::proactor_server(
+            "proactor-accept",
+            backend,
+            move |listener| async move {
                 match accepting {
                     Accepting::Incoming => {
                         let mut incoming = listener.incoming();
@@ -67,27 +63,15 @@ mod linux {
                         drop(listener.accept().await);
                     },
                 }
-            })
-        })
+            },
+        )
     }
 
     fn tokio_server() -> Server {
-        start("tokio-accept", |ready| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                ready
-                    .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
-                    .unwrap();
-                loop {
-                    drop(listener.accept().await);
-                }
-            })
+        super::server_thread::tokio_server("tokio-accept", |listener| async move {
+            loop {
+                drop(listener.accept().await);
+            }
         })
     }
 
@@ -136,17 +120,11 @@ mod linux {
             for (name, server) in &servers {
                 storm(server.addr, 1000); // warm up
                 group.bench_function(BenchmarkId::from_parameter(name), |b| {
+                    // The last few connections may still be in the backlog:
+                    // the server's work on them counts in the next
+                    // iteration, which evens out.
                     b.iter_custom(|connections| {
-                        let (wall, cpu) = (Instant::now(), cpu_time(server.cpu_clock));
-                        storm(server.addr, connections);
-                        // The last few may still be in the backlog: the
-                        // server's work on them is counted by the next
-                        // iteration, which evens out.
-                        if measure_cpu {
-                            cpu_time(server.cpu_clock) - cpu
-                        } else {
-                            wall.elapsed()
-                        }
+                        server.measure(measure_cpu, || storm(server.addr, connections))
                     })
                 });
             }

@@ -37,10 +37,9 @@ mod server_thread;
 mod linux {
     use std::net::SocketAddr;
 
-    use super::server_thread::{cpu_time, pin_to_core, start, this_thread_cpu_clock, Server};
+    use super::server_thread::{pin_to_core, Server};
 
     use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-    use proactor::net::TcpListener;
     use proactor::{Backend, Driver};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -48,51 +47,34 @@ mod linux {
     const CASES: [(usize, usize); 2] = [(1, 64), (64, 4096)];
 
     fn proactor_server(backend: Backend) -> Server {
-        start("proactor-echo", move |ready| {
-            let driver = Driver::builder().force(backend).build().expect("driver");
-            driver.block_on(async {
-                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                ready
-                    .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
-                    .unwrap();
-                super::echo_server::serve_all(listener).await
-            })
-        })
+        super::server_thread::proactor_server(
+            "proactor-echo",
+            backend,
+            super::echo_server::serve_all,
+        )
     }
 
     fn tokio_server() -> Server {
-        start("tokio-echo", |ready| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                ready
-                    .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
-                    .unwrap();
-                loop {
-                    let Ok((mut stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    stream.set_nodelay(true).unwrap();
-                    tokio::spawn(async move {
-                        let mut buf = vec![0u8; 64 * 1024];
-                        loop {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => {
-                                    if stream.write_all(&buf[..n]).await.is_err() {
-                                        return;
-                                    }
+        super::server_thread::tokio_server("tokio-echo", |listener| async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                stream.set_nodelay(true).unwrap();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => {
+                                if stream.write_all(&buf[..n]).await.is_err() {
+                                    return;
                                 }
                             }
                         }
-                    });
-                }
-            })
+                    }
+                });
+            }
         })
     }
 
@@ -165,14 +147,7 @@ mod linux {
                     client.round_trips(1000); // warm the connections
                     group.bench_function(BenchmarkId::from_parameter(name), |b| {
                         b.iter_custom(|round_trips| {
-                            let (wall, cpu) =
-                                (std::time::Instant::now(), cpu_time(server.cpu_clock));
-                            client.round_trips(round_trips);
-                            if measure_cpu {
-                                cpu_time(server.cpu_clock) - cpu
-                            } else {
-                                wall.elapsed()
-                            }
+                            server.measure(measure_cpu, || client.round_trips(round_trips))
                         })
                     });
                 }

@@ -25,7 +25,7 @@ pub fn this_thread_cpu_clock() -> libc::clockid_t {
 }
 
 /// The CPU time (user + system) `clock` has counted.
-pub fn cpu_time(clock: libc::clockid_t) -> Duration {
+fn cpu_time(clock: libc::clockid_t) -> Duration {
     // SAFETY: a zeroed timespec is valid; clock_gettime writes it.
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
@@ -38,6 +38,20 @@ pub fn cpu_time(clock: libc::clockid_t) -> Duration {
 pub struct Server {
     pub addr: SocketAddr,
     pub cpu_clock: libc::clockid_t,
+}
+
+impl Server {
+    /// Runs `client` and returns how long it took: the wall time, or with
+    /// `server_cpu` the CPU time the server's thread spent meanwhile.
+    pub fn measure(&self, server_cpu: bool, client: impl FnOnce()) -> Duration {
+        let (wall, cpu) = (std::time::Instant::now(), cpu_time(self.cpu_clock));
+        client();
+        if server_cpu {
+            cpu_time(self.cpu_clock) - cpu
+        } else {
+            wall.elapsed()
+        }
+    }
 }
 
 /// Starts `serve` on a thread named `name`, pinned to core 0; `serve` sends
@@ -56,4 +70,52 @@ pub fn start(
         .expect("server thread");
     let (addr, cpu_clock) = rx.recv().expect("server started");
     Server { addr, cpu_clock }
+}
+
+/// A server on tokio's current-thread runtime: `serve` gets its listener,
+/// bound to a loopback port.
+pub fn tokio_server<F, Fut>(name: &str, serve: F) -> Server
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    start(name, |ready| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            ready
+                .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
+                .unwrap();
+            serve(listener).await
+        })
+    })
+}
+
+/// A server on a proactor driver of `backend`'s, in its `block_on`: `serve`
+/// gets its listener, bound to a loopback port.
+pub fn proactor_server<F, Fut>(name: &str, backend: proactor::Backend, serve: F) -> Server
+where
+    F: FnOnce(proactor::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future,
+{
+    start(name, move |ready| {
+        let driver = proactor::Driver::builder()
+            .force(backend)
+            .build()
+            .expect("driver");
+        driver.block_on(async {
+            let listener = proactor::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            ready
+                .send((listener.local_addr().unwrap(), this_thread_cpu_clock()))
+                .unwrap();
+            drop(serve(listener).await);
+        })
+    })
 }
