@@ -36,7 +36,7 @@ mod linux {
 
     use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
     use futures::StreamExt;
-    use proactor::{Backend, Driver};
+    use proactor::Backend;
 
     use super::server_thread::{pin_to_core, Server};
 
@@ -90,7 +90,7 @@ mod linux {
         pin_to_core(1);
         let mut servers: Vec<(&str, Server)> = Vec::new();
         #[cfg(feature = "uring")]
-        if let Ok(driver) = Driver::builder().force(Backend::IoUring).build() {
+        if let Ok(driver) = proactor::Driver::builder().force(Backend::IoUring).build() {
             drop(driver);
             servers.push((
                 "proactor io_uring incoming",

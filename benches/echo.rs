@@ -40,7 +40,7 @@ mod linux {
     use super::server_thread::{pin_to_core, Server};
 
     use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-    use proactor::{Backend, Driver};
+    use proactor::Backend;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// (connections, message bytes)
@@ -129,7 +129,7 @@ mod linux {
         pin_to_core(1);
         let mut servers: Vec<(&str, Server)> = Vec::new();
         #[cfg(feature = "uring")]
-        if let Ok(driver) = Driver::builder().force(Backend::IoUring).build() {
+        if let Ok(driver) = proactor::Driver::builder().force(Backend::IoUring).build() {
             drop(driver);
             servers.push(("proactor io_uring", proactor_server(Backend::IoUring)));
         }

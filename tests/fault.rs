@@ -268,3 +268,22 @@ fn incoming_without_multishot_accept_runs_one_accept_at_a_time() {
     });
     fault::reveal_opcodes();
 }
+
+/// A kernel without zero-copy send (before 6.0): `send_zc` on io_uring is a
+/// plain send, with the same result.
+#[test]
+fn send_zc_without_the_opcode_is_a_plain_send() {
+    let _serial = common::serial();
+    fault::hide_opcode(opcode::SendZc::CODE);
+    let driver = common::driver(proactor::Backend::IoUring);
+    driver.block_on(async {
+        let (client, server) = common::tcp_pair().await;
+        let (sent, buf) = client.send_zc(vec![5u8; 4096]).await;
+        let sent = sent.unwrap();
+        let (got, back) = server.read_exact(vec![0u8; sent]).await;
+        got.unwrap();
+        assert!(back.iter().all(|&b| b == 5));
+        assert_eq!(buf.len(), 4096);
+    });
+    fault::reveal_opcodes();
+}

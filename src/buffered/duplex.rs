@@ -328,6 +328,16 @@ impl WriteSide {
         self.socket.send_with_fds(buf, fds).await
     }
 
+    /// A zero-copy send (see [`crate::op::SendZc`]), after the buffered
+    /// writes.
+    pub(crate) async fn write_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        if let Err(e) = poll_fn(|cx| self.poll_flush(cx)).await {
+            return (Err(e), buf);
+        }
+        let send = crate::op::SendZc::new(self.socket.fd().clone(), buf);
+        send.run_on(self.socket.driver().clone()).await
+    }
+
     /// Writes all of `buf`'s initialised bytes, after the buffered writes.
     pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
         if let Err(e) = poll_fn(|cx| self.poll_flush(cx)).await {

@@ -61,6 +61,7 @@ cfg_notification_fd! {
 cfg_uring! {
     mod uring;
     pub use uring::UringDriver;
+    pub(crate) use uring::ShotPoll;
 }
 cfg_poll! {
     mod poll;

@@ -10,6 +10,8 @@ use std::task::{ready, Context, Poll};
 use futures_core::Stream;
 
 use super::socket::Socket;
+#[cfg(all(target_os = "linux", feature = "uring"))]
+use crate::driver::ShotPoll;
 use crate::op::{Accept, Op};
 use crate::os::sys::OwnedSocket;
 
@@ -91,8 +93,9 @@ impl<S> Incoming<S> {
                 .uring()
                 .expect("multishot is io_uring's");
             let accept = crate::op::MultishotAccept::new(self.listener.fd().clone());
-            let id =
-                uring.submit_stream(Box::new(accept), cx.waker(), crate::op::discard_accepted)?;
+            let id = uring
+                .submit_stream(Box::new(accept), cx.waker(), crate::op::discard_accepted)
+                .map_err(|(error, _)| error)?;
             self.state = State::Multishot {
                 id,
                 answered: false,
@@ -126,7 +129,11 @@ impl<S> Stream for Incoming<S> {
                         .uring()
                         .expect("multishot is io_uring's");
                     let first = !std::mem::replace(answered, true);
-                    match ready!(uring.poll_shot(*id, cx)) {
+                    let shot = match ready!(uring.poll_shot(*id, cx)) {
+                        ShotPoll::Next(result) => Some(result),
+                        ShotPoll::Ended(_) => None,
+                    };
+                    match shot {
                         Some(Ok(raw)) => {
                             let socket = crate::op::accepted(raw);
                             return Poll::Ready(Some(Ok(this.accepted(socket))));

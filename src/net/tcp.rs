@@ -409,6 +409,35 @@ impl TcpStream {
         )?))
     }
 
+    /// Sends `buf`'s initialised bytes without copying them into the kernel
+    /// where io_uring can (`IORING_OP_SEND_ZC`, Linux 6.0; see
+    /// [`SendZc`](crate::op::SendZc)), after anything the poll-based write
+    /// traits buffered. Returns how many bytes went out (maybe fewer than
+    /// all, as [`write`](Self::write)) and the buffer, once the kernel no
+    /// longer reads it. Elsewhere it is a plain send. Worth it for large
+    /// buffers on a real network device, not over loopback.
+    ///
+    /// ```
+    /// use proactor::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     let (sent, buf) = client.send_zc(vec![1u8; 64 * 1024]).await;
+    ///     let sent = sent?;
+    ///     let (got, _) = server.read_exact(vec![0u8; sent]).await;
+    ///     got?;
+    ///     assert_eq!(buf.len(), 64 * 1024);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn send_zc<B: crate::buf::IoBuf>(&self, buf: B) -> crate::buf::BufResult<usize, B> {
+        self.io.write_side().write_zc(buf).await
+    }
+
     /// The driver this stream's operations run on.
     ///
     /// ```

@@ -226,6 +226,13 @@ impl TrackedBuf {
         )
     }
 
+    /// A buffer of `len` bytes, each `byte`, all initialised: for sends.
+    pub fn filled(len: usize, byte: u8) -> (TrackedBuf, Arc<AtomicBool>) {
+        let (mut buf, dropped) = TrackedBuf::new(len);
+        buf.data.resize(len, byte);
+        (buf, dropped)
+    }
+
     pub fn bytes(&self) -> &[u8] {
         &self.data
     }

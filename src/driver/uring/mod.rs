@@ -700,13 +700,22 @@ impl Shared {
     }
 }
 
+/// What polling a multishot operation found.
+pub(crate) enum ShotPoll {
+    /// Its next result.
+    Next(io::Result<usize>),
+    /// It ended and every result was taken: the operation, back.
+    Ended(Option<crate::op::BoxedOp>),
+}
+
 impl Shared {
     /// Submits a multishot operation: its results queue in its slot for
     /// [`Shared::poll_shot`] until the kernel posts its last; those that
-    /// come after its stream is gone are released with `discard`.
-    fn submit_stream<O: OpCode>(&self, op: Box<O>, waker: &Waker, discard: Discard) -> io::Result<OpId> {
+    /// come after its stream is gone are released with `discard`. If it
+    /// cannot be submitted, the operation comes back with the error.
+    fn submit_stream<O: OpCode>(&self, op: Box<O>, waker: &Waker, discard: Discard) -> Result<OpId, (io::Error, Box<O>)> {
         if self.inherited() {
-            return Err(super::fork::inherited_error());
+            return Err((super::fork::inherited_error(), op));
         }
         // Cloned before the lock: a waker's clone is user code.
         let waker = waker.clone();
@@ -726,20 +735,22 @@ impl Shared {
             // SAFETY: as above.
             if let Err(error) = unsafe { self.push(&entry, None) } {
                 // Never pushed: the kernel has not seen it.
-                drop(remove_unstarted(&self.table, key));
-                return Err(error);
+                let op = crate::op::downcast::<O>(remove_unstarted(&self.table, key));
+                return Err((error, op));
             }
         }
         self.submit_unless_batching();
         Ok(OpId(key))
     }
 
-    /// The next result of a multishot operation; `None` once it ended (its
-    /// slot is then free).
-    fn poll_shot(&self, id: OpId, cx: &mut Context<'_>) -> Poll<Option<io::Result<usize>>> {
+    /// The next result of a multishot operation, or its end: then its slot
+    /// is free, and the operation comes back (`None` only if no such
+    /// operation is held: a forked child's copy, whose operation the child
+    /// drops).
+    fn poll_shot(&self, id: OpId, cx: &mut Context<'_>) -> Poll<ShotPoll> {
         if self.inherited() {
             let (_op, _waker) = lock(&self.table).take_inherited(id.0);
-            return Poll::Ready(None);
+            return Poll::Ready(ShotPoll::Ended(None));
         }
         let mut fresh = None;
         loop {
@@ -747,12 +758,9 @@ impl Shared {
             let polled = lock(&self.table).poll_shot(id.0, cx.waker(), &mut fresh, &mut displaced);
             drop(displaced);
             match polled {
-                Shot::Next(result) => return Poll::Ready(Some(result)),
-                Shot::Ended(op) => {
-                    drop(op);
-                    return Poll::Ready(None);
-                }
-                Shot::Unknown => return Poll::Ready(None),
+                Shot::Next(result) => return Poll::Ready(ShotPoll::Next(result)),
+                Shot::Ended(op) => return Poll::Ready(ShotPoll::Ended(Some(op))),
+                Shot::Unknown => return Poll::Ready(ShotPoll::Ended(None)),
                 Shot::Pending => return Poll::Pending,
                 Shot::NeedsWaker => fresh = Some(cx.waker().clone()),
             }
@@ -875,13 +883,23 @@ impl UringDriver {
     }
 
     /// See [`Shared::submit_stream`].
-    pub(crate) fn submit_stream<O: OpCode>(&self, op: Box<O>, waker: &Waker, discard: Discard) -> io::Result<OpId> {
+    pub(crate) fn submit_stream<O: OpCode>(
+        &self,
+        op: Box<O>,
+        waker: &Waker,
+        discard: Discard,
+    ) -> Result<OpId, (io::Error, Box<O>)> {
         self.shared.submit_stream(op, waker, discard)
     }
 
     /// See [`Shared::poll_shot`].
-    pub(crate) fn poll_shot(&self, id: OpId, cx: &mut Context<'_>) -> Poll<Option<io::Result<usize>>> {
+    pub(crate) fn poll_shot(&self, id: OpId, cx: &mut Context<'_>) -> Poll<ShotPoll> {
         self.shared.poll_shot(id, cx)
+    }
+
+    /// Whether the kernel has zero-copy send (`IORING_OP_SEND_ZC`, 6.0).
+    pub(crate) fn has_send_zc(&self) -> bool {
+        self.shared.support.has(opcode::SendZc::CODE)
     }
 
     /// See [`Shared::cancel_stream`].
