@@ -102,6 +102,24 @@ both_backends! {
         assert_eq!(common::fd_count_settles(fds), fds, "a truncated fd stayed open");
     }
 
+    fn fds_with_no_byte_on_a_stream_are_a_clear_error(driver) {
+        let fds = common::fd_count();
+        driver.block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            let (sent, (_, back)) = a.send_with_fds(Vec::<u8>::new(), vec![file_with("e")]).await;
+            assert_eq!(sent.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+            assert_eq!(back.len(), 1, "the fd comes back");
+            // A datagram may be empty and still carry them.
+            let (c, d) = UnixDatagram::pair().unwrap();
+            c.send_with_fds(Vec::<u8>::new(), back).await.0.unwrap();
+            let (received, _) = d.recv_with_fds(vec![0u8; 4], 1).await;
+            let received = received.unwrap();
+            assert_eq!((received.len, received.fds.len()), (0, 1));
+            drop(b);
+        });
+        assert_eq!(common::fd_count_settles(fds), fds);
+    }
+
     fn too_many_fds_is_a_clear_error(driver) {
         driver.block_on(async {
             let (a, b) = UnixDatagram::pair().unwrap();

@@ -35,6 +35,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::Arc;
 use std::task::Waker;
 
 use slab::Slab;
@@ -86,10 +87,33 @@ pub(crate) enum Lifecycle {
     Streaming(Box<Shots>),
 }
 
-/// How a result of a multishot operation that nobody will take is released
-/// (an accepted fd closed). Crate code, not user code; run outside locks.
+/// How a result of a multishot operation that its stream will not take is
+/// released (an accepted fd closed, or handed back to its listener). Crate
+/// code, not user code; run outside locks.
+#[derive(Clone)]
+pub(crate) struct Discard(Arc<dyn Fn(io::Result<usize>) + Send + Sync>);
+
 #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
-pub(crate) type Discard = fn(io::Result<usize>);
+impl Discard {
+    pub(crate) fn new(release: impl Fn(io::Result<usize>) + Send + Sync + 'static) -> Self {
+        Discard(Arc::new(release))
+    }
+
+    pub(crate) fn run(&self, result: io::Result<usize>) {
+        (self.0)(result)
+    }
+}
+
+impl std::fmt::Debug for Discard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Discard")
+    }
+}
+
+/// Results a multishot operation may queue before the kernel is asked to
+/// stop it: an unpolled stream must not take every connection the kernel
+/// can accept (each an fd). Its stream makes it again once it took them.
+pub(crate) const SHOT_QUEUE_LIMIT: usize = 32;
 
 /// A multishot operation's state.
 #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
@@ -133,6 +157,9 @@ pub(crate) enum CompleteOutcome<T> {
     Stored(Option<Waker>),
     /// The future is gone: the slot is free; clean up the result and the data.
     Orphaned(io::Result<usize>, T),
+    /// The last result of a multishot operation whose stream is gone: the
+    /// slot is free; release the result with the discard, drop the data.
+    OrphanedShot(io::Result<usize>, Discard, T),
     /// No slot for that key (a stale or foreign value): ignore it.
     Unknown,
 }
@@ -144,6 +171,9 @@ pub(crate) enum CompleteOutcome<T> {
 pub(crate) enum ShotOutcome {
     /// Queued for the stream; wake this (after unlocking) if present.
     Stored(Option<Waker>),
+    /// Queued, and the queue is full: ask the kernel to stop the operation
+    /// (its stream makes it again once it took what is queued).
+    StoredFull(Option<Waker>),
     /// The stream is gone: release the result with this, outside the lock.
     Discard(io::Result<usize>, Discard),
     /// No multishot operation has that key (a stale or foreign value).
@@ -519,7 +549,7 @@ impl<T, R: Default> OpTable<T, R> {
             Lifecycle::Streaming(shots) if shots.cancelled => {
                 let slot = self.slots.remove(key.index as usize);
                 match slot.data {
-                    Some(data) => CompleteOutcome::Orphaned(result, data),
+                    Some(data) => CompleteOutcome::OrphanedShot(result, shots.discard, data),
                     None => CompleteOutcome::Unknown,
                 }
             }
@@ -544,10 +574,15 @@ impl<T, R: Default> OpTable<T, R> {
             return ShotOutcome::Unknown;
         };
         if shots.cancelled {
-            return ShotOutcome::Discard(result, shots.discard);
+            return ShotOutcome::Discard(result, shots.discard.clone());
         }
         shots.results.push_back(result);
-        ShotOutcome::Stored(shots.waker.take())
+        let waker = shots.waker.take();
+        if shots.results.len() == SHOT_QUEUE_LIMIT {
+            ShotOutcome::StoredFull(waker)
+        } else {
+            ShotOutcome::Stored(waker)
+        }
     }
 
     /// The stream of a multishot operation asks for its next result, with
@@ -610,7 +645,7 @@ impl<T, R: Default> OpTable<T, R> {
             return StreamCancel::Unknown;
         }
         let leftovers: Vec<_> = shots.results.drain(..).collect();
-        let discard = shots.discard;
+        let discard = shots.discard.clone();
         if shots.ended {
             let slot = self.slots.remove(key.index as usize);
             return match slot.data {
@@ -851,11 +886,9 @@ mod tests {
         ));
     }
 
-    fn discard_nothing(_: io::Result<usize>) {}
-
     fn stream(table: &mut OpTable<&'static str>, waker: Option<Waker>) -> OpKey {
         table
-            .insert_stream_prepared("listener", waker, discard_nothing, |_, _| ())
+            .insert_stream_prepared("listener", waker, Discard::new(drop), |_, _| ())
             .0
     }
 
@@ -908,9 +941,27 @@ mod tests {
         assert!(matches!(next(&mut table, key, &w), Shot::Unknown));
         assert!(matches!(
             table.complete(key, Ok(5), None),
-            CompleteOutcome::Orphaned(Ok(5), "listener")
+            CompleteOutcome::OrphanedShot(Ok(5), _, "listener")
         ));
         assert!(table.is_empty());
+    }
+
+    #[test]
+    fn a_full_queue_asks_for_the_operation_to_stop_once() {
+        let mut table = OpTable::<&'static str>::default();
+        let key = stream(&mut table, None);
+        for shot in 1..SHOT_QUEUE_LIMIT {
+            assert!(matches!(
+                table.shot(key, Ok(shot)),
+                ShotOutcome::Stored(None)
+            ));
+        }
+        assert!(matches!(
+            table.shot(key, Ok(0)),
+            ShotOutcome::StoredFull(None)
+        ));
+        // What the kernel posts before it stops is still queued.
+        assert!(matches!(table.shot(key, Ok(0)), ShotOutcome::Stored(None)));
     }
 
     #[test]

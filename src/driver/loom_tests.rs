@@ -8,7 +8,8 @@ use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
 use super::lifecycle::{
-    CancelOutcome, CompleteOutcome, OpKey, OpTable, Polled, Shot, ShotOutcome, StreamCancel,
+    CancelOutcome, CompleteOutcome, Discard, OpKey, OpTable, Polled, Shot, ShotOutcome,
+    StreamCancel,
 };
 use super::parker::{ParkTurn, Parker};
 
@@ -51,6 +52,9 @@ fn loom_complete_races_cancel_and_poll() {
                         drop(data);
                     }
                     CompleteOutcome::Stored(_) => {}
+                    CompleteOutcome::OrphanedShot(..) => {
+                        panic!("a one-shot operation is no stream")
+                    }
                     CompleteOutcome::Unknown => panic!("the slot vanished before its result"),
                 }
             })
@@ -135,7 +139,7 @@ fn loom_shots_race_their_stream_and_its_drop() {
         let key = table
             .lock()
             .unwrap()
-            .insert_stream_prepared(Data(drops.clone()), None, |_| {}, |_, _| ())
+            .insert_stream_prepared(Data(drops.clone()), None, Discard::new(drop), |_, _| ())
             .0;
 
         let kernel = {
@@ -145,16 +149,18 @@ fn loom_shots_race_their_stream_and_its_drop() {
                     ShotOutcome::Discard(..) => {
                         ends.fetch_add(1, SeqCst);
                     }
-                    ShotOutcome::Stored(_) => {}
+                    ShotOutcome::Stored(_) | ShotOutcome::StoredFull(_) => {}
                     ShotOutcome::Unknown => panic!("the slot vanished before its last result"),
                 }
                 match table.lock().unwrap().complete(key, Ok(2), None) {
-                    CompleteOutcome::Orphaned(_, data) => {
+                    CompleteOutcome::OrphanedShot(_, _, data) => {
                         ends.fetch_add(1, SeqCst);
                         drop(data);
                     }
                     CompleteOutcome::Stored(_) => {}
-                    CompleteOutcome::Unknown => panic!("the slot vanished before its last result"),
+                    CompleteOutcome::Orphaned(..) | CompleteOutcome::Unknown => {
+                        panic!("a stream's last result went astray")
+                    }
                 }
             })
         };

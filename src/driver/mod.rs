@@ -62,6 +62,7 @@ cfg_uring! {
     mod uring;
     pub use uring::UringDriver;
     pub(crate) use uring::ShotPoll;
+    pub(crate) use lifecycle::Discard;
 }
 cfg_poll! {
     mod poll;

@@ -82,6 +82,10 @@ pub(crate) struct Dispatch {
     orphans: Vec<(io::Result<usize>, BoxedOp)>,
     /// Results of multishot operations whose streams are gone.
     discards: Vec<(io::Result<usize>, Discard)>,
+    /// Multishot operations whose queues filled up: the kernel is to stop
+    /// them (see [`Dispatch::take_throttled`]).
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    throttled: Vec<OpKey>,
 }
 
 impl Default for Dispatch {
@@ -93,6 +97,8 @@ impl Default for Dispatch {
             wakers,
             orphans: Vec::new(),
             discards: Vec::new(),
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            throttled: Vec::new(),
         }
     }
 }
@@ -107,11 +113,23 @@ impl Dispatch {
     ) {
         let mut table = lock(table);
         for (key, result, returned) in results {
-            match table.complete(key, result, returned) {
-                CompleteOutcome::Stored(Some(waker)) => self.wakers.push(waker),
-                CompleteOutcome::Orphaned(result, op) => self.orphans.push((result, op)),
-                CompleteOutcome::Stored(None) | CompleteOutcome::Unknown => {}
+            let outcome = table.complete(key, result, returned);
+            self.take(outcome);
+        }
+    }
+
+    /// Keeps what a stored result released.
+    fn take(&mut self, outcome: CompleteOutcome<BoxedOp>) {
+        match outcome {
+            CompleteOutcome::Stored(Some(waker)) => self.wakers.push(waker),
+            CompleteOutcome::Orphaned(result, op) => self.orphans.push((result, op)),
+            CompleteOutcome::OrphanedShot(result, discard, op) => {
+                self.discards.push((result, discard));
+                // Its result is the discard's: the operation only goes.
+                self.orphans
+                    .push((Err(io::ErrorKind::Interrupted.into()), op));
             }
+            CompleteOutcome::Stored(None) | CompleteOutcome::Unknown => {}
         }
     }
 
@@ -128,18 +146,26 @@ impl Dispatch {
         for (key, result, more) in posted {
             if more {
                 match table.shot(key, result) {
-                    ShotOutcome::Stored(Some(waker)) => self.wakers.push(waker),
+                    ShotOutcome::Stored(waker) => self.wakers.extend(waker),
+                    ShotOutcome::StoredFull(waker) => {
+                        self.wakers.extend(waker);
+                        self.throttled.push(key);
+                    }
                     ShotOutcome::Discard(result, discard) => self.discards.push((result, discard)),
-                    ShotOutcome::Stored(None) | ShotOutcome::Unknown => {}
+                    ShotOutcome::Unknown => {}
                 }
                 continue;
             }
-            match table.complete(key, result, None) {
-                CompleteOutcome::Stored(Some(waker)) => self.wakers.push(waker),
-                CompleteOutcome::Orphaned(result, op) => self.orphans.push((result, op)),
-                CompleteOutcome::Stored(None) | CompleteOutcome::Unknown => {}
-            }
+            let outcome = table.complete(key, result, None);
+            self.take(outcome);
         }
+    }
+
+    /// The multishot operations whose queues filled up while storing: the
+    /// caller asks the kernel to stop each.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    pub(crate) fn take_throttled(&mut self) -> Vec<OpKey> {
+        std::mem::take(&mut self.throttled)
     }
 
     /// Moves the blocking pool's finished jobs into the table.
@@ -172,7 +198,7 @@ impl Dispatch {
             guard.run(|| op.cleanup_erased(result));
         }
         for (result, discard) in self.discards.drain(..) {
-            guard.run(|| discard(result));
+            guard.run(|| discard.run(result));
         }
         let spare = std::mem::take(&mut self.wakers);
         let _ = SPARE_WAKERS.try_with(|cell| cell.set(spare));

@@ -9,10 +9,10 @@ use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
 
+use super::accepted::{AcceptNext, Accepted};
 use super::socket::Socket;
 #[cfg(all(target_os = "linux", feature = "uring"))]
 use crate::driver::ShotPoll;
-use crate::op::{Accept, Op};
 use crate::os::sys::OwnedSocket;
 
 /// The connections a listener accepts, as a [`Stream`]: made by
@@ -29,10 +29,17 @@ use crate::os::sys::OwnedSocket;
 ///
 /// An error does not end the stream: the next poll accepts again (after
 /// `EMFILE`, back off before polling again, as with any accept loop).
-/// Dropping the stream cancels its request; connections the kernel
-/// accepted for it that nobody took are closed. The listener stays usable.
+/// While nobody polls the stream, it takes at most a few connections
+/// (about 32) before the kernel is asked to stop: the rest wait in the
+/// listen backlog, as they would for one accept after another. Dropping the
+/// stream cancels its request; connections the kernel accepted for it that
+/// it did not take go back to the listener, whose next `accept` or stream
+/// takes them first.
 pub struct Incoming<S> {
     listener: Socket,
+    accepted: Arc<Accepted>,
+    /// The waker left with `accepted` while a multishot request waits.
+    registered: Option<std::task::Waker>,
     into_stream: fn(Socket) -> S,
     state: State,
     /// Whether to try a multishot request: this driver and kernel offer it,
@@ -50,7 +57,7 @@ enum State {
         /// Whether a result has come from this request yet.
         answered: bool,
     },
-    OneShot(Op<Accept<Arc<OwnedSocket>>>),
+    OneShot(AcceptNext),
 }
 
 impl<S> fmt::Debug for Incoming<S> {
@@ -66,8 +73,14 @@ impl<S> fmt::Debug for Incoming<S> {
 }
 
 impl<S> Incoming<S> {
-    pub(crate) fn new(listener: &Socket, into_stream: fn(Socket) -> S) -> Self {
+    pub(crate) fn new(
+        listener: &Socket,
+        accepted: &Arc<Accepted>,
+        into_stream: fn(Socket) -> S,
+    ) -> Self {
         Incoming {
+            accepted: accepted.clone(),
+            registered: None,
             #[cfg(all(target_os = "linux", feature = "uring"))]
             multishot: listener
                 .driver()
@@ -93,8 +106,15 @@ impl<S> Incoming<S> {
                 .uring()
                 .expect("multishot is io_uring's");
             let accept = crate::op::MultishotAccept::new(self.listener.fd().clone());
+            let accepted = self.accepted.clone();
+            // What the stream does not take goes back to the listener.
+            let hand_back = crate::driver::Discard::new(move |result| {
+                if let Ok(raw) = result {
+                    accepted.keep(crate::op::accepted(raw));
+                }
+            });
             let id = uring
-                .submit_stream(Box::new(accept), cx.waker(), crate::op::discard_accepted)
+                .submit_stream(Box::new(accept), cx.waker(), hand_back)
                 .map_err(|(error, _)| error)?;
             self.state = State::Multishot {
                 id,
@@ -103,8 +123,7 @@ impl<S> Incoming<S> {
             return Ok(());
         }
         let _ = cx;
-        let accept = Accept::new(self.listener.fd().clone());
-        self.state = State::OneShot(Op::with_driver(accept, self.listener.driver().clone()));
+        self.state = State::OneShot(AcceptNext::new(&self.listener, &self.accepted));
         Ok(())
     }
 }
@@ -117,19 +136,32 @@ impl<S> Stream for Incoming<S> {
         loop {
             match &mut this.state {
                 State::Idle => {
+                    if let Some((socket, _)) = this.accepted.take(None) {
+                        return Poll::Ready(Some(Ok(this.accepted(socket))));
+                    }
                     if let Err(error) = this.start(cx) {
                         return Poll::Ready(Some(Err(error)));
                     }
                 }
                 #[cfg(all(target_os = "linux", feature = "uring"))]
                 State::Multishot { id, answered } => {
+                    // What an accept or an earlier stream of this listener
+                    // handed back comes first, and wakes this one.
+                    let waker = cx.waker().clone();
+                    this.registered = Some(waker.clone());
+                    if let Some((socket, _)) = this.accepted.take(Some(waker)) {
+                        return Poll::Ready(Some(Ok(this.accepted(socket))));
+                    }
                     let uring = this
                         .listener
                         .driver()
                         .uring()
                         .expect("multishot is io_uring's");
+                    let polled = ready!(uring.poll_shot(*id, cx));
+                    // Whether this is the request's first result (not its
+                    // first poll, which finds nothing yet).
                     let first = !std::mem::replace(answered, true);
-                    let shot = match ready!(uring.poll_shot(*id, cx)) {
+                    let shot = match polled {
                         ShotPoll::Next(result) => Some(result),
                         ShotPoll::Ended(_) => None,
                     };
@@ -154,7 +186,7 @@ impl<S> Stream for Incoming<S> {
                 State::OneShot(accept) => {
                     let accepted = ready!(Pin::new(accept).poll(cx));
                     this.state = State::Idle;
-                    let stream = accepted.map(|(socket, _)| this.accepted(socket));
+                    let stream = accepted.map(|(socket, _)| (this.into_stream)(socket));
                     return Poll::Ready(Some(stream));
                 }
             }
@@ -164,6 +196,9 @@ impl<S> Stream for Incoming<S> {
 
 impl<S> Drop for Incoming<S> {
     fn drop(&mut self) {
+        if let Some(waker) = self.registered.take() {
+            self.accepted.forget(&waker);
+        }
         #[cfg(all(target_os = "linux", feature = "uring"))]
         if let State::Multishot { id, .. } = self.state {
             if let Some(uring) = self.listener.driver().uring() {

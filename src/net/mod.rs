@@ -212,6 +212,7 @@ macro_rules! raw_handles {
 }
 use raw_handles;
 
+pub(crate) mod accepted;
 mod addr;
 mod incoming;
 pub(crate) mod socket;

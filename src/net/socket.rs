@@ -8,7 +8,7 @@ use std::sync::Arc;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Type};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::op::{Accept, Connect, Op, OpCode, Recv, RecvFrom, Send, SendTo, Shutdown};
+use crate::op::{Connect, Op, OpCode, Recv, RecvFrom, Send, SendTo, Shutdown};
 use crate::os::sys::OwnedSocket;
 use crate::Driver;
 
@@ -66,11 +66,6 @@ impl Socket {
 
     pub(crate) async fn connect(&self, addr: SockAddr) -> io::Result<()> {
         self.op(Connect::new(self.fd.clone(), addr)).await
-    }
-
-    pub(crate) async fn accept(&self) -> io::Result<(Socket, SockAddr)> {
-        let (fd, addr) = self.op(Accept::new(self.fd.clone())).await?;
-        Ok((Socket::from_owned(fd, self.driver.clone()), addr))
     }
 
     pub(crate) async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {

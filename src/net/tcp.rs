@@ -26,9 +26,11 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use socket2::{Domain, SockAddr, Type};
 
+use super::accepted::{AcceptNext, Accepted};
 use super::addr::{each_addr, resolve};
 use super::socket::{ip_addr, Socket};
 use super::{Incoming, ToSocketAddrs};
@@ -59,6 +61,8 @@ const LISTEN_BACKLOG: i32 = 1024;
 /// ```
 pub struct TcpListener {
     socket: Socket,
+    /// Connections its dropped streams left (see [`Incoming`](super::Incoming)).
+    accepted: Arc<Accepted>,
 }
 
 impl fmt::Debug for TcpListener {
@@ -92,7 +96,10 @@ impl TcpListener {
             socket.sock_ref().set_reuse_address(true)?;
             socket.sock_ref().bind(&SockAddr::from(addr))?;
             socket.sock_ref().listen(LISTEN_BACKLOG)?;
-            Ok(TcpListener { socket })
+            Ok(TcpListener {
+                socket,
+                accepted: Arc::default(),
+            })
         })
         .await
     }
@@ -115,7 +122,7 @@ impl TcpListener {
     /// # }
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (socket, addr) = self.socket.accept().await?;
+        let (socket, addr) = AcceptNext::new(&self.socket, &self.accepted).await?;
         Ok((TcpStream::from_socket(socket), ip_addr(&addr)?))
     }
 
@@ -143,7 +150,7 @@ impl TcpListener {
     /// # }
     /// ```
     pub fn incoming(&self) -> Incoming<TcpStream> {
-        Incoming::new(&self.socket, TcpStream::from_socket)
+        Incoming::new(&self.socket, &self.accepted, TcpStream::from_socket)
     }
 
     /// The address this listener is bound to: with port 0, the port the
@@ -186,6 +193,7 @@ impl TcpListener {
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             socket: Socket::from_std(crate::os::sys::OwnedSocket::from(listener))?,
+            accepted: Arc::default(),
         })
     }
 
@@ -414,8 +422,11 @@ impl TcpStream {
     /// [`SendZc`](crate::op::SendZc)), after anything the poll-based write
     /// traits buffered. Returns how many bytes went out (maybe fewer than
     /// all, as [`write`](Self::write)) and the buffer, once the kernel no
-    /// longer reads it. Elsewhere it is a plain send. Worth it for large
-    /// buffers on a real network device, not over loopback.
+    /// longer reads it (over loopback, once the bytes reached the peer's
+    /// socket: more than it holds waits for the peer to read, so read on
+    /// another task meanwhile). Elsewhere it is a plain send.
+    /// Worth it for large buffers on a real network device, not over
+    /// loopback.
     ///
     /// ```
     /// use proactor::net::{TcpListener, TcpStream};

@@ -25,9 +25,11 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use socket2::{Domain, SockAddr, Type};
 
+use super::accepted::{AcceptNext, Accepted};
 use super::socket::Socket;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::buffered::Duplex;
@@ -104,6 +106,8 @@ fn pair(ty: Type) -> io::Result<(Socket, Socket)> {
 /// ```
 pub struct UnixListener {
     socket: Socket,
+    /// Connections its dropped streams left (see [`Incoming`](super::Incoming)).
+    accepted: Arc<Accepted>,
 }
 
 impl fmt::Debug for UnixListener {
@@ -136,7 +140,10 @@ impl UnixListener {
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
         socket.sock_ref().bind(&SockAddr::unix(path)?)?;
         socket.sock_ref().listen(LISTEN_BACKLOG)?;
-        Ok(UnixListener { socket })
+        Ok(UnixListener {
+            socket,
+            accepted: Arc::default(),
+        })
     }
 
     /// Waits for a connection. The address is the client's, usually
@@ -159,7 +166,7 @@ impl UnixListener {
     /// # }
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (socket, addr) = self.socket.accept().await?;
+        let (socket, addr) = AcceptNext::new(&self.socket, &self.accepted).await?;
         Ok((UnixStream::from_socket(socket), unix_addr(&addr)?))
     }
 
@@ -187,7 +194,7 @@ impl UnixListener {
     /// # }
     /// ```
     pub fn incoming(&self) -> super::Incoming<UnixStream> {
-        super::Incoming::new(&self.socket, UnixStream::from_socket)
+        super::Incoming::new(&self.socket, &self.accepted, UnixStream::from_socket)
     }
 
     /// The address this listener is bound to.
@@ -230,6 +237,7 @@ impl UnixListener {
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
             socket: Socket::from_std(crate::os::sys::OwnedSocket::from(listener))?,
+            accepted: Arc::default(),
         })
     }
 }

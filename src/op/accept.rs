@@ -37,6 +37,9 @@ pub struct Accept<F> {
     peer: Box<PeerAddr>,
     /// The peer's address, when the readiness path accepted.
     accepted_from: Option<SockAddr>,
+    /// Where a connection accepted for a future that is gone goes: its
+    /// listener's queue (else it is closed).
+    hand_back: Option<std::sync::Arc<crate::net::accepted::Accepted>>,
 }
 
 impl<F> std::fmt::Debug for Accept<F> {
@@ -72,6 +75,19 @@ impl<F: AsRawSource + Send + 'static> Accept<F> {
                 Box::new(PeerAddr { storage, len })
             },
             accepted_from: None,
+            hand_back: None,
+        }
+    }
+
+    /// An accept whose connection, if its future is gone by then, goes to
+    /// `accepted` instead of being closed.
+    pub(crate) fn handing_back(
+        fd: F,
+        accepted: std::sync::Arc<crate::net::accepted::Accepted>,
+    ) -> Self {
+        Accept {
+            hand_back: Some(accepted),
+            ..Accept::new(fd)
         }
     }
 }
@@ -131,7 +147,10 @@ unsafe impl<F: AsRawSource + Send + 'static> OpCode for Accept<F> {
     }
 
     fn cleanup(self: Box<Self>, result: io::Result<usize>) {
-        drop(result.map(owned));
+        let socket = result.map(owned);
+        if let (Ok(socket), Some(accepted)) = (socket, &self.hand_back) {
+            accepted.keep(socket);
+        }
     }
 }
 
@@ -152,12 +171,6 @@ impl<F: AsRawSource + Send + 'static> MultishotAccept<F> {
     }
 }
 
-/// Closes an accepted socket nobody will take.
-#[cfg(all(target_os = "linux", feature = "uring"))]
-pub(crate) fn discard_accepted(result: io::Result<usize>) {
-    drop(result.map(owned));
-}
-
 /// Owns the socket a successful accept returned.
 #[cfg(all(target_os = "linux", feature = "uring"))]
 pub(crate) fn accepted(raw: usize) -> OwnedSocket {
@@ -166,7 +179,7 @@ pub(crate) fn accepted(raw: usize) -> OwnedSocket {
 
 // SAFETY: the entry carries no pointers (no peer address with multishot);
 // each result is a new socket, owned by whoever takes it, and closed by
-// `cleanup` or `discard_accepted` otherwise.
+// `cleanup` or the stream's discard otherwise.
 #[cfg(all(target_os = "linux", feature = "uring"))]
 unsafe impl<F: AsRawSource + Send + 'static> OpCode for MultishotAccept<F> {
     type Output = io::Result<OwnedSocket>;
@@ -195,6 +208,6 @@ unsafe impl<F: AsRawSource + Send + 'static> OpCode for MultishotAccept<F> {
     }
 
     fn cleanup(self: Box<Self>, result: io::Result<usize>) {
-        discard_accepted(result);
+        drop(result.map(owned));
     }
 }

@@ -107,6 +107,15 @@ fn control_space(fds: usize) -> usize {
     unsafe { libc::CMSG_SPACE((fds * std::mem::size_of::<RawFd>()) as u32) as usize }
 }
 
+/// Whether `socket` is a stream socket (`SOCK_STREAM`).
+fn is_stream(socket: RawFd) -> bool {
+    // SAFETY: the operation owns the socket for the call.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(socket) };
+    socket2::SockRef::from(&borrowed)
+        .r#type()
+        .is_ok_and(|ty| ty == socket2::Type::STREAM)
+}
+
 fn check_fd_count(count: usize) -> io::Result<()> {
     if count > MAX_FDS_PER_MESSAGE {
         return Err(io::Error::new(
@@ -220,7 +229,19 @@ unsafe impl<S: AsRawSource + Send + 'static, B: IoBuf, F: AsFd + Send + 'static>
     }
 
     fn validate(&self) -> io::Result<()> {
-        check_fd_count(self.fds.len())
+        check_fd_count(self.fds.len())?;
+        if !self.fds.is_empty()
+            && self.buf.bytes_init() == 0
+            && is_stream(self.socket.as_raw_source())
+        {
+            // A stream carries fds with its bytes: with none, the kernel
+            // sends nothing, and would drop the fds without a word.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "fds sent on a stream socket need at least one byte to travel with",
+            ));
+        }
+        Ok(())
     }
 
     fn readiness(&self) -> Readiness {

@@ -50,7 +50,7 @@ use std::time::Duration;
 
 pub use accept::Accept;
 #[cfg(all(target_os = "linux", feature = "uring"))]
-pub(crate) use accept::{accepted, discard_accepted, MultishotAccept};
+pub(crate) use accept::{accepted, MultishotAccept};
 pub use blocking::{Blocking, POOL_ONLY};
 pub use close::Close;
 pub use connect::Connect;

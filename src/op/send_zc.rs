@@ -24,6 +24,12 @@ use crate::Driver;
 /// future is dropped between the two, the driver keeps the buffer until the
 /// second arrives, as for every operation.
 ///
+/// When the kernel lets go depends on the path: after the device sent the
+/// bytes on a real network; over loopback, once every byte reached the
+/// peer's socket. A send larger than the peer's socket holds therefore
+/// completes only as the peer reads (a plain send would return a short
+/// count at once): read on another task or thread meanwhile, as below.
+///
 /// On the readiness back end, and on kernels without the opcode, it is a
 /// plain [`Send`] (one copy). Zero copy pays for large buffers on real
 /// network devices; over loopback the kernel copies anyway, and a small
@@ -31,18 +37,24 @@ use crate::Driver;
 ///
 /// ```
 /// use proactor::op::SendZc;
+/// use std::io::Read;
 ///
 /// # fn main() -> std::io::Result<()> {
-/// let (a, b) = std::os::unix::net::UnixStream::pair()?;
-/// # drop(b);
-/// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-/// # let a = std::net::TcpStream::connect(listener.local_addr()?)?;
-/// # let (b, _) = listener.accept()?;
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let a = std::net::TcpStream::connect(listener.local_addr()?)?;
+/// let (mut b, _) = listener.accept()?;
+/// let reader = std::thread::spawn(move || {
+///     let mut all = Vec::new();
+///     b.read_to_end(&mut all).map(|_| all.len())
+/// });
 /// a.set_nonblocking(true)?; // for the readiness back end
-/// let (sent, buf) = proactor::block_on(SendZc::new(a, vec![7u8; 1 << 20]).run()?);
-/// assert!(sent? > 0);
+/// let a = std::sync::Arc::new(a);
+/// let (sent, buf) = proactor::block_on(SendZc::new(a.clone(), vec![7u8; 1 << 20]).run()?);
+/// let sent = sent?;
+/// assert!(sent > 0);
 /// assert_eq!(buf.len(), 1 << 20); // back only once the kernel let go of it
-/// # drop(b);
+/// a.shutdown(std::net::Shutdown::Write)?;
+/// assert_eq!(reader.join().unwrap()?, sent);
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -190,7 +202,8 @@ impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> Future for SendZcFu
                         .take()
                         .expect("a zero-copy send has its operation until submitted");
                     // Results are counts: nothing to release.
-                    match uring.submit_stream(Box::new(to_submit), cx.waker(), drop) {
+                    let nothing = crate::driver::Discard::new(drop);
+                    match uring.submit_stream(Box::new(to_submit), cx.waker(), nothing) {
                         Ok(id) => *running = Some((id, None)),
                         Err((error, op)) => {
                             this.state = State::Done;

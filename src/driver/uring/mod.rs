@@ -471,6 +471,11 @@ impl Shared {
                 }
             });
             dispatch.store_posted(&self.table, results);
+            // Streams whose queues filled: the kernel stops them until
+            // their streams took what is queued (and make them again).
+            for key in dispatch.take_throttled() {
+                self.cancel_in_kernel(OpId(key), Some(dispatch));
+            }
             if !cancelled.is_empty() {
                 self.resubmit_or_store(cancelled, dispatch);
             }
@@ -782,7 +787,7 @@ impl Shared {
                 discard,
             } => {
                 self.cancel_in_kernel(id, None);
-                leftovers.into_iter().for_each(discard);
+                leftovers.into_iter().for_each(|result| discard.run(result));
                 // Last: its drop is user code.
                 drop(waker);
             }
@@ -791,7 +796,7 @@ impl Shared {
                 discard,
                 data,
             } => {
-                leftovers.into_iter().for_each(discard);
+                leftovers.into_iter().for_each(|result| discard.run(result));
                 drop(data);
             }
             StreamCancel::Unknown => {}
