@@ -15,7 +15,7 @@ CRITERION_HOME=$(mktemp -d)
 export CRITERION_HOME
 trap 'rm -rf "$CRITERION_HOME"' EXIT
 echo "# $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-for bench in nop nop_threads randread echo accept; do
+for bench in nop nop_threads randread echo accept send_zc; do
     cargo bench --quiet --features uring,tokio --bench "$bench" -- --warm-up-time 1 --measurement-time "$secs" 2>&1 |
         grep -E "^[a-z_]+/|thrpt|skipped" | sed 's/time:.*//' | paste -d' ' - - | sed 's/ \+/ /g'
 done
