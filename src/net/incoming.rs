@@ -29,12 +29,15 @@ use crate::os::sys::OwnedSocket;
 ///
 /// An error does not end the stream: the next poll accepts again (after
 /// `EMFILE`, back off before polling again, as with any accept loop).
-/// While nobody polls the stream, it takes at most a few connections
-/// (about 32) before the kernel is asked to stop: the rest wait in the
-/// listen backlog, as they would for one accept after another. Dropping the
-/// stream cancels its request; connections the kernel accepted for it that
-/// it did not take go back to the listener, whose next `accept` or stream
-/// takes them first.
+/// While nobody polls the stream, the request is stopped once 32
+/// connections wait in it untaken, and the rest wait in the listen
+/// backlog, as they would for one accept after another. So a stream nobody
+/// polls holds a bounded number of accepted connections: 32, or a burst
+/// that was already waiting in the backlog when the request ran (the kernel
+/// accepts a waiting backlog in one go, up to the room in its completion
+/// queue). Dropping the stream cancels its request; connections the kernel
+/// accepted for it that it did not take go back to the listener, whose
+/// next `accept` or stream takes them first.
 pub struct Incoming<S> {
     listener: Socket,
     accepted: Arc<Accepted>,
