@@ -128,6 +128,54 @@ both_backends! {
     }
 }
 
+/// An `AsyncRead` over a foreign socket, written with poll functions the
+/// way a library adapts an fd it does not own the I/O of.
+struct ForeignReader(AsyncFd<std::net::TcpStream>);
+
+impl futures::io::AsyncRead for ForeignReader {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(self.0.poll_read_ready(cx))?;
+            match self.0.get_ref().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return std::task::Poll::Ready(done),
+            }
+        }
+    }
+}
+
+both_backends! {
+    fn poll_functions_keep_one_wait_and_drive_an_async_read(driver) {
+        let (mut client, server) = common::std_tcp_pair();
+        let reader = ForeignReader(AsyncFd::with_driver(server, driver.clone()));
+        driver.block_on(async {
+            let mut first = futures::future::poll_fn(|cx| reader.0.poll_read_ready(cx));
+            assert!(futures::poll!(&mut first).is_pending());
+            assert!(futures::poll!(&mut first).is_pending());
+            assert_eq!(driver.in_flight(), 1, "one wait kept across polls");
+        });
+        let writer = std::thread::spawn(move || {
+            for chunk in [&b"poll "[..], b"functions"] {
+                std::thread::sleep(Duration::from_millis(5));
+                client.write_all(chunk).unwrap();
+            }
+        });
+        let mut reader = reader;
+        let mut text = String::new();
+        // To the end: the writer's socket closes when its thread ends.
+        let read = driver.block_on(futures::io::AsyncReadExt::read_to_string(&mut reader, &mut text));
+        read.unwrap();
+        writer.join().unwrap();
+        assert_eq!(text, "poll functions");
+        drop(reader);
+        assert!(common::park_until(&driver, Duration::from_secs(5), || driver.in_flight() == 0));
+    }
+}
+
 #[cfg(unix)]
 mod unix {
     use super::*;

@@ -1,8 +1,11 @@
 //! Waiting for readiness of an fd proactor does not do the I/O on.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 
 use super::AsRawSource;
 use crate::op::{Interest, Op, Ready};
@@ -47,7 +50,15 @@ pub struct AsyncFd<T> {
     /// driver may still watch it, even for a wait whose future is gone.
     inner: Arc<T>,
     driver: Driver,
+    /// The waits [`poll_read_ready`](Self::poll_read_ready) and
+    /// [`poll_write_ready`](Self::poll_write_ready) keep between polls.
+    read_wait: Mutex<Option<Wait>>,
+    write_wait: Mutex<Option<Wait>>,
 }
+
+/// A wait kept between polls: a [`Ready`] operation, boxed so the type
+/// needs no bounds.
+type Wait = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
 impl<T> fmt::Debug for AsyncFd<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -100,6 +111,8 @@ where
         AsyncFd {
             inner: Arc::new(inner),
             driver,
+            read_wait: Mutex::new(None),
+            write_wait: Mutex::new(None),
         }
     }
 
@@ -177,6 +190,65 @@ where
     /// ```
     pub async fn write_with<R>(&self, io: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         self.io_with(Interest::Writable, io).await
+    }
+
+    /// Polls for readability, for code written with poll functions (an
+    /// `AsyncRead` over a foreign fd): `Ready` once the fd is readable (or
+    /// in an error or hang-up state), else `Pending`, and `cx`'s task is
+    /// woken when that changes. The wait is kept between polls; only the
+    /// task that polled last is woken, as with tokio's `AsyncFd`.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use proactor::os::AsyncFd;
+    /// use std::io::Write;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// proactor::block_on(async {
+    ///     let b = AsyncFd::new(b)?;
+    ///     (&a).write_all(b"x")?;
+    ///     std::future::poll_fn(|cx| b.poll_read_ready(cx)).await
+    /// })
+    /// # }
+    /// # main().unwrap() }
+    /// ```
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(&self.read_wait, Interest::Readable, cx)
+    }
+
+    /// [`poll_read_ready`](Self::poll_read_ready) for writability.
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(&self.write_wait, Interest::Writable, cx)
+    }
+
+    fn poll_ready(
+        &self,
+        kept: &Mutex<Option<Wait>>,
+        interest: Interest,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        // Taken out to be polled with no lock held: polling may run user
+        // code (a waker's clone). A poll from elsewhere meanwhile starts a
+        // wait of its own.
+        let taken = kept.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let mut wait = taken.unwrap_or_else(|| {
+            let ready = Ready::new(self.inner.clone(), interest);
+            Box::pin(Op::with_driver(ready, self.driver.clone()))
+        });
+        match wait.as_mut().poll(cx) {
+            Poll::Ready(ready) => Poll::Ready(ready),
+            Poll::Pending => {
+                // Kept for the next poll; one another poll kept meanwhile
+                // is dropped (cancelled) outside the lock.
+                let displaced = kept
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .replace(wait);
+                drop(displaced);
+                Poll::Pending
+            }
+        }
     }
 
     async fn io_with<R>(
