@@ -49,6 +49,25 @@ impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> Send<F, B> {
     pub fn new(fd: F, buf: B) -> Self {
         Send { fd, buf }
     }
+
+    /// The same send as `IORING_OP_SEND_ZC` (see [`SendZc`](super::SendZc)).
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    pub(crate) fn zero_copy_entry(&mut self) -> io_uring::squeue::Entry {
+        let len = capped_len(self.buf.bytes_init());
+        io_uring::opcode::SendZc::new(
+            io_uring::types::Fd(self.fd.as_raw_source()),
+            self.buf.stable_ptr(),
+            len,
+        )
+        .flags(sys::SEND_FLAGS)
+        .build()
+    }
+
+    /// The buffer, back.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    pub(crate) fn into_buf(self) -> B {
+        self.buf
+    }
 }
 
 // SAFETY: the entry points into `buf`, stable while self lives (IoBuf).

@@ -6,14 +6,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-#[cfg(all(target_os = "linux", feature = "uring"))]
-use super::{Interest, OpCode, Readiness};
 use super::{Op, Send};
 #[cfg(all(target_os = "linux", feature = "uring"))]
-use crate::buf::capped_len;
+use super::{OpCode, Readiness};
 use crate::buf::{BufResult, IoBuf};
-#[cfg(all(target_os = "linux", feature = "uring"))]
-use crate::os::sys;
 use crate::os::AsRawSource;
 use crate::Driver;
 
@@ -81,10 +77,7 @@ impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> SendZc<F, B> {
             return SendZcFuture {
                 state: State::ZeroCopy {
                     uring: uring.clone(),
-                    op: Some(ZeroCopy {
-                        fd: self.fd,
-                        buf: self.buf,
-                    }),
+                    op: Some(ZeroCopy(Send::new(self.fd, self.buf))),
                     running: None,
                 },
             };
@@ -95,50 +88,34 @@ impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> SendZc<F, B> {
     }
 }
 
-/// The operation the driver holds: not an [`Op`] of its own, for its two
-/// completions need [`SendZcFuture`].
+/// The operation the driver holds: a [`Send`] whose entry is
+/// `IORING_OP_SEND_ZC`; not an [`Op`] of its own, for its two completions
+/// need [`SendZcFuture`].
 #[cfg(all(target_os = "linux", feature = "uring"))]
-struct ZeroCopy<F, B> {
-    fd: F,
-    buf: B,
-}
+struct ZeroCopy<F, B>(Send<F, B>);
 
-// SAFETY: the entry points into `buf`, stable while self lives (IoBuf),
-// and the driver keeps self until the operation's last completion.
+// SAFETY: as for `Send`: the entry points into its buffer, stable while
+// self lives (IoBuf); the driver keeps self until the last completion.
 #[cfg(all(target_os = "linux", feature = "uring"))]
 unsafe impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> OpCode for ZeroCopy<F, B> {
     type Output = BufResult<usize, B>;
 
-    #[cfg(all(target_os = "linux", feature = "uring"))]
     const URING_OPCODE: u8 = io_uring::opcode::SendZc::CODE;
 
-    #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let len = capped_len(self.buf.bytes_init());
-        io_uring::opcode::SendZc::new(
-            io_uring::types::Fd(self.fd.as_raw_source()),
-            self.buf.stable_ptr(),
-            len,
-        )
-        .flags(sys::SEND_FLAGS)
-        .build()
+        self.0.zero_copy_entry()
     }
 
     fn readiness(&self) -> Readiness {
-        Readiness::Fd {
-            fd: self.fd.as_raw_source(),
-            interest: Interest::Writable,
-        }
+        self.0.readiness()
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        let len = capped_len(self.buf.bytes_init()) as usize;
-        // SAFETY: the pointer is valid for `len` initialised bytes.
-        unsafe { sys::send(self.fd.as_raw_source(), self.buf.stable_ptr(), len) }
+        self.0.perform()
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
-        (result, self.buf)
+        (result, self.0.into_buf())
     }
 }
 
@@ -207,7 +184,7 @@ impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> Future for SendZcFu
                         Ok(id) => *running = Some((id, None)),
                         Err((error, op)) => {
                             this.state = State::Done;
-                            return Poll::Ready((Err(error), op.buf));
+                            return Poll::Ready((Err(error), op.0.into_buf()));
                         }
                     }
                     continue;
@@ -234,7 +211,7 @@ impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> Future for SendZcFu
                             continue;
                         }
                         this.state = State::Done;
-                        return Poll::Ready((result, done.buf));
+                        return Poll::Ready((result, done.0.into_buf()));
                     }
                     ShotPoll::Ended(None) => {
                         panic!("proactor: a zero-copy send was polled on a driver that does not hold it")
