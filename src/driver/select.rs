@@ -321,6 +321,9 @@ mod tests {
         assert!(err.to_string().contains("PROACTOR_BACKEND"), "{err}");
     }
 
+    // A Linux errno read as the OS's own error code: io_uring's fallback
+    // reasons only arise on Linux (on Windows 1 is another error).
+    #[cfg(unix)]
     #[test]
     fn fallback_reason_names_errno_and_meaning() {
         let reason = FallbackReason::Unsupported {

@@ -363,18 +363,42 @@ unsafe fn uninit_slice<'a>(buf: *mut u8, len: usize) -> &'a mut [MaybeUninit<u8>
     unsafe { std::slice::from_raw_parts_mut(buf.cast(), len) }
 }
 
-/// `recv`.
+/// The count a receive reports: a datagram longer than the buffer fills
+/// it, and WinSock says `WSAEMSGSIZE`; Unix reports the truncated read as
+/// the buffer's length, and so does this.
+fn received(count: usize, flags: socket2::RecvFlags, len: usize) -> usize {
+    if flags.is_truncated() {
+        len
+    } else {
+        count
+    }
+}
+
+/// A send on a socket shut down for writing: WinSock's `WSAESHUTDOWN`,
+/// which std leaves uncategorised, is `BrokenPipe`, as on Unix.
+fn sent(result: io::Result<usize>) -> io::Result<usize> {
+    const WSAESHUTDOWN: i32 = 10058;
+    result.map_err(|error| match error.raw_os_error() {
+        Some(WSAESHUTDOWN) => io::Error::new(io::ErrorKind::BrokenPipe, error),
+        _ => error,
+    })
+}
+
+/// `recv` (`WSARecv`).
 ///
 /// # Safety
 ///
 /// `buf` must be valid for writes of `len` bytes for the whole call.
 pub(crate) unsafe fn recv(socket: RawSource, buf: *mut u8, len: usize) -> io::Result<usize> {
     // SAFETY: as the caller promises.
-    let buf = unsafe { uninit_slice(buf, len) };
-    with_socket(socket, |sock| sock.recv(buf))
+    let mut bufs = [socket2::MaybeUninitSlice::new(unsafe {
+        uninit_slice(buf, len)
+    })];
+    let (count, flags) = with_socket(socket, |sock| sock.recv_vectored(&mut bufs))?;
+    Ok(received(count, flags, len))
 }
 
-/// `recvfrom`, with the sender's address.
+/// `recvfrom` (`WSARecvFrom`), with the sender's address.
 ///
 /// # Safety
 ///
@@ -385,8 +409,11 @@ pub(crate) unsafe fn recv_from(
     len: usize,
 ) -> io::Result<(usize, SockAddr)> {
     // SAFETY: as the caller promises.
-    let buf = unsafe { uninit_slice(buf, len) };
-    with_socket(socket, |sock| sock.recv_from(buf))
+    let mut bufs = [socket2::MaybeUninitSlice::new(unsafe {
+        uninit_slice(buf, len)
+    })];
+    let (count, flags, from) = with_socket(socket, |sock| sock.recv_from_vectored(&mut bufs))?;
+    Ok((received(count, flags, len), from))
 }
 
 /// `send`.
@@ -397,7 +424,7 @@ pub(crate) unsafe fn recv_from(
 pub(crate) unsafe fn send(socket: RawSource, buf: *const u8, len: usize) -> io::Result<usize> {
     // SAFETY: as the caller promises.
     let buf = unsafe { std::slice::from_raw_parts(buf, len) };
-    with_socket(socket, |sock| sock.send(buf))
+    sent(with_socket(socket, |sock| sock.send(buf)))
 }
 
 /// `sendto`.
@@ -413,7 +440,7 @@ pub(crate) unsafe fn send_to(
 ) -> io::Result<usize> {
     // SAFETY: as the caller promises.
     let buf = unsafe { std::slice::from_raw_parts(buf, len) };
-    with_socket(socket, |sock| sock.send_to(buf, addr))
+    sent(with_socket(socket, |sock| sock.send_to(buf, addr)))
 }
 
 /// Whether `socket` is ready for `interest`. The event loop's poller is
