@@ -17,7 +17,7 @@ use crate::os::sys::OwnedSocket;
 
 /// The connections a listener accepts, as a [`Stream`]: made by
 /// [`TcpListener::incoming`](super::TcpListener::incoming) and
-/// [`UnixListener::incoming`](super::UnixListener::incoming).
+/// `UnixListener::incoming` (Unix).
 ///
 /// On io_uring (Linux 5.19 or newer) one multishot accept request serves
 /// every connection: the kernel accepts each as it arrives and queues it
