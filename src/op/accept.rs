@@ -155,19 +155,18 @@ unsafe impl<F: AsRawSource + Send + 'static> OpCode for Accept<F> {
 }
 
 /// Accepts connections on a listening socket with one multishot request
-/// (io_uring, Linux 5.19): each accepted socket is one result, queued for
-/// [`Incoming`](crate::net::Incoming) until it takes it. Not an
-/// operation of its own on the readiness back end: `Incoming` runs one
-/// [`Accept`] after another there.
+/// (io_uring, Linux 5.19): an [`Accept`] whose entry asks for every
+/// connection; each accepted socket is one result, queued for
+/// [`Incoming`](crate::net::Incoming) until it takes it. Not an operation
+/// of its own on the readiness back end: `Incoming` runs one [`Accept`]
+/// after another there.
 #[cfg(all(target_os = "linux", feature = "uring"))]
-pub(crate) struct MultishotAccept<F> {
-    fd: F,
-}
+pub(crate) struct MultishotAccept<F>(Accept<F>);
 
 #[cfg(all(target_os = "linux", feature = "uring"))]
 impl<F: AsRawSource + Send + 'static> MultishotAccept<F> {
     pub(crate) fn new(fd: F) -> Self {
-        MultishotAccept { fd }
+        MultishotAccept(Accept::new(fd))
     }
 }
 
@@ -178,36 +177,32 @@ pub(crate) fn accepted(raw: usize) -> OwnedSocket {
 }
 
 // SAFETY: the entry carries no pointers (no peer address with multishot);
-// each result is a new socket, owned by whoever takes it, and closed by
-// `cleanup` or the stream's discard otherwise.
+// everything else is `Accept`'s, whose contract it keeps.
 #[cfg(all(target_os = "linux", feature = "uring"))]
 unsafe impl<F: AsRawSource + Send + 'static> OpCode for MultishotAccept<F> {
-    type Output = io::Result<OwnedSocket>;
+    type Output = <Accept<F> as OpCode>::Output;
 
     const URING_OPCODE: u8 = io_uring::opcode::AcceptMulti::CODE;
 
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.fd.as_raw_source()))
+        io_uring::opcode::AcceptMulti::new(io_uring::types::Fd(self.0.fd.as_raw_source()))
             .flags(sys::ACCEPT_FLAGS)
             .build()
     }
 
     fn readiness(&self) -> Readiness {
-        Readiness::Fd {
-            fd: self.fd.as_raw_source(),
-            interest: Interest::Readable,
-        }
+        self.0.readiness()
     }
 
     fn perform(&mut self) -> io::Result<usize> {
-        sys::accept(self.fd.as_raw_source()).map(|(socket, _)| socket)
+        self.0.perform()
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
-        result.map(owned)
+        Box::new(self.0).complete(result)
     }
 
     fn cleanup(self: Box<Self>, result: io::Result<usize>) {
-        drop(result.map(owned));
+        Box::new(self.0).cleanup(result)
     }
 }
