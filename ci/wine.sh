@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The whole test suite for Windows (x86_64-pc-windows-gnu), run under Wine:
+# the readiness back end on IOCP/AFD, as a Windows program sees it.
+#
+#   ci/wine.sh                 every feature, every test binary and doc test
+#   ci/wine.sh --test net      arguments go to `cargo test`
+#
+# Installs what it needs (Debian's wine64 and mingw-w64, the rustup target),
+# makes a fresh Wine prefix under the target dir, and runs `cargo test` with
+# Wine as the target's runner. Wine is not Windows: what passes here is
+# "tested under Wine", not "tested on Windows"; the GitHub workflow's
+# windows-latest job is the real-hardware run.
+#
+# Debian 12's Wine is 8.0, and Rust's std (1.78 and later) gets random bytes
+# from bcryptprimitives.dll's ProcessPrng, which Wine has only from 8.13: a
+# one-function stand-in (ci/wine/bcryptprimitives.c), built here with mingw,
+# goes into the prefix's system32, or no test binary starts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+TARGET=x86_64-pc-windows-gnu
+
+need_packages=()
+command -v wine >/dev/null || need_packages+=(wine64)
+command -v x86_64-w64-mingw32-gcc >/dev/null || need_packages+=(gcc-mingw-w64-x86-64)
+if ((${#need_packages[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${need_packages[@]}"
+fi
+rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/wine}
+mkdir -p "$CARGO_TARGET_DIR"
+target_dir=$(cd "$CARGO_TARGET_DIR" && pwd)
+
+# A prefix of the run's own: nothing from the user's ~/.wine leaks in.
+export WINEPREFIX="$target_dir/prefix"
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES="mscoree,mshtml=" # no Mono or Gecko install prompts
+if [ ! -f "$WINEPREFIX/system32.ready" ]; then
+    rm -rf "$WINEPREFIX"
+    wineboot -i >/dev/null 2>&1
+    wineserver -w
+    x86_64-w64-mingw32-gcc -O2 -shared -o "$target_dir/bcryptprimitives.dll" \
+        ci/wine/bcryptprimitives.c ci/wine/bcryptprimitives.def -ladvapi32
+    cp "$target_dir/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
+    touch "$WINEPREFIX/system32.ready"
+fi
+
+# The linker for the target is mingw's gcc; the runner is Wine.
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
+# Wine runs a program about ten times slower than Windows would on loopback
+# (about 1 600 round trips a second): the stress tests scale their rounds
+# down by this much, and no further.
+export PROACTOR_TEST_SLOW=1
+
+if (($#)); then
+    cargo test --target "$TARGET" --all-features "$@"
+else
+    cargo test --target "$TARGET" --all-features
+fi
+wineserver -k || true
+echo "wine: the suite passed for $TARGET under $(wine --version)"
