@@ -151,7 +151,7 @@ pub(crate) fn new_socket(
     #[cfg(target_vendor = "apple")]
     {
         let socket = socket2::Socket::new(domain, ty, protocol)?;
-        prepare_apple(&socket)?;
+        crate::os::sys::prepare_socket_after(SockRef::from(&socket))?;
         Ok(socket)
     }
 }
@@ -164,17 +164,10 @@ pub(crate) fn new_pair(ty: Type) -> io::Result<(socket2::Socket, socket2::Socket
     #[cfg(target_vendor = "apple")]
     {
         let (a, b) = socket2::Socket::pair(Domain::UNIX, ty, None)?;
-        prepare_apple(&a)?;
-        prepare_apple(&b)?;
+        crate::os::sys::prepare_socket_after(SockRef::from(&a))?;
+        crate::os::sys::prepare_socket_after(SockRef::from(&b))?;
         Ok((a, b))
     }
-}
-
-#[cfg(target_vendor = "apple")]
-fn prepare_apple(socket: &socket2::Socket) -> io::Result<()> {
-    socket.set_nonblocking(true)?;
-    socket.set_cloexec(true)?;
-    socket.set_nosigpipe(true)
 }
 
 /// The address as an IP socket address, or a clear error.

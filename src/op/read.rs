@@ -395,3 +395,70 @@ mod tests {
         });
     }
 }
+
+// Off Linux a positional read never goes inline: every one runs `perform`
+// on the blocking pool (`try_now` is the trait's default, `None`).
+// `never_inline` routes a Linux read the same way, so that path is tested
+// here too.
+#[cfg(all(test, feature = "poll", unix))]
+mod pool_path_tests {
+    use std::io::{self, Write};
+    use std::sync::Arc;
+
+    use crate::op::{Op, OpCode, ReadAt, ReadVectoredAt};
+    use crate::{Backend, Driver};
+
+    fn driver(blocking_threads: usize) -> Driver {
+        Driver::builder()
+            .force(Backend::Poll)
+            .blocking_threads(blocking_threads)
+            .build()
+            .unwrap()
+    }
+
+    fn run<O: OpCode>(driver: &Driver, op: O) -> O::Output {
+        driver.block_on(async { Op::new(op).unwrap().await })
+    }
+
+    #[test]
+    fn a_read_that_never_goes_inline_takes_the_pool() {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"cached, but not read inline").unwrap();
+        // The pool disabled: the read fails with the pool's error, so it
+        // did not end inline.
+        let (result, _) = run(
+            &driver(0),
+            ReadAt::new(file, vec![0u8; 8], 0).never_inline(),
+        );
+        let error = result.expect_err("the read went inline");
+        assert_eq!(error.kind(), io::ErrorKind::Unsupported, "{error}");
+    }
+
+    #[test]
+    fn reads_on_the_pool_honour_offsets_and_the_end_of_the_file() {
+        let driver = driver(2);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"0123456789").unwrap();
+        let file = Arc::new(file);
+        let read = |offset, capacity| {
+            let (result, buf) = run(
+                &driver,
+                ReadAt::new(file.clone(), Vec::with_capacity(capacity), offset).never_inline(),
+            );
+            assert_eq!(result.unwrap(), buf.len());
+            buf
+        };
+        assert_eq!(read(3, 4), b"3456");
+        assert_eq!(read(8, 4), b"89", "short at the end of the file");
+        assert_eq!(read(10, 4), b"", "nothing at the end");
+        assert_eq!(read(1 << 40, 4), b"", "nothing past the end");
+
+        let bufs = vec![Vec::with_capacity(2), Vec::with_capacity(3)];
+        let (result, bufs) = run(
+            &driver,
+            ReadVectoredAt::new(file.clone(), bufs, 4).never_inline(),
+        );
+        assert_eq!(result.unwrap(), 5);
+        assert_eq!(bufs, [b"45".to_vec(), b"678".to_vec()]);
+    }
+}

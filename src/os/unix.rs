@@ -421,11 +421,23 @@ pub(crate) const RECV_FDS_FLAGS: i32 = 0;
 
 /// Marks received fds close-on-exec where the receive could not.
 pub(crate) fn set_cloexec_received(fds: &[OwnedFd]) -> io::Result<()> {
-    if cfg!(target_vendor = "apple") {
-        for fd in fds {
-            // SAFETY: plain fcntl on an fd we own.
-            cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) } as isize)?;
-        }
+    #[cfg(target_vendor = "apple")]
+    return set_cloexec(fds);
+    #[cfg(not(target_vendor = "apple"))]
+    {
+        let _ = fds;
+        Ok(())
+    }
+}
+
+/// Marks `fds` close-on-exec. Built for tests on every Unix, so the receive
+/// path of systems without `MSG_CMSG_CLOEXEC` runs on Linux too.
+#[cfg(any(test, target_vendor = "apple"))]
+fn set_cloexec(fds: &[OwnedFd]) -> io::Result<()> {
+    for fd in fds {
+        // SAFETY: plain fcntl on an fd we own. Just received, it has no
+        // other fd flag to keep.
+        cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) } as isize)?;
     }
     Ok(())
 }
@@ -590,17 +602,126 @@ pub(crate) fn accept(listener: RawSource) -> io::Result<(usize, SockAddr)> {
     // SAFETY: addr/len point at storage of the size `len` says.
     let accepted = cvt(unsafe { libc::accept4(listener, addr, &mut len, ACCEPT_FLAGS) } as isize)?;
     #[cfg(target_vendor = "apple")]
-    let accepted = {
-        // SAFETY: addr/len point at storage of the size `len` says.
-        let accepted = cvt(unsafe { libc::accept(listener, addr, &mut len) } as isize)?;
-        // SAFETY: a successful accept returns a new fd nobody else owns.
-        let socket = unsafe { owned_socket(accepted) };
-        let sock = socket2::SockRef::from(&socket);
-        sock.set_nonblocking(true)?;
-        sock.set_cloexec(true)?;
-        sock.set_nosigpipe(true)?;
-        socket.into_raw_fd() as usize
-    };
+    // SAFETY: addr/len point at storage of the size `len` says.
+    let accepted = unsafe { accept_then_prepare(listener, addr, &mut len) }?;
     // SAFETY: the kernel initialised `len` bytes of the storage.
     Ok((accepted, unsafe { SockAddr::new(storage, len) }))
+}
+
+/// `accept(2)`, then [`prepare_socket_after`]: [`accept`] where there is no
+/// `accept4` (Apple's systems). Built for tests on every Unix, so this path
+/// runs on Linux too.
+///
+/// # Safety
+///
+/// `addr` must be valid for writes of `*len` bytes for the whole call.
+#[cfg(any(test, target_vendor = "apple"))]
+unsafe fn accept_then_prepare(
+    listener: RawSource,
+    addr: *mut libc::sockaddr,
+    len: &mut libc::socklen_t,
+) -> io::Result<usize> {
+    // SAFETY: as the caller promises for addr/len.
+    let accepted = cvt(unsafe { libc::accept(listener, addr, len) } as isize)?;
+    // SAFETY: a successful accept returns a new fd nobody else owns.
+    let socket = unsafe { owned_socket(accepted) };
+    // On failure the socket is dropped, hence closed: no half-prepared
+    // socket escapes.
+    prepare_socket_after(socket2::SockRef::from(&socket))?;
+    Ok(socket.into_raw_fd() as usize)
+}
+
+/// Makes a socket non-blocking and close-on-exec after it was made, and on
+/// Apple's systems keeps it from raising SIGPIPE (`SO_NOSIGPIPE`; they have
+/// no `MSG_NOSIGNAL`): what systems without `SOCK_NONBLOCK | SOCK_CLOEXEC`
+/// and `accept4` (Apple's) do to every new socket. Not atomic: a `fork`
+/// between the socket's creation and this call leaks it into the child.
+/// Built for tests on every Unix, so this path runs on Linux too.
+#[cfg(any(test, target_vendor = "apple"))]
+pub(crate) fn prepare_socket_after(socket: socket2::SockRef<'_>) -> io::Result<()> {
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    #[cfg(target_vendor = "apple")]
+    socket.set_nosigpipe(true)?;
+    Ok(())
+}
+
+// The paths of systems without `accept4`, `SOCK_CLOEXEC` and
+// `MSG_CMSG_CLOEXEC` (Apple's), run where those exist.
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::net::{UnixListener, UnixStream};
+
+    use socket2::{Domain, SockAddrStorage, SockRef, Type};
+
+    use super::{accept_then_prepare, owned_socket, prepare_socket_after, set_cloexec};
+
+    fn is_cloexec(fd: &impl AsRawFd) -> bool {
+        // SAFETY: F_GETFD on an fd the test owns; no memory involved.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+        assert!(flags >= 0, "{}", std::io::Error::last_os_error());
+        flags & libc::FD_CLOEXEC != 0
+    }
+
+    fn is_nonblocking(fd: &impl AsRawFd) -> bool {
+        // SAFETY: F_GETFL on an fd the test owns; no memory involved.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        assert!(flags >= 0, "{}", std::io::Error::last_os_error());
+        flags & libc::O_NONBLOCK != 0
+    }
+
+    #[test]
+    fn a_socket_made_without_flags_is_prepared_after() {
+        // new_raw: none of the flags socket2 would otherwise add itself.
+        let socket = socket2::Socket::new_raw(Domain::UNIX, Type::STREAM, None).unwrap();
+        assert!(
+            !is_cloexec(&socket) && !is_nonblocking(&socket),
+            "precondition: made without flags"
+        );
+        prepare_socket_after(SockRef::from(&socket)).unwrap();
+        assert!(is_cloexec(&socket), "not close-on-exec");
+        assert!(is_nonblocking(&socket), "not non-blocking");
+    }
+
+    #[test]
+    fn accept_then_prepare_gives_what_accept4_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("listener");
+        let listener = UnixListener::bind(&path).unwrap();
+        let _client = UnixStream::connect(&path).unwrap();
+        let mut storage = SockAddrStorage::zeroed();
+        let mut len = storage.size_of();
+        let addr: *mut libc::sockaddr = (&mut storage as *mut SockAddrStorage).cast();
+        // SAFETY: addr/len point at storage of the size `len` says.
+        let accepted =
+            unsafe { accept_then_prepare(listener.as_raw_fd(), addr, &mut len) }.unwrap();
+        // SAFETY: a successful accept hands over a new fd nobody else owns.
+        let socket = unsafe { owned_socket(accepted) };
+        assert!(is_cloexec(&socket), "not close-on-exec");
+        assert!(is_nonblocking(&socket), "not non-blocking");
+        // SAFETY: the kernel initialised `len` bytes of the storage.
+        let peer = unsafe { socket2::SockAddr::new(storage, len) };
+        assert!(peer.is_unix(), "the peer's address is filled in");
+    }
+
+    #[test]
+    fn received_fds_are_marked_close_on_exec_after() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        // dup's copy starts without FD_CLOEXEC, like an fd received with no
+        // MSG_CMSG_CLOEXEC.
+        let dup = || {
+            // SAFETY: dup of an fd the test owns; no memory involved.
+            let copy = super::cvt(unsafe { libc::dup(a.as_raw_fd()) } as isize).unwrap();
+            // SAFETY: a successful dup returns a new fd nobody else owns.
+            unsafe { owned_socket(copy) }
+        };
+        let copies: Vec<OwnedFd> = vec![dup(), dup()];
+        assert!(
+            copies.iter().all(|fd| !is_cloexec(fd)),
+            "precondition: dup clears FD_CLOEXEC"
+        );
+        set_cloexec(&copies).unwrap();
+        assert!(copies.iter().all(is_cloexec), "not close-on-exec");
+    }
 }

@@ -11,9 +11,10 @@ use crate::driver::lifecycle::OpKey;
 use crate::op::Interest;
 use crate::os::RawSource;
 
-/// Whether a registration that fired stays after its last waiter leaves.
-/// Only on epoll (polling's back end on Linux and Android), where this is
-/// sound: the kernel drops a registration when its file closes; polling
+/// What becomes of a registration that fired once its last waiter leaves.
+/// It is kept only on epoll (polling's back end on Linux and Android),
+/// where this is sound: the kernel drops a registration when its file
+/// closes; polling
 /// keeps no state of its own for it (its epoll back end says the rule of
 /// deleting before close "doesn't apply to epoll"); and a oneshot
 /// registration that fired is disarmed and reports nothing more, not even
@@ -28,8 +29,25 @@ use crate::os::RawSource;
 /// `epoll_ctl` cannot reach it any more (it looks up the file now at that
 /// number). So it is deleted while the waiting operation still holds the fd.
 /// Elsewhere (kqueue, IOCP, poll) the rule holds and registrations go with
-/// their last waiter.
-const KEEP_IDLE_REGISTRATIONS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+/// their last waiter. A field of [`Waits`] rather than a constant so that
+/// tests run the rule of those pollers on Linux too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IdleRegistrations {
+    /// Kept, disarmed, so the next wait is one modify (epoll).
+    Keep,
+    /// Deleted with the last waiter (every other poller).
+    Delete,
+}
+
+impl Default for IdleRegistrations {
+    fn default() -> Self {
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            IdleRegistrations::Keep
+        } else {
+            IdleRegistrations::Delete
+        }
+    }
+}
 
 /// The waiters on one fd number, and what the poller holds for it.
 #[derive(Default)]
@@ -65,6 +83,7 @@ pub(super) struct Waits {
     timers: BTreeMap<(Instant, u64), OpKey>,
     timer_of: HashMap<OpKey, Instant>,
     forever: HashSet<OpKey>,
+    idle_registrations: IdleRegistrations,
 }
 
 #[cfg(unix)]
@@ -99,7 +118,7 @@ impl Waits {
 
     /// Registers `fd` for the union of what its waiters want, under a fresh
     /// poller key. When nobody waits any more, deletes the registration, or
-    /// on epoll keeps it if it fired (see [`KEEP_IDLE_REGISTRATIONS`]).
+    /// on epoll keeps it if it fired (see [`IdleRegistrations`]).
     fn arm(&mut self, poller: &Poller, fd: RawSource) -> io::Result<()> {
         let Some(waiters) = self.fds.get_mut(&fd) else {
             return Ok(());
@@ -110,7 +129,8 @@ impl Waits {
             if let Some(key) = pending {
                 self.armed_fds.remove(&key);
             }
-            if KEEP_IDLE_REGISTRATIONS && waiters.registered && pending.is_none() {
+            let keep = self.idle_registrations == IdleRegistrations::Keep;
+            if keep && waiters.registered && pending.is_none() {
                 // Fired, hence disarmed: kept, so the next wait is one modify.
                 return Ok(());
             }
@@ -157,7 +177,7 @@ impl Waits {
             // SAFETY: operations keep their fd open while waiting, and a
             // registration is deleted (above) when its last waiter leaves,
             // except on epoll one that fired, which stays disarmed: polling's
-            // epoll back end allows that (see KEEP_IDLE_REGISTRATIONS), and
+            // epoll back end allows that (see IdleRegistrations), and
             // an add for a new file under a reused number makes a separate
             // registration, keyed by (file, number).
             match unsafe { poller.add(fd, event) } {
@@ -272,5 +292,115 @@ impl Waits {
         keys.extend(self.forever.drain());
         keys.extend(self.timer_of.drain().map(|(key, _)| key));
         keys
+    }
+}
+
+// The registration rules, each run on a real poller: epoll's on Linux, and
+// that of kqueue and the others on every Unix, Linux included.
+#[cfg(all(test, unix))]
+mod tests {
+    use std::io::Write;
+    use std::num::NonZeroUsize;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    use super::super::poller::{Events, Poller};
+    use super::{IdleRegistrations, Waits};
+    use crate::driver::lifecycle::OpKey;
+    use crate::op::Interest;
+
+    fn waits(idle_registrations: IdleRegistrations) -> Waits {
+        Waits {
+            idle_registrations,
+            ..Waits::default()
+        }
+    }
+
+    fn op(n: u64) -> OpKey {
+        OpKey::decode(n).unwrap()
+    }
+
+    /// A socket that is readable (and stays so: nothing reads it).
+    fn readable() -> (UnixStream, UnixStream) {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        b.write_all(b"x").unwrap();
+        (a, b)
+    }
+
+    /// Waits for the poller's events and hands them to `waits`; returns the
+    /// operations they wake.
+    fn dispatch(waits: &mut Waits, poller: &Poller) -> Vec<OpKey> {
+        let mut events = Events::with_capacity(NonZeroUsize::new(8).unwrap());
+        poller.wait(&mut events, Some(Duration::from_secs(5))).unwrap();
+        let ready: Vec<_> = events.iter().map(|ev| (ev.key, ev.readable, ev.writable)).collect();
+        let mut woken = Vec::new();
+        for (key, readable, writable) in ready {
+            woken.extend(waits.ready(poller, key, readable, writable));
+        }
+        woken
+    }
+
+    /// Whether the poller still holds a registration for `fd`: epoll's
+    /// modify says ENOENT when it does not.
+    #[cfg(target_os = "linux")]
+    fn registered_with_epoll(poller: &Poller, fd: &UnixStream) -> bool {
+        use std::os::fd::AsFd;
+        match poller.modify(fd.as_fd(), super::super::poller::Event::new(usize::MAX - 1, false, false)) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => panic!("modify: {e}"),
+        }
+    }
+
+    #[test]
+    fn off_epoll_a_fired_registration_goes_with_its_last_waiter() {
+        let poller = Poller::new().unwrap();
+        let mut waits = waits(IdleRegistrations::Delete);
+        let (socket, _peer) = readable();
+        let fd = socket.as_raw_fd();
+        for n in 0..2 {
+            // The second wait must add afresh: nothing of the first is left.
+            waits.wait_fd(&poller, op(n), fd, Interest::Readable).unwrap();
+            assert_eq!(dispatch(&mut waits, &poller), [op(n)]);
+            assert!(!waits.fds.contains_key(&fd), "the fired registration was kept");
+            #[cfg(target_os = "linux")]
+            assert!(!registered_with_epoll(&poller, &socket), "the poller still holds it");
+        }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn on_epoll_a_fired_registration_stays_disarmed() {
+        let poller = Poller::new().unwrap();
+        let mut waits = waits(IdleRegistrations::Keep);
+        let (socket, _peer) = readable();
+        let fd = socket.as_raw_fd();
+        for n in 0..2 {
+            // The second wait re-arms the kept registration.
+            waits.wait_fd(&poller, op(n), fd, Interest::Readable).unwrap();
+            assert_eq!(dispatch(&mut waits, &poller), [op(n)]);
+            let kept = &waits.fds[&fd];
+            assert!(kept.registered && kept.armed.is_none(), "not kept disarmed");
+            #[cfg(target_os = "linux")]
+            assert!(registered_with_epoll(&poller, &socket), "the poller dropped it");
+        }
+    }
+
+    #[test]
+    fn a_registration_still_armed_goes_with_its_cancelled_waiter_under_both_rules() {
+        for rule in [IdleRegistrations::Keep, IdleRegistrations::Delete] {
+            let poller = Poller::new().unwrap();
+            let mut waits = waits(rule);
+            // Never readable: the arm stays pending.
+            let (socket, _peer) = UnixStream::pair().unwrap();
+            let fd = socket.as_raw_fd();
+            waits.wait_fd(&poller, op(0), fd, Interest::Readable).unwrap();
+            assert!(waits.remove(&poller, op(0)));
+            assert!(!waits.fds.contains_key(&fd), "{rule:?}: the armed registration was kept");
+            assert!(waits.armed_fds.is_empty(), "{rule:?}: its key still leads somewhere");
+            #[cfg(target_os = "linux")]
+            assert!(!registered_with_epoll(&poller, &socket), "{rule:?}: the poller still holds it");
+        }
     }
 }
