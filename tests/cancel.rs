@@ -1,38 +1,29 @@
-//! Cancellation and teardown: dropped futures, dropped drivers, leaked fds,
-//! buffers freed too early.
-
-// Unix only: these tests wait on pipes and count open fds, neither of which
-// the Windows readiness back end (sockets only) offers.
-#![cfg(unix)]
+//! Cancellation and teardown: dropped futures, dropped drivers, leaked fds
+//! and handles, buffers freed too early. Idle reads wait on a loopback TCP
+//! connection, which every OS's event loop can wait on.
 
 mod common;
 
-use std::os::fd::AsRawFd;
+use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{fd_count, fd_count_settles, park_until, poll_once, TrackedBuf};
-use proactor::op::{Nop, Op, OpenAt, Read, Timeout};
+use common::{leaks_no_handles, park_until, poll_once, TrackedBuf};
+use proactor::op::{Nop, Op, OpenAt, Recv, Timeout};
 use proactor::Backend;
-
-fn write_fd(fd: i32, data: &[u8]) -> isize {
-    // SAFETY: writes from a live slice to an fd the caller owns.
-    unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) }
-}
 
 both_backends! {
     fn thousand_idle_reads_dropped_mid_flight(driver) {
         let backend = driver.backend();
         drop(driver);
-        let fds_before = fd_count();
-        {
+        leaks_no_handles("cancelled reads", || {
             let driver = common::driver(backend);
-            let (rx, tx) = common::pipe();
+            let (mut tx, rx) = common::std_tcp_pair();
             let rx = Arc::new(rx);
             let mut reads: Vec<_> = (0..1000)
-                .map(|_| Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(64)), driver.clone()))
+                .map(|_| Op::with_driver(Recv::new(rx.clone(), Vec::with_capacity(64)), driver.clone()))
                 .collect();
             for read in &mut reads {
                 assert!(poll_once(&driver, read).is_pending(), "nothing was written yet");
@@ -44,23 +35,51 @@ both_backends! {
                 "cancelled reads still held: {}",
                 driver.in_flight()
             );
-            // The driver keeps working, on the same pipe too.
+            // The driver keeps working, on the same socket too: a read that
+            // waits for data sent once it is in flight.
             driver.block_on(Op::with_driver(Nop::new(), driver.clone())).unwrap();
-            assert_eq!(write_fd(tx.as_raw_fd(), b"after"), 5);
-            let (n, buf) = driver.block_on(Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(8)), driver.clone()));
+            let mut read = Op::with_driver(Recv::new(rx.clone(), Vec::with_capacity(8)), driver.clone());
+            assert!(poll_once(&driver, &mut read).is_pending(), "nothing was written yet");
+            tx.write_all(b"after").unwrap();
+            let (n, buf) = driver.block_on(read);
             assert_eq!(n.unwrap(), 5);
             assert_eq!(&buf[..], b"after");
-        }
-        assert_eq!(fd_count_settles(fds_before), fds_before, "fds leaked");
+        });
+    }
+
+    // Windows: fails under Wine, one handle per driver. The poller
+    // (polling's IOCP back end) keeps a cancelled AFD poll's packet, and the
+    // AFD handle it holds, until a wait reaps its completion; a driver
+    // dropped before any such wait leaks the handle (parking once before the
+    // drop does not).
+    #[cfg_attr(windows, ignore = "leaks an AFD handle: cancelled AFD polls are not reaped when the driver drops")]
+    fn dropping_the_driver_just_after_cancelled_reads(driver) {
+        let backend = driver.backend();
+        drop(driver);
+        leaks_no_handles("a driver dropped just after cancelled reads", || {
+            let driver = common::driver(backend);
+            let (_tx, rx) = common::std_tcp_pair();
+            let rx = Arc::new(rx);
+            let mut reads: Vec<_> = (0..1000)
+                .map(|_| Op::with_driver(Recv::new(rx.clone(), Vec::with_capacity(8)), driver.clone()))
+                .collect();
+            for read in &mut reads {
+                assert!(poll_once(&driver, read).is_pending(), "nothing was written yet");
+            }
+            drop(reads);
+            // No park in between: whatever the cancellations left with the
+            // poller is the teardown's to reap.
+            drop(driver);
+        });
     }
 
     fn dropped_read_keeps_its_buffer_while_the_kernel_may_write(driver) {
-        let (rx, tx) = common::pipe();
-        // Shared: the read end must stay open after the op is dropped, or the
-        // late write below fails with EPIPE.
+        let (mut tx, rx) = common::std_tcp_pair();
+        // Shared: the read end must stay open after the op is dropped, so
+        // the late data below arrives at a socket a read may still target.
         let rx = Arc::new(rx);
         let (buf, dropped) = TrackedBuf::new(64);
-        let mut read = Op::with_driver(Read::new(rx.clone(), buf), driver.clone());
+        let mut read = Op::with_driver(Recv::new(rx.clone(), buf), driver.clone());
         assert!(poll_once(&driver, &mut read).is_pending());
         drop(read);
         match driver.backend() {
@@ -76,18 +95,18 @@ both_backends! {
                 assert!(dropped.load(Ordering::SeqCst));
             }
         }
-        // Feed the pipe after the drop: a read that still completes writes
+        // Feed the socket after the drop: a read that still completes writes
         // into the buffer, which must be alive until it is reaped.
-        assert_eq!(write_fd(tx.as_raw_fd(), b"late data"), 9);
+        tx.write_all(b"late data").unwrap();
         assert!(park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
         assert!(dropped.load(Ordering::SeqCst), "buffer never released");
     }
 
     fn completed_then_dropped_is_released_at_once(driver) {
-        let (rx, tx) = common::pipe();
-        let mut read = Op::with_driver(Read::new(rx, Vec::with_capacity(8)), driver.clone());
+        let (mut tx, rx) = common::std_tcp_pair();
+        let mut read = Op::with_driver(Recv::new(rx, Vec::with_capacity(8)), driver.clone());
         assert!(poll_once(&driver, &mut read).is_pending());
-        assert_eq!(write_fd(tx.as_raw_fd(), b"done"), 4);
+        tx.write_all(b"done").unwrap();
         // Let the result arrive; the future is not polled again.
         for _ in 0..20 {
             driver.park(Some(Duration::from_millis(5))).unwrap();
@@ -101,10 +120,9 @@ both_backends! {
         let backend = driver.backend();
         drop(driver);
         let (file, _) = common::pattern_file(4096);
-        let fds_before = fd_count();
-        {
+        leaks_no_handles("a driver dropped with opens in flight (opened files must be closed)", || {
             let driver = common::driver(backend);
-            let (rx, _tx) = common::pipe();
+            let (_tx, rx) = common::std_tcp_pair();
             let rx = Arc::new(rx);
             let path = file.path().to_owned();
             let mut reads = Vec::new();
@@ -112,7 +130,7 @@ both_backends! {
             let mut timers = Vec::new();
             for i in 0..1000 {
                 match i % 4 {
-                    0 | 1 => reads.push(Op::with_driver(Read::new(rx.clone(), Vec::with_capacity(32)), driver.clone())),
+                    0 | 1 => reads.push(Op::with_driver(Recv::new(rx.clone(), Vec::with_capacity(32)), driver.clone())),
                     2 => opens.push(Op::with_driver(OpenAt::new(&path, libc::O_RDONLY, 0).unwrap(), driver.clone())),
                     _ => timers.push(Op::with_driver(Timeout::new(Duration::from_secs(3600)), driver.clone())),
                 }
@@ -133,22 +151,24 @@ both_backends! {
             // every op still in flight and must neither hang nor leak.
             drop(driver);
             drop((reads, opens, timers));
-        }
-        assert_eq!(fd_count_settles(fds_before), fds_before, "fds leaked (opened files must be closed)");
+        });
     }
 
     fn dropped_open_closes_the_fd_it_gets(driver) {
+        let backend = driver.backend();
+        drop(driver);
         let (file, _) = common::pattern_file(16);
-        let fds_before = fd_count();
-        for _ in 0..200 {
-            let mut open = Op::with_driver(OpenAt::new(file.path(), libc::O_RDONLY, 0).unwrap(), driver.clone());
-            if let Poll::Ready(fd) = poll_once(&driver, &mut open) {
-                drop(fd.unwrap());
+        leaks_no_handles("cancelled opens", || {
+            let driver = common::driver(backend);
+            for _ in 0..200 {
+                let mut open = Op::with_driver(OpenAt::new(file.path(), libc::O_RDONLY, 0).unwrap(), driver.clone());
+                if let Poll::Ready(fd) = poll_once(&driver, &mut open) {
+                    drop(fd.unwrap());
+                }
+                drop(open);
             }
-            drop(open);
-        }
-        assert!(park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
-        assert_eq!(fd_count_settles(fds_before), fds_before, "a cancelled open leaked its fd");
+            assert!(park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
+        });
     }
 
     fn dropped_timer_is_cancelled(driver) {

@@ -7,23 +7,77 @@
 //! second test runs programs on 2 and 8 threads at once, all on one shared
 //! driver of each back end.
 //! `PROACTOR_DIFF_SEEDS` sets how many seeds
-//! (default 200); a failure names its seed.
-
-// Unix only: the std model uses Unix socket pairs and `FileExt`.
-#![cfg(unix)]
+//! (default 200); a failure names its seed. Round trips and idle reads use
+//! loopback TCP connections, so the programs run on every OS.
 
 mod common;
 
 use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Duration;
 
+use positional::{read_at, read_exact_at, write_all_at};
 use proactor::buf::IoBuf;
 use proactor::fs::{File, OpenOptions};
-use proactor::net::UnixStream;
 use proactor::op::{Op, Timeout};
 use proactor::{Backend, Driver};
+
+/// Positional reads and writes on a std file, for the model: `FileExt` on
+/// Unix; on Windows `seek_read` and `seek_write`, which also move the file's
+/// cursor (the model never reads it). The loops give both the same
+/// `*_all_at` and `*_exact_at` semantics, and error kinds, as Unix's.
+mod positional {
+    use std::fs::File;
+    use std::io;
+    #[cfg(unix)]
+    use std::os::unix::fs::FileExt;
+    #[cfg(windows)]
+    use std::os::windows::fs::FileExt;
+
+    pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        #[cfg(unix)]
+        return file.read_at(buf, offset);
+        #[cfg(windows)]
+        return file.seek_read(buf, offset);
+    }
+
+    fn write_at(file: &File, data: &[u8], offset: u64) -> io::Result<usize> {
+        #[cfg(unix)]
+        return file.write_at(data, offset);
+        #[cfg(windows)]
+        return file.seek_write(data, offset);
+    }
+
+    pub fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            match read_at(file, buf, offset) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn write_all_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+        while !data.is_empty() {
+            match write_at(file, data, offset) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    data = &data[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
 
 /// One step of a program.
 #[derive(Debug, Clone)]
@@ -121,11 +175,13 @@ fn run_std(steps: &[Step], path: &Path) -> Vec<String> {
         .truncate(true)
         .open(path)
         .unwrap();
-    let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (mut a, mut b) = common::std_tcp_pair();
+    // The model reads with plain blocking calls.
+    b.set_nonblocking(false).unwrap();
     let mut trace = Vec::new();
     for step in steps {
         trace.push(match step {
-            Step::WriteAt { offset, data } => match file.write_all_at(data, *offset) {
+            Step::WriteAt { offset, data } => match write_all_at(&file, data, *offset) {
                 Ok(()) => format!("wrote {}", data.len()),
                 Err(e) => kind(&e),
             },
@@ -135,7 +191,7 @@ fn run_std(steps: &[Step], path: &Path) -> Vec<String> {
                 let mut buf = vec![0; *len];
                 let mut filled = 0;
                 loop {
-                    match file.read_at(&mut buf[filled..], offset + filled as u64) {
+                    match read_at(&file, &mut buf[filled..], offset + filled as u64) {
                         Ok(0) => break,
                         Ok(n) => filled += n,
                         Err(e) => return vec![kind(&e)],
@@ -148,7 +204,7 @@ fn run_std(steps: &[Step], path: &Path) -> Vec<String> {
             }
             Step::ReadExactAt { offset, len } => {
                 let mut buf = vec![0; *len];
-                match file.read_exact_at(&mut buf, *offset) {
+                match read_exact_at(&file, &mut buf, *offset) {
                     Ok(()) => format!("exact {buf:?}"),
                     Err(e) => kind(&e),
                 }
@@ -253,7 +309,7 @@ fn run_proactor(steps: &[Step], path: &Path, host_kind: &HostKind) -> Vec<String
     let mut file = host
         .run(OpenOptions::new().read(true).write(true).open(path))
         .unwrap();
-    let (mut a, mut b) = host.run(async { UnixStream::pair() }).unwrap();
+    let (mut a, mut b) = host.run(common::tcp_pair());
     for step in steps {
         let entry = match step {
             Step::WriteAt { offset, data } => {
@@ -318,7 +374,7 @@ fn run_proactor(steps: &[Step], path: &Path, host_kind: &HostKind) -> Vec<String
                 drop((file, a, b));
                 drop(std::mem::replace(&mut host, Host::new(host_kind)));
                 file = host.run(async { File::from_std(std_file) }).unwrap();
-                (a, b) = host.run(async { UnixStream::pair() }).unwrap();
+                (a, b) = host.run(common::tcp_pair());
                 "cancelled".into()
             }
         };

@@ -1,5 +1,5 @@
 //! Helpers shared by every integration test: one test per back end, pipes,
-//! fd counting, buffers that report their drop, child processes.
+//! fd and handle counting, buffers that report their drop, child processes.
 #![allow(dead_code)]
 
 pub mod skip;
@@ -203,6 +203,122 @@ pub fn fd_count() -> usize {
     std::fs::read_dir(dir)
         .map(|dir| dir.count())
         .expect("list the open fds")
+}
+
+/// Number of handles this process has open: its fds on Unix
+/// ([`fd_count`]); on Windows its kernel handles (`GetProcessHandleCount`),
+/// which also counts threads, events, and a poller's IOCP and AFD handles:
+/// compare counts around a scope with [`leaks_no_handles`].
+pub fn open_handles() -> usize {
+    #[cfg(unix)]
+    {
+        fd_count()
+    }
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::System::Threading::{GetCurrentProcess, GetProcessHandleCount};
+        handles_of_first_use();
+        let mut count = 0u32;
+        // SAFETY: GetCurrentProcess returns a pseudo handle that needs no
+        // closing; GetProcessHandleCount writes one u32 into `count`, which
+        // outlives the call.
+        let ok = unsafe { GetProcessHandleCount(GetCurrentProcess(), &mut count) };
+        assert_ne!(
+            ok,
+            0,
+            "GetProcessHandleCount: {}",
+            std::io::Error::last_os_error()
+        );
+        // A live process always has handles open: 0 is Wine's stub (8.0),
+        // which does not count them.
+        if count > 0 {
+            count as usize
+        } else {
+            handles_in_use()
+        }
+    }
+}
+
+/// Opens a socket, waits on one, and runs a blocking-pool job, once per
+/// process on a driver of its own, before the first handle count: Winsock's
+/// start-up (the first socket) opens a handle it keeps for the rest of the
+/// process, which a count around that first socket would take for a leak.
+/// The first wait and pool job are done here too, in case their first use
+/// does the same.
+#[cfg(windows)]
+fn handles_of_first_use() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let driver = Driver::new().unwrap();
+        let (_tx, rx) = std_tcp_pair();
+        let mut read = Op::with_driver(
+            proactor::op::Recv::new(rx, Vec::with_capacity(1)),
+            driver.clone(),
+        );
+        assert!(
+            poll_once(&driver, &mut read).is_pending(),
+            "nothing was sent"
+        );
+        drop(read);
+        let file = std::env::current_exe().unwrap();
+        driver.block_on(proactor::fs::File::open(file)).unwrap();
+    });
+}
+
+/// Counts this process's open handles one handle value at a time, for
+/// where `GetProcessHandleCount` does not (Wine): a handle table hands out
+/// freed slots again before new ones, so every open handle lies below the
+/// first long run (4096) of free values.
+#[cfg(windows)]
+fn handles_in_use() -> usize {
+    use windows_sys::Win32::Foundation::{GetHandleInformation, HANDLE};
+    const FREE_RUN: usize = 4096;
+    let (mut open, mut free_run) = (0, 0);
+    // Handle values are multiples of 4, from 4.
+    let mut value = 4usize;
+    while free_run < FREE_RUN {
+        let mut flags = 0u32;
+        // SAFETY: GetHandleInformation only looks `value` up in this
+        // process's handle table (a value that names nothing is an error,
+        // and the object behind one that does is not touched), and writes
+        // one u32 into `flags`, which outlives the call.
+        if unsafe { GetHandleInformation(value as HANDLE, &mut flags) } != 0 {
+            open += 1;
+            free_run = 0;
+        } else {
+            free_run += 1;
+        }
+        value += 4;
+    }
+    open
+}
+
+/// Waits until [`open_handles`] settles at or below `expected` and returns
+/// the last reading: closes the kernel defers, and (Windows) the handles of
+/// a dropped driver's threads, go away asynchronously.
+pub fn open_handles_settle(expected: usize) -> usize {
+    settles_at_or_below(expected, open_handles)
+}
+
+/// Runs `scope` on a thread of its own and fails the test, naming `what`,
+/// if the process has more fds (Unix) or handles (Windows) open after it
+/// than before. `scope` makes and drops its own driver, so the driver's
+/// handles (Windows: its IOCP and AFD handles, its pool's threads) come
+/// and go inside it; the thread is joined before the count, because
+/// Windows keeps some handles per thread until the thread ends (under
+/// Wine, a thread's first blocking socket calls leave one behind).
+pub fn leaks_no_handles(what: &str, scope: impl FnOnce() + Send) {
+    let before = open_handles();
+    std::thread::scope(|threads| {
+        if let Err(panic) = threads.spawn(scope).join() {
+            std::panic::resume_unwind(panic);
+        }
+    });
+    assert_eq!(
+        open_handles_settle(before),
+        before,
+        "{what}: fds or handles leaked"
+    );
 }
 
 /// Waits (parking on `driver`) until `done()` or `limit` passes.
