@@ -47,12 +47,9 @@ both_backends! {
         });
     }
 
-    // Windows: fails under Wine, one handle per driver. The poller
-    // (polling's IOCP back end) keeps a cancelled AFD poll's packet, and the
-    // AFD handle it holds, until a wait reaps its completion; a driver
-    // dropped before any such wait leaks the handle (parking once before the
-    // drop does not).
-    #[cfg_attr(windows, ignore = "leaks an AFD handle: cancelled AFD polls are not reaped when the driver drops")]
+    // On Windows the poller keeps a cancelled AFD poll's packet, and the
+    // AFD handle it holds, until a wait takes its completion: the driver's
+    // teardown must take it, or each driver dropped like this leaks one.
     fn dropping_the_driver_just_after_cancelled_reads(driver) {
         let backend = driver.backend();
         drop(driver);

@@ -24,15 +24,15 @@ async fn one_op() {
 /// no more fds are open and no more threads run than before.
 fn leaves_no_fd_or_thread(limit: Duration, what: &str, body: impl FnOnce() + Send + 'static) {
     let fds = common::fd_count();
-    let tasks = common::thread_names().len();
+    let tasks = common::library_threads().len();
     finishes_within(limit, what, body);
     let now = common::fd_count_settles(fds);
     assert!(now <= fds, "{what}: {now} fds open, {fds} before");
-    let t = common::settles_at_or_below(tasks, || common::thread_names().len());
+    let t = common::settles_at_or_below(tasks, || common::library_threads().len());
     assert!(
         t <= tasks,
         "{what}: {t} threads, {tasks} before: {:?}",
-        common::thread_names()
+        common::library_threads()
     );
 }
 
@@ -520,7 +520,7 @@ fn no_orphan_thread_for_a_runtime_with_nothing_left() {
 #[test]
 fn idle_objects_of_dead_runtimes_each_keep_a_thread() {
     let _serial = common::serial();
-    let before = common::thread_names().len();
+    let before = common::library_threads().len();
     let mut kept = Vec::new();
     for _ in 0..100 {
         let rt = common::current_thread_runtime();
@@ -530,7 +530,7 @@ fn idle_objects_of_dead_runtimes_each_keep_a_thread() {
     }
     std::thread::sleep(Duration::from_millis(200));
     let orphans = common::threads_named("proactor-orphan");
-    let grown = common::thread_names().len().saturating_sub(before);
+    let grown = common::library_threads().len().saturating_sub(before);
     drop(kept);
     assert!(orphans < 10, "{orphans} proactor-orphan threads ({grown} threads more) for 100 idle sockets of dead runtimes");
 }

@@ -568,6 +568,18 @@ pub fn threads_named(name: &str) -> usize {
     thread_names().iter().filter(|comm| *comm == name).count()
 }
 
+/// The names of the threads proactor and tokio started (`proactor-*`,
+/// `tokio-*`): what a leak check counts. The rest are the test harness's
+/// (a thread per test, started while another test runs) or an emulator's
+/// own (qemu-user's), which come and go on their own.
+#[cfg(target_os = "linux")]
+pub fn library_threads() -> Vec<String> {
+    thread_names()
+        .into_iter()
+        .filter(|name| name.starts_with("proactor") || name.starts_with("tokio-"))
+        .collect()
+}
+
 /// The names of this process's threads (Linux: `/proc/self/task/*/comm`).
 #[cfg(target_os = "linux")]
 pub fn thread_names() -> Vec<String> {

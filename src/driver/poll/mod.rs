@@ -418,6 +418,16 @@ impl Drop for Shared {
         let mut dispatch = Dispatch::default();
         dispatch.store(&self.table, waiting.into_iter().map(|key| (key, cancelled(), None)));
         dispatch.run_detached();
+        // On IOCP, deleting a socket cancels its AFD poll, and the poll's
+        // packet (with the AFD handle it holds) is let go only when a wait
+        // takes the cancel's completion: a poller dropped first leaks one
+        // handle. One wait that does not block takes them, since a cancel
+        // completes as it is asked.
+        #[cfg(windows)]
+        {
+            let mut events = lock(&self.events);
+            let _ = self.poller.wait(&mut events, Some(Duration::ZERO));
+        }
         // Dropped inside one of its own pool jobs: that job comes back only
         // after this returns, so it is not waited for.
         if let Some(key) = super::pool::job_running_here(&self.pool_done) {
