@@ -128,6 +128,12 @@ cfg_if::cfg_if! {
         pub mod os;
         pub mod time;
 
+        // The integration tests' skip rule (only in a run that opts in,
+        // counted), shared so unit tests skip alike.
+        #[cfg(test)]
+        #[path = "../tests/common/skip.rs"]
+        mod test_skip;
+
         /// The README's examples, compiled and run as doc tests.
         #[cfg(doctest)]
         #[doc = include_str!("../README.md")]

@@ -370,13 +370,17 @@ mod tests {
                 libc::RWF_NOWAIT,
             )
         };
-        assert_eq!(
-            probed,
-            1,
-            "precondition: the temporary directory's filesystem reads cached pages with \
-             RWF_NOWAIT ({})",
-            io::Error::last_os_error()
-        );
+        if probed != 1 {
+            let why = io::Error::last_os_error();
+            // qemu-user refuses RWF_NOWAIT on every file: nothing to compare.
+            if crate::test_skip::skipped("preadv2(RWF_NOWAIT) is refused on any file", &why) {
+                return;
+            }
+            panic!(
+                "precondition: the temporary directory's filesystem reads cached pages with \
+                 RWF_NOWAIT ({why})"
+            );
+        }
 
         driver.block_on(async {
             // procfs has no FMODE_NOWAIT: preadv2(RWF_NOWAIT) says EOPNOTSUPP.
