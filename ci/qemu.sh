@@ -34,9 +34,11 @@ command -v qemu-aarch64-static >/dev/null || need_packages+=(qemu-user-static)
 command -v aarch64-linux-gnu-gcc >/dev/null || need_packages+=(gcc-aarch64-linux-gnu)
 [ -e "$SYSROOT/lib/libc.so.6" ] || need_packages+=(libc6-dev-arm64-cross)
 if ((${#need_packages[@]})); then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${need_packages[@]}"
+    sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    $sudo env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${need_packages[@]}"
 fi
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 

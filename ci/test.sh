@@ -8,7 +8,8 @@
 # with each back end forced through PROACTOR_BACKEND, loom and Miri on the
 # OS-free core, the suite under AddressSanitizer, fault injection, a short
 # soak, a release-mode stress run, every example against real clients, the
-# tour example on both back ends, and the docs with warnings denied.
+# tour example on both back ends, the whole suite for Windows under Wine and
+# for aarch64 Linux under qemu-user, and the docs with warnings denied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -126,6 +127,14 @@ if (export PROACTOR_BACKEND=uring; cargo run --quiet --release --features uring 
 else
     echo "io_uring is not usable here: PROACTOR_BACKEND=uring must fail, and did"
 fi
+
+step "Windows: the whole suite under Wine (x86_64-pc-windows-gnu)"
+within 25m ci/wine.sh
+drop wine
+
+step "aarch64 Linux: the whole suite under qemu-user (no io_uring there: the fallback)"
+within 30m ci/qemu.sh
+drop qemu
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features

@@ -21,13 +21,15 @@ export CARGO_TERM_COLOR=never
 
 TARGET=x86_64-pc-windows-gnu
 
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
 need_packages=()
 command -v wine >/dev/null || need_packages+=(wine64)
 command -v x86_64-w64-mingw32-gcc >/dev/null || need_packages+=(gcc-mingw-w64-x86-64)
 if ((${#need_packages[@]})); then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${need_packages[@]}"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    $sudo env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q "${need_packages[@]}"
 fi
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 
@@ -43,9 +45,15 @@ if [ ! -f "$WINEPREFIX/system32.ready" ]; then
     rm -rf "$WINEPREFIX"
     wineboot -i >/dev/null 2>&1
     wineserver -w
-    x86_64-w64-mingw32-gcc -O2 -shared -o "$target_dir/bcryptprimitives.dll" \
-        ci/wine/bcryptprimitives.c ci/wine/bcryptprimitives.def -ladvapi32
-    cp "$target_dir/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
+    # Only where Wine lacks ProcessPrng (before 8.13): a newer Wine's own
+    # DLL has more than this one function.
+    version=$(wine --version | sed -E 's/^wine-([0-9]+)\.([0-9]+).*/\1 \2/')
+    read -r major minor <<<"$version"
+    if ((major < 8 || (major == 8 && minor < 13))); then
+        x86_64-w64-mingw32-gcc -O2 -shared -o "$target_dir/bcryptprimitives.dll" \
+            ci/wine/bcryptprimitives.c ci/wine/bcryptprimitives.def -ladvapi32
+        cp "$target_dir/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
+    fi
     touch "$WINEPREFIX/system32.ready"
 fi
 
