@@ -214,7 +214,11 @@ impl OpenOptions {
     ///
     /// proactor::block_on(async {
     ///     let file = OpenOptions::new().write(true).create(true).mode(0o600).open(&path).await?;
-    ///     assert_eq!(file.metadata().await?.permissions_mode(), 0o600);
+    ///     let mode = file.metadata().await?.permissions_mode();
+    ///     #[cfg(unix)]
+    ///     assert_eq!(mode, 0o600);
+    ///     #[cfg(windows)]
+    ///     assert_eq!(mode, 0o666); // ignored: a writable file
     ///     Ok(())
     /// })
     /// # }
@@ -228,6 +232,7 @@ impl OpenOptions {
     /// ignored. Unix only: Windows ignores them.
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
     /// # let dir = tempfile::tempdir()?;
     /// # let (path, link) = (dir.path().join("data"), dir.path().join("link"));
@@ -244,6 +249,8 @@ impl OpenOptions {
     ///     Ok(())
     /// })
     /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
     /// ```
     pub fn custom_flags(&mut self, flags: i32) -> &mut Self {
         self.custom_flags = flags;
