@@ -283,8 +283,23 @@ impl OpenOptions {
             (false, true, false) => libc::O_TRUNC,
             (false, false, false) => 0,
         };
+        Ok(access | creation | self.extra_flags())
+    }
+
+    /// The custom flags that go to `open(2)`: all but the access mode.
+    #[cfg(unix)]
+    fn extra_flags(&self) -> i32 {
         let access_mode = libc::O_RDONLY | libc::O_WRONLY | libc::O_RDWR;
-        Ok(access | creation | (self.custom_flags & !access_mode))
+        self.custom_flags & !access_mode
+    }
+
+    /// None on Windows: its `open` reads O_APPEND, O_CREAT, O_EXCL and
+    /// O_TRUNC out of these flags, so a custom flag with one of those bits
+    /// would append, create or truncate where the documentation says it is
+    /// ignored.
+    #[cfg(not(unix))]
+    fn extra_flags(&self) -> i32 {
+        0
     }
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
