@@ -65,10 +65,23 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
 # each) instead of three, about 15 s a test.
 export PROACTOR_STRESS_ROUNDS=${PROACTOR_STRESS_ROUNDS:-1}
 
-if (($#)); then
-    cargo test --target "$TARGET" --all-features "$@"
+# Wine 8.0's CopyFileExW makes the copy but never calls its progress
+# routine, which is where std::fs::copy counts the bytes it copied: under
+# Wine std::fs::copy (and so proactor::fs::copy, which runs it) returns 0.
+# fs::copy's doc example asserts the count, which Windows reports; it is
+# skipped here, not weakened (tests/fs_std.rs compares against std and
+# passes either way).
+wine_skips=(--skip 'fs::whole::copy (line')
+args=("$@")
+has_test_args=false
+for arg in "${args[@]}"; do
+    [ "$arg" = "--" ] && has_test_args=true
+done
+if $has_test_args; then
+    args+=("${wine_skips[@]}")
 else
-    cargo test --target "$TARGET" --all-features
+    args+=(-- "${wine_skips[@]}")
 fi
+cargo test --target "$TARGET" --all-features "${args[@]}"
 wineserver -k || true
 echo "wine: the suite passed for $TARGET under $(wine --version)"

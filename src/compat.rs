@@ -62,7 +62,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// I/O objects [`Compat`] can wrap: [`TcpStream`], `UnixStream` and
+/// I/O objects [`Compat`] can wrap: [`TcpStream`], `UnixStream` (Unix) and
 /// [`File`], which implement the `futures::io` traits themselves. Sealed.
 ///
 /// ```
@@ -74,7 +74,8 @@ mod sealed {
 ///
 /// # fn main() -> std::io::Result<()> {
 /// proactor::block_on(async {
-///     let (a, _b) = proactor::net::UnixStream::pair()?;
+///     let listener = proactor::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let a = proactor::net::TcpStream::connect(listener.local_addr()?).await?;
 ///     let a = wrap(a);
 ///     assert_eq!(a.position(), 0);
 ///     Ok(())
@@ -156,11 +157,13 @@ impl<T: CompatIo> Compat<T> {
     ///
     /// ```
     /// use futures::io::AsyncReadExt;
-    /// use proactor::{compat::Compat, net::UnixStream};
+    /// use proactor::{compat::Compat, net::{TcpListener, TcpStream}};
     ///
     /// # fn main() -> std::io::Result<()> {
     /// proactor::block_on(async {
-    ///     let (a, b) = UnixStream::pair()?;
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let a = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (b, _) = listener.accept().await?;
     ///     a.write_all(b"hello").await.0?;
     ///     drop(a);
     ///     let mut text = String::new();
@@ -179,11 +182,13 @@ impl<T: CompatIo> Compat<T> {
     ///
     /// ```
     /// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
-    /// use proactor::{compat::Compat, net::UnixStream};
+    /// use proactor::{compat::Compat, net::{TcpListener, TcpStream}};
     ///
     /// # fn main() -> std::io::Result<()> {
     /// proactor::block_on(async {
-    ///     let (a, b) = UnixStream::pair()?;
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let a = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (b, _) = listener.accept().await?;
     ///     let (mut a, mut b) = (Compat::new(a), Compat::with_capacity(4, b));
     ///     a.write_all(b"0123456789").await?;
     ///     a.flush().await?;
@@ -248,11 +253,13 @@ impl<T: CompatIo> Compat<T> {
     ///
     /// ```
     /// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
-    /// use proactor::{compat::Compat, net::UnixStream};
+    /// use proactor::{compat::Compat, net::{TcpListener, TcpStream}};
     ///
     /// # fn main() -> std::io::Result<()> {
     /// proactor::block_on(async {
-    ///     let (a, b) = UnixStream::pair()?;
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let a = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (b, _) = listener.accept().await?;
     ///     let (mut a, mut b) = (Compat::new(a), Compat::new(b));
     ///     a.write_all(b"first\nsecond\n").await?;
     ///     a.flush().await?;

@@ -546,3 +546,40 @@ mod without_a_pool {
         }
     }
 }
+
+// Windows only: custom flags are ignored there, even bits that mean
+// append, create or truncate to the C runtime's open.
+#[cfg(windows)]
+mod windows_custom_flags {
+    use super::*;
+
+    both_backends! {
+        fn custom_flags_do_not_truncate_create_or_append(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("kept");
+            std::fs::write(&path, b"kept").unwrap();
+            driver.block_on(async {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_TRUNC | libc::O_APPEND)
+                    .open(&path)
+                    .await
+                    .unwrap();
+                let (n, _) = file.write_at(&b"K"[..], 0).await;
+                assert_eq!(n.unwrap(), 1);
+                file.close().await.unwrap();
+                assert_eq!(std::fs::read(&path).unwrap(), b"Kept", "not truncated, not appended");
+
+                let missing = dir.path().join("missing");
+                let err = OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CREAT)
+                    .open(&missing)
+                    .await
+                    .unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::NotFound);
+                assert!(!missing.exists(), "not created");
+            });
+        }
+    }
+}

@@ -214,7 +214,11 @@ impl OpenOptions {
     ///
     /// proactor::block_on(async {
     ///     let file = OpenOptions::new().write(true).create(true).mode(0o600).open(&path).await?;
-    ///     assert_eq!(file.metadata().await?.permissions_mode(), 0o600);
+    ///     let mode = file.metadata().await?.permissions_mode();
+    ///     #[cfg(unix)]
+    ///     assert_eq!(mode, 0o600);
+    ///     #[cfg(windows)]
+    ///     assert_eq!(mode, 0o666); // ignored: a writable file
     ///     Ok(())
     /// })
     /// # }
@@ -228,6 +232,7 @@ impl OpenOptions {
     /// ignored. Unix only: Windows ignores them.
     ///
     /// ```
+    /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
     /// # let dir = tempfile::tempdir()?;
     /// # let (path, link) = (dir.path().join("data"), dir.path().join("link"));
@@ -244,6 +249,8 @@ impl OpenOptions {
     ///     Ok(())
     /// })
     /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
     /// ```
     pub fn custom_flags(&mut self, flags: i32) -> &mut Self {
         self.custom_flags = flags;
@@ -276,8 +283,23 @@ impl OpenOptions {
             (false, true, false) => libc::O_TRUNC,
             (false, false, false) => 0,
         };
+        Ok(access | creation | self.extra_flags())
+    }
+
+    /// The custom flags that go to `open(2)`: all but the access mode.
+    #[cfg(unix)]
+    fn extra_flags(&self) -> i32 {
         let access_mode = libc::O_RDONLY | libc::O_WRONLY | libc::O_RDWR;
-        Ok(access | creation | (self.custom_flags & !access_mode))
+        self.custom_flags & !access_mode
+    }
+
+    /// None on Windows: its `open` reads O_APPEND, O_CREAT, O_EXCL and
+    /// O_TRUNC out of these flags, so a custom flag with one of those bits
+    /// would append, create or truncate where the documentation says it is
+    /// ignored.
+    #[cfg(not(unix))]
+    fn extra_flags(&self) -> i32 {
+        0
     }
 
     #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -47,11 +47,24 @@ impl Close {
     ///
     /// ```
     /// use proactor::op::{Close, Op};
+    /// use std::io::Write;
     ///
     /// # fn main() -> std::io::Result<()> {
-    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
-    /// proactor::block_on(async { Op::new(Close::new(a.into()))?.await })?;
-    /// assert_eq!(std::io::Read::read(&mut &b, &mut [0; 8])?, 0); // the peer is gone
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// let mut file = std::fs::File::create(&path)?;
+    /// file.write_all(b"written")?;
+    /// // `File` converts into what `Close` takes: `OwnedFd` (Unix), `OwnedHandle` (Windows).
+    /// proactor::block_on(async { Op::new(Close::new(file.into()))?.await })?;
+    /// assert_eq!(std::fs::read(&path)?, b"written");
+    ///
+    /// // On Unix any fd closes this way: here a socket, whose peer sees the end.
+    /// #[cfg(unix)]
+    /// {
+    ///     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     proactor::block_on(async { Op::new(Close::new(a.into()))?.await })?;
+    ///     assert_eq!(std::io::Read::read(&mut &b, &mut [0; 8])?, 0); // the peer is gone
+    /// }
     /// # Ok(()) }
     /// ```
     pub fn new(fd: OwnedFile) -> Self {

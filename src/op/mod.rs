@@ -122,11 +122,11 @@ pub enum Readiness {
 ///
 /// ```
 /// use proactor::op::{Interest, OpCode, Readiness, Recv};
-/// use std::os::fd::AsRawFd;
+/// use proactor::os::AsRawSource;
 ///
 /// # fn main() -> std::io::Result<()> {
 /// let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
-/// let fd = socket.as_raw_fd();
+/// let fd = socket.as_raw_source(); // an fd on Unix, a SOCKET on Windows
 /// let recv = Recv::new(socket, vec![0; 64]);
 /// assert_eq!(recv.readiness(), Readiness::Fd { fd, interest: Interest::Readable });
 /// # Ok(()) }
@@ -155,15 +155,17 @@ pub enum Interest {
 /// ```
 /// use proactor::op::{Op, OpCode, Readiness, POOL_ONLY};
 /// use std::io;
+/// use std::path::PathBuf;
 ///
-/// /// `getppid(2)` as an operation. No kernel has an io_uring opcode for
-/// /// it, so it runs on the blocking pool on both back ends.
-/// struct ParentPid;
+/// /// Counts a directory's entries (`readdir(3)`) as an operation. No
+/// /// kernel has an io_uring opcode for that, so it runs on the blocking
+/// /// pool on both back ends.
+/// struct CountEntries(PathBuf);
 ///
 /// // SAFETY: no submission entry is ever built for a POOL_ONLY operation,
-/// // and `perform` touches no memory.
-/// unsafe impl OpCode for ParentPid {
-///     type Output = io::Result<u32>;
+/// // and `perform` touches only the path `self` owns.
+/// unsafe impl OpCode for CountEntries {
+///     type Output = io::Result<usize>;
 ///
 ///     #[cfg(all(target_os = "linux", feature = "uring"))]
 ///     const URING_OPCODE: u8 = POOL_ONLY;
@@ -178,18 +180,20 @@ pub enum Interest {
 ///     }
 ///
 ///     fn perform(&mut self) -> io::Result<usize> {
-///         // SAFETY: getppid has no preconditions and cannot fail.
-///         Ok(unsafe { libc::getppid() } as usize)
+///         std::fs::read_dir(&self.0)?.try_fold(0, |n, entry| entry.map(|_| n + 1))
 ///     }
 ///
-///     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<u32> {
-///         result.map(|pid| pid as u32)
+///     fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<usize> {
+///         result
 ///     }
 /// }
 ///
 /// # fn main() -> io::Result<()> {
-/// let parent = proactor::block_on(async { Op::new(ParentPid)?.await })?;
-/// assert_eq!(parent, std::os::unix::process::parent_id());
+/// # let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a"), b"")?;
+/// std::fs::write(dir.path().join("b"), b"")?;
+/// let count = CountEntries(dir.path().to_path_buf());
+/// assert_eq!(proactor::block_on(async { Op::new(count)?.await })?, 2);
 /// # Ok(()) }
 /// ```
 pub unsafe trait OpCode: std::marker::Send + 'static {

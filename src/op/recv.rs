@@ -37,10 +37,12 @@ impl<F: AsRawSource + Send + 'static, B: IoBufMut> Recv<F, B> {
     /// ```
     /// use proactor::op::{Op, Recv};
     /// use std::io::Write;
-    /// use std::os::unix::net::UnixStream;
+    /// use std::net::{TcpListener, TcpStream};
     ///
     /// # fn main() -> std::io::Result<()> {
-    /// let (a, b) = UnixStream::pair()?;
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let a = TcpStream::connect(listener.local_addr()?)?;
+    /// let (b, _) = listener.accept()?;
     /// b.set_nonblocking(true)?;
     /// (&a).write_all(b"stream")?;
     /// let (n, buf) = proactor::block_on(Op::new(Recv::new(b, Vec::with_capacity(64)))?);

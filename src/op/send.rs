@@ -11,12 +11,14 @@ use crate::os::{sys, AsRawSource};
 ///
 /// ```
 /// use proactor::op::{Op, Send};
-/// use std::os::unix::net::UnixStream;
+/// use std::net::{Shutdown, TcpListener, TcpStream};
 ///
 /// # fn main() -> std::io::Result<()> {
-/// let (a, b) = UnixStream::pair()?;
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let a = TcpStream::connect(listener.local_addr()?)?;
+/// let _b = listener.accept()?;
 /// a.set_nonblocking(true)?; // for the readiness back end
-/// drop(b);
+/// a.shutdown(Shutdown::Write)?;
 /// // No SIGPIPE: an error.
 /// let (res, _) = proactor::block_on(Op::new(Send::new(a, b"lost"))?);
 /// assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
@@ -34,10 +36,12 @@ impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> Send<F, B> {
     /// ```
     /// use proactor::op::{Op, Send};
     /// use std::io::Read;
-    /// use std::os::unix::net::UnixStream;
+    /// use std::net::{TcpListener, TcpStream};
     ///
     /// # fn main() -> std::io::Result<()> {
-    /// let (a, b) = UnixStream::pair()?;
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let a = TcpStream::connect(listener.local_addr()?)?;
+    /// let (b, _) = listener.accept()?;
     /// a.set_nonblocking(true)?;
     /// let (n, _) = proactor::block_on(Op::new(Send::new(a, b"hello".to_vec()))?);
     /// assert_eq!(n?, 5);

@@ -8,10 +8,12 @@ use std::net::Shutdown as How;
 /// ```
 /// use proactor::op::{Op, Shutdown};
 /// use std::io::Read;
-/// use std::os::unix::net::UnixStream;
+/// use std::net::{TcpListener, TcpStream};
 ///
 /// # fn main() -> std::io::Result<()> {
-/// let (a, b) = UnixStream::pair()?;
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let a = TcpStream::connect(listener.local_addr()?)?;
+/// let (b, _) = listener.accept()?;
 /// proactor::block_on(async { Op::new(Shutdown::new(a, std::net::Shutdown::Write))?.await })?;
 /// assert_eq!((&b).read(&mut [0; 8])?, 0); // end of stream
 /// # Ok(()) }

@@ -16,7 +16,8 @@ use crate::os::AsRawFile;
 /// std::fs::write(&path, b"12345")?;
 /// let stat: FileStat = proactor::block_on(async { Op::new(StatxPath::new(&path)?)?.await })?;
 /// assert_eq!(stat.size, 5);
-/// assert_eq!(stat.mode & libc::S_IFMT, libc::S_IFREG); // a regular file
+/// // The type bits as `st_mode` has them (a C `int` on Windows, hence the casts).
+/// assert_eq!(stat.mode & libc::S_IFMT as u32, libc::S_IFREG as u32); // a regular file
 /// let modified = std::fs::metadata(&path)?.modified()?;
 /// let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).unwrap();
 /// assert_eq!(stat.modified_sec, since_epoch.as_secs() as i64);
@@ -26,7 +27,9 @@ use crate::os::AsRawFile;
 pub struct FileStat {
     /// Size in bytes.
     pub size: u64,
-    /// File type and permission bits (`st_mode`).
+    /// File type and permission bits (`st_mode`). Windows has no such
+    /// bits: the type is `S_IFDIR`, `S_IFREG` or `S_IFCHR`, the permissions
+    /// `0o444` for a read-only file and `0o666` otherwise.
     pub mode: u32,
     /// Last modification, seconds since the Unix epoch.
     pub modified_sec: i64,
@@ -177,7 +180,7 @@ unsafe impl<F: AsRawFile + Send + 'static> OpCode for Statx<F> {
 /// # fn main() -> std::io::Result<()> {
 /// # let dir = tempfile::tempdir()?;
 /// let stat = proactor::block_on(async { Op::new(StatxPath::new(dir.path())?)?.await })?;
-/// assert_eq!(stat.mode & libc::S_IFMT, libc::S_IFDIR);
+/// assert_eq!(stat.mode & libc::S_IFMT as u32, libc::S_IFDIR as u32);
 /// # Ok(()) }
 /// ```
 pub struct StatxPath {

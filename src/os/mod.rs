@@ -107,13 +107,15 @@ pub trait AsRawFile: sealed::File {
 ///
 /// ```
 /// use proactor::os::{AsRawSource, RawSource};
-/// use std::os::fd::AsRawFd;
 /// use std::sync::Arc;
 ///
 /// # fn main() -> std::io::Result<()> {
 /// let socket = Arc::new(std::net::UdpSocket::bind("127.0.0.1:0")?);
 /// let raw: RawSource = socket.as_raw_source(); // owned, shared or borrowed
-/// assert_eq!(raw, socket.as_raw_fd());
+/// #[cfg(unix)]
+/// assert_eq!(raw, std::os::fd::AsRawFd::as_raw_fd(&*socket));
+/// #[cfg(windows)]
+/// assert_eq!(raw, std::os::windows::io::AsRawSocket::as_raw_socket(&*socket));
 /// # Ok(()) }
 /// ```
 pub trait AsRawSource: sealed::Source {
