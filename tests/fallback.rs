@@ -22,9 +22,16 @@ fn means_not_here(errno: i32) -> bool {
     )
 }
 
+/// What a child prints when it could not run and recorded a skip: its
+/// parent then has nothing to check.
+const CHILD_SKIPPED: &str = "CHILD-SKIPPED";
+
 /// Makes every later call of `syscalls` by this thread (and threads it
-/// starts) fail with `errno`.
-fn fail_syscalls(syscalls: &[libc::c_long], errno: u32) {
+/// starts) fail with `errno`. False, with a skip recorded, where this run
+/// allows skips and seccomp filters cannot be installed (qemu-user refuses
+/// `PR_SET_SECCOMP`, so that its own system calls are never filtered).
+#[must_use = "false means the test was skipped and must end"]
+fn fail_syscalls(syscalls: &[libc::c_long], errno: u32) -> bool {
     #[cfg(target_arch = "x86_64")]
     const AUDIT_ARCH: u32 = 0xC000_003E;
     #[cfg(target_arch = "aarch64")]
@@ -59,25 +66,44 @@ fn fail_syscalls(syscalls: &[libc::c_long], errno: u32) {
         filter: filter.as_mut_ptr(),
     };
     // SAFETY: plain prctl calls; `prog` points at a filter that outlives them.
-    unsafe {
+    let installed = unsafe {
         assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &prog as *const libc::sock_fprog
-            ),
-            0,
-            "seccomp: {}",
-            std::io::Error::last_os_error()
-        );
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if installed != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EINVAL)
+            && common::skip::skipped("a seccomp filter", &err)
+        {
+            println!("{CHILD_SKIPPED}");
+            return false;
+        }
+        panic!("seccomp: {err}");
     }
+    true
 }
 
 /// Makes every later io_uring_setup of this thread (and threads it starts)
-/// fail with `errno`.
-fn block_io_uring_setup(errno: u32) {
-    fail_syscalls(&[libc::SYS_io_uring_setup], errno);
+/// fail with `errno` (false: skipped, see [`fail_syscalls`]).
+#[must_use = "false means the test was skipped and must end"]
+fn block_io_uring_setup(errno: u32) -> bool {
+    fail_syscalls(&[libc::SYS_io_uring_setup], errno)
+}
+
+/// In a child that needs io_uring to be there: true, with a skip recorded,
+/// where it is not and this run allows skips.
+fn uring_skipped_in_child() -> bool {
+    match common::uring_unavailable() {
+        Some(why) if common::skip::skipped("io_uring", &why) => {
+            println!("{CHILD_SKIPPED}");
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Runs only as a child of `falls_back_when_io_uring_is_blocked` and
@@ -90,7 +116,9 @@ fn child_with_io_uring_blocked() {
     else {
         return;
     };
-    block_io_uring_setup(errno as u32);
+    if !block_io_uring_setup(errno as u32) {
+        return;
+    }
 
     let driver = Driver::new().expect("auto choice falls back instead of failing");
     assert_eq!(driver.backend(), Backend::Poll);
@@ -143,6 +171,9 @@ fn falls_back_when_io_uring_is_blocked() {
         let errno_text = errno.to_string();
         let (ok, out) =
             common::run_child("child_with_io_uring_blocked", &[(CHILD_ERRNO, &errno_text)]);
+        if ok && out.contains(CHILD_SKIPPED) {
+            return;
+        }
         assert!(
             ok && out.contains("CHILD-OK"),
             "child with errno {errno} failed:\n{out}"
@@ -160,6 +191,9 @@ fn transient_io_uring_error_falls_back_to_poll_for_that_driver() {
         let errno_text = errno.to_string();
         let (ok, out) =
             common::run_child("child_with_io_uring_blocked", &[(CHILD_ERRNO, &errno_text)]);
+        if ok && out.contains(CHILD_SKIPPED) {
+            return;
+        }
         assert!(
             ok && out.contains("CHILD-OK"),
             "child with errno {errno} failed:\n{out}"
@@ -174,7 +208,7 @@ fn transient_io_uring_error_falls_back_to_poll_for_that_driver() {
 /// Runs only as a child of `transient_probe_error_is_not_cached`.
 #[test]
 fn child_probing_with_every_fd_in_use() {
-    if std::env::var_os(CHILD_EXHAUSTS_FDS).is_none() {
+    if std::env::var_os(CHILD_EXHAUSTS_FDS).is_none() || uring_skipped_in_child() {
         return;
     }
     let original = common::nofile_limit();
@@ -221,6 +255,9 @@ fn transient_probe_error_is_not_cached() {
         "child_probing_with_every_fd_in_use",
         &[(CHILD_EXHAUSTS_FDS, "1")],
     );
+    if ok && out.contains(CHILD_SKIPPED) {
+        return;
+    }
     assert!(ok && out.contains("CHILD-OK"), "child failed:\n{out}");
     assert!(!out.contains("panicked"), "{out}");
 }
@@ -236,7 +273,9 @@ fn child_starting_the_process_wide_driver_without_threads() {
     }
     // Thread creation fails as it does at the task limit (pthread_create
     // tries clone3, then clone).
-    fail_syscalls(&[libc::SYS_clone3, libc::SYS_clone], libc::EAGAIN as u32);
+    if !fail_syscalls(&[libc::SYS_clone3, libc::SYS_clone], libc::EAGAIN as u32) {
+        return;
+    }
     assert!(
         std::thread::Builder::new().spawn(|| ()).is_err(),
         "the filter stops threads"
@@ -257,6 +296,9 @@ fn process_wide_driver_is_not_kept_when_its_thread_cannot_start() {
         "child_starting_the_process_wide_driver_without_threads",
         &[(CHILD_CANNOT_START_THREADS, "1")],
     );
+    if ok && out.contains(CHILD_SKIPPED) {
+        return;
+    }
     assert!(ok && out.contains("CHILD-OK"), "child failed:\n{out}");
 }
 

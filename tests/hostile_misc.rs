@@ -197,6 +197,11 @@ fn probe_emfile_child() {
     if std::env::var("PROACTOR_REDTEAM_CHILD").is_err() {
         return;
     }
+    if let Some(why) = common::uring_unavailable() {
+        if common::skip::skipped("io_uring", &why) {
+            return;
+        }
+    }
     let old = common::nofile_limit();
     // A low limit, and every fd below it used up.
     common::set_nofile_limit(libc::rlimit {
