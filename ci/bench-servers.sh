@@ -22,16 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v h2load >/dev/null || need+=(nghttp2-client)
-command -v perf >/dev/null || need+=(linux-perf)
-if ((${#need[@]})) && command -v apt-get >/dev/null; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
-        { apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; } ||
-        echo "could not install ${need[*]}: those columns are skipped"
-fi
+. ci/lib/packages.sh
+need_packages wrk:wrk h2load:nghttp2-client perf:linux-perf ||
+    echo "could not install them: those columns are skipped"
 
 cargo build --quiet --release --features uring,tokio,async-io --example hyper_hello --example smol_hello --example iobench
 bin=target/release/examples

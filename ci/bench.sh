@@ -30,12 +30,8 @@ done
 
 # O_DIRECT random reads against fio's io_uring engine on the same file, the
 # same depth and block size, one after the other.
-if ! command -v fio >/dev/null; then
-    if command -v apt-get >/dev/null; then
-        SUDO=$([[ $(id -u) -eq 0 ]] || echo sudo)
-        $SUDO apt-get install -y -qq fio >/dev/null
-    fi
-fi
+. ci/lib/packages.sh
+need_packages fio:fio || true
 file=${TMPDIR:-/tmp}/proactor-bench-direct.dat
 [[ -f $file && $(stat -c %s "$file") -eq $((256 << 20)) ]] ||
     dd if=/dev/urandom of="$file" bs=1M count=256 status=none

@@ -7,17 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v socat >/dev/null || need+=(socat)
-command -v nc >/dev/null || need+=(netcat-openbsd)
-command -v curl >/dev/null || need+=(curl)
-command -v wrk >/dev/null || need+=(wrk)
-if ((${#need[@]})); then
-    echo "installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
-        { apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null; }
-fi
+. ci/lib/packages.sh
+need_packages socat:socat nc:netcat-openbsd curl:curl wrk:wrk
 
 cargo build --quiet --release --features uring,tokio,async-io --examples
 bin=target/release/examples

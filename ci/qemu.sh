@@ -29,17 +29,9 @@ export CARGO_TERM_COLOR=never
 TARGET=aarch64-unknown-linux-gnu
 SYSROOT=/usr/aarch64-linux-gnu
 
-need_packages=()
-command -v qemu-aarch64-static >/dev/null || need_packages+=(qemu-user-static)
-command -v aarch64-linux-gnu-gcc >/dev/null || need_packages+=(gcc-aarch64-linux-gnu)
-[ -e "$SYSROOT/lib/libc.so.6" ] || need_packages+=(libc6-dev-arm64-cross)
-if ((${#need_packages[@]})); then
-    sudo=
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    $sudo env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends "${need_packages[@]}"
-fi
+. ci/lib/packages.sh
+need_packages qemu-aarch64-static:qemu-user-static aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
+    "$SYSROOT/lib/libc.so.6:libc6-dev-arm64-cross"
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/qemu}

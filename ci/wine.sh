@@ -21,16 +21,8 @@ export CARGO_TERM_COLOR=never
 
 TARGET=x86_64-pc-windows-gnu
 
-sudo=
-[ "$(id -u)" -eq 0 ] || sudo=sudo
-need_packages=()
-command -v wine >/dev/null || need_packages+=(wine64)
-command -v x86_64-w64-mingw32-gcc >/dev/null || need_packages+=(gcc-mingw-w64-x86-64)
-if ((${#need_packages[@]})); then
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    $sudo env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q "${need_packages[@]}"
-fi
+. ci/lib/packages.sh
+need_packages wine:wine64 x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/wine}
