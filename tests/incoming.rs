@@ -1,7 +1,7 @@
 //! `TcpListener::incoming` / `UnixListener::incoming`: a listener's
 //! connections as a `Stream`, one multishot accept on io_uring, one accept
-//! after another elsewhere; the same assertions on both back ends.
-#![cfg(unix)]
+//! after another elsewhere; the same assertions on both back ends. Counts
+//! of open fds are counts of handles on Windows.
 
 mod common;
 
@@ -10,8 +10,15 @@ use std::io::Write;
 use std::time::Duration;
 
 use futures::StreamExt;
-use proactor::net::{TcpListener, UnixListener, UnixStream};
+use proactor::net::TcpListener;
 use proactor::Driver;
+
+/// What an accept on a socket that does not listen fails with.
+#[cfg(unix)]
+const EINVAL: i32 = libc::EINVAL;
+/// What an accept on a socket that does not listen fails with (`WSAEINVAL`).
+#[cfg(windows)]
+const EINVAL: i32 = 10022;
 
 /// Whether `driver` keeps a multishot accept in flight between connections
 /// (io_uring on Linux 5.19 or newer): then the stream holds one operation
@@ -82,7 +89,7 @@ both_backends! {
     }
 
     fn what_a_dropped_stream_did_not_take_goes_back_to_the_listener(driver) {
-        let fds = common::fd_count();
+        let fds = common::open_handles();
         driver.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
@@ -106,7 +113,7 @@ both_backends! {
             assert_eq!(peers, expected);
         });
         assert!(common::park_until(&driver, Duration::from_secs(5), || driver.in_flight() == 0));
-        assert_eq!(common::fd_count_settles(fds), fds, "an accepted fd was left open");
+        assert_eq!(common::open_handles_settle(fds), fds, "an accepted fd was left open");
     }
 
     fn a_fresh_stream_per_connection_serves_every_client(driver) {
@@ -125,7 +132,7 @@ both_backends! {
     }
 
     fn a_stream_nobody_polls_takes_only_a_few_connections(driver) {
-        let fds = common::fd_count();
+        let fds = common::open_handles();
         driver.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
@@ -149,7 +156,7 @@ both_backends! {
             proactor::time::sleep(Duration::from_millis(20)).await.unwrap();
             // Client ends, the listener, the first pair: the rest are
             // connections accepted meanwhile.
-            let accepted_meanwhile = common::fd_count() - fds - 200 - 3;
+            let accepted_meanwhile = common::open_handles() - fds - 200 - 3;
             eprintln!("{:?}: {accepted_meanwhile} of 200 accepted while nobody polled", driver.backend());
             assert!(accepted_meanwhile < 100, "{accepted_meanwhile} connections accepted while nobody polled");
             // Polled again: every client is served.
@@ -166,7 +173,7 @@ both_backends! {
     }
 
     fn a_forgotten_stream_holds_only_a_few_connections(driver) {
-        let fds = common::fd_count();
+        let fds = common::open_handles();
         let addr = driver.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
@@ -188,7 +195,7 @@ both_backends! {
             let _ = driver.park(Some(Duration::from_millis(10)));
         }
         drop(clients.join().unwrap());
-        let leaked = common::fd_count_settles(fds).saturating_sub(fds);
+        let leaked = common::open_handles_settle(fds).saturating_sub(fds);
         // The listening socket, and what the request queued before it was
         // stopped: fewer than the clients that came.
         eprintln!("{:?}: {leaked} fds held for a forgotten stream, 200 clients", driver.backend());
@@ -204,49 +211,58 @@ both_backends! {
             let mut incoming = listener.incoming();
             for _ in 0..3 {
                 let error = incoming.next().await.unwrap().expect_err("not listening");
-                assert_eq!(error.raw_os_error(), Some(libc::EINVAL), "{error}");
+                assert_eq!(error.raw_os_error(), Some(EINVAL), "{error}");
             }
         });
         assert!(common::park_until(&driver, Duration::from_secs(5), || driver.in_flight() == 0));
     }
+}
 
-    fn an_error_is_an_item_and_the_stream_goes_on(driver) {
-        let limit = common::nofile_limit();
-        driver.block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = socket2::SockAddr::from(listener.local_addr().unwrap());
-            let mut incoming = listener.incoming();
-            // The client's socket exists before the fds run out.
-            let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            let mut room = limit;
-            room.rlim_cur = (common::fd_count() + 32) as libc::rlim_t;
-            common::set_nofile_limit(room);
-            let hog = common::use_up_every_fd();
-            client.connect(&addr).unwrap();
-            let error = incoming.next().await.unwrap().expect_err("no fd for the connection");
-            assert_eq!(error.raw_os_error(), Some(libc::EMFILE), "{error}");
-            drop(hog);
+// Unix only: an fd limit (setrlimit) to run out of, and Unix sockets.
+#[cfg(unix)]
+mod unix_only {
+    use super::*;
+    use proactor::net::{UnixListener, UnixStream};
+
+    both_backends! {
+        fn an_error_is_an_item_and_the_stream_goes_on(driver) {
+            let limit = common::nofile_limit();
+            driver.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = socket2::SockAddr::from(listener.local_addr().unwrap());
+                let mut incoming = listener.incoming();
+                // The client's socket exists before the fds run out.
+                let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+                let mut room = limit;
+                room.rlim_cur = (common::open_handles() + 32) as libc::rlim_t;
+                common::set_nofile_limit(room);
+                let hog = common::use_up_every_fd();
+                client.connect(&addr).unwrap();
+                let error = incoming.next().await.unwrap().expect_err("no fd for the connection");
+                assert_eq!(error.raw_os_error(), Some(libc::EMFILE), "{error}");
+                drop(hog);
+                common::set_nofile_limit(limit);
+                let server = incoming.next().await.expect("the stream goes on").unwrap();
+                assert_eq!(server.peer_addr().unwrap(), client.local_addr().unwrap().as_socket().unwrap());
+            });
             common::set_nofile_limit(limit);
-            let server = incoming.next().await.expect("the stream goes on").unwrap();
-            assert_eq!(server.peer_addr().unwrap(), client.local_addr().unwrap().as_socket().unwrap());
-        });
-        common::set_nofile_limit(limit);
-    }
+        }
 
-    fn unix_connections_arrive_as_a_stream(driver) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sock");
-        driver.block_on(async {
-            let listener = UnixListener::bind(&path).unwrap();
-            let mut incoming = listener.incoming();
-            for i in 0..5u8 {
-                let client = UnixStream::connect(&path).await.unwrap();
-                client.write_all(vec![i]).await.0.unwrap();
-                let server = incoming.next().await.unwrap().unwrap();
-                let (n, buf) = server.read_exact(vec![0u8; 1]).await;
-                n.unwrap();
-                assert_eq!(buf, [i]);
-            }
-        });
+        fn unix_connections_arrive_as_a_stream(driver) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("sock");
+            driver.block_on(async {
+                let listener = UnixListener::bind(&path).unwrap();
+                let mut incoming = listener.incoming();
+                for i in 0..5u8 {
+                    let client = UnixStream::connect(&path).await.unwrap();
+                    client.write_all(vec![i]).await.0.unwrap();
+                    let server = incoming.next().await.unwrap().unwrap();
+                    let (n, buf) = server.read_exact(vec![0u8; 1]).await;
+                    n.unwrap();
+                    assert_eq!(buf, [i]);
+                }
+            });
+        }
     }
 }
