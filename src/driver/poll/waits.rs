@@ -454,6 +454,36 @@ mod tests {
     }
 
     #[test]
+    fn a_passed_deadline_ends_the_wait_or_waits_for_the_retry() {
+        let poller = Poller::new().unwrap();
+        let mut waits = Waits::default();
+        // Never readable: the wait lasts until its deadline.
+        let (socket, _peer) = UnixStream::pair().unwrap();
+        let fd = socket.as_raw_fd();
+        let start = std::time::Instant::now();
+        let deadline = start + Duration::from_secs(1);
+        waits.wait_fd(&poller, op(0), fd, Interest::Readable).unwrap();
+        assert!(waits.set_deadline(op(0), deadline), "the only deadline is the earliest");
+        assert!(waits.expired_deadlines(&poller, start).is_empty(), "not due yet");
+        assert_eq!(waits.expired_deadlines(&poller, deadline), [op(0)]);
+        assert!(!waits.fds.contains_key(&fd), "the timed-out wait still holds its fd");
+        assert!(waits.deadline_of.is_empty() && waits.deadlines.is_empty());
+        // One being retried (not waiting) when its deadline passes keeps
+        // it, for the retry to see.
+        assert!(waits.set_deadline(op(1), deadline));
+        assert!(waits.expired_deadlines(&poller, deadline).is_empty());
+        assert!(waits.deadline_passed(op(1), deadline));
+        waits.clear_deadline(op(1));
+        assert!(!waits.deadline_passed(op(1), deadline));
+        // Cancelled: the deadline goes with the wait.
+        waits.wait_fd(&poller, op(2), fd, Interest::Readable).unwrap();
+        waits.set_deadline(op(2), deadline);
+        assert!(waits.remove(&poller, op(2)));
+        assert!(waits.deadline_of.is_empty() && waits.deadlines.is_empty());
+        assert_eq!(waits.expired_timers(deadline).1, None, "a deadline was left behind");
+    }
+
+    #[test]
     fn a_registration_still_armed_goes_with_its_cancelled_waiter_under_both_rules() {
         for rule in [IdleRegistrations::Keep, IdleRegistrations::Delete] {
             let poller = Poller::new().unwrap();
