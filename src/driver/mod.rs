@@ -122,6 +122,10 @@ impl fmt::Display for Backend {
 
 pub(crate) mod sealed {
     use std::sync::atomic::AtomicBool;
+    use std::task::Waker;
+    use std::time::Duration;
+
+    use crate::op::{OpCode, Submission};
 
     /// Internal half of [`CompletionDriver`](super::CompletionDriver).
     pub trait Sealed {
@@ -131,6 +135,15 @@ pub(crate) mod sealed {
         fn park_until(&self, woken: &AtomicBool) -> std::io::Result<()>;
         /// Submits what this thread batched.
         fn flush(&self);
+        /// [`CompletionDriver::submit`](super::CompletionDriver::submit)
+        /// with a deadline `timeout` from now: see
+        /// [`Op::with_timeout`](crate::op::Op::with_timeout).
+        fn submit_with_deadline<O: OpCode>(
+            &self,
+            op: Box<O>,
+            waker: &Waker,
+            timeout: Duration,
+        ) -> Submission<O>;
     }
 }
 
@@ -451,6 +464,14 @@ impl sealed::Sealed for Driver {
     }
     fn flush(&self) {
         dispatch!(self, d => d.flush())
+    }
+    fn submit_with_deadline<O: OpCode>(
+        &self,
+        op: Box<O>,
+        waker: &Waker,
+        timeout: Duration,
+    ) -> Submission<O> {
+        dispatch!(self, d => d.submit_with_deadline(op, waker, timeout))
     }
 }
 

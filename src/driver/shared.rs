@@ -31,9 +31,18 @@ use crate::op::{downcast, BoxedOp, OpCode, OpId, Submission};
 pub(crate) type SharedTable = Mutex<OpTable<BoxedOp, Resubmit>>;
 
 /// What a slot keeps to submit its operation again: io_uring's entry, as
-/// the kernel first got it (see [`OpTable::resubmission`]).
+/// the kernel first got it, and its deadline (see
+/// [`OpTable::resubmission`]).
 #[cfg(all(target_os = "linux", feature = "uring"))]
-pub(crate) type Resubmit = Option<io_uring::squeue::Entry>;
+#[derive(Default)]
+pub(crate) struct Resubmit {
+    /// The entry, without the `IO_LINK` flag a deadline adds to it.
+    pub(crate) entry: Option<io_uring::squeue::Entry>,
+    /// When its linked timeout fires (`Op::with_timeout`), if it has one:
+    /// a kernel ECANCELED from then on is that timeout, and before it the
+    /// kernel's own (see the io_uring back end's `resubmit_or_store`).
+    pub(crate) deadline: Option<std::time::Instant>,
+}
 /// What a slot keeps to submit its operation again: nothing, for the
 /// readiness back end retries from the operation itself.
 #[cfg(not(all(target_os = "linux", feature = "uring")))]

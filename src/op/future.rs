@@ -3,6 +3,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use super::OpCode;
 use crate::driver::lifecycle::OpKey;
@@ -92,6 +93,8 @@ enum OpState<O> {
 pub struct Op<O: OpCode, D: CompletionDriver = Driver> {
     driver: D,
     state: OpState<O>,
+    /// How long the operation may take from its submission, if bounded.
+    deadline: Option<Duration>,
 }
 
 impl<O: OpCode> Op<O, Driver> {
@@ -130,7 +133,54 @@ impl<O: OpCode, D: CompletionDriver> Op<O, D> {
         Op {
             driver,
             state: OpState::Unsubmitted(Box::new(op)),
+            deadline: None,
         }
+    }
+
+    /// Gives the operation a deadline: if it has not completed `timeout`
+    /// after its submission (its first poll), it is stopped and completes
+    /// with an [`io::ErrorKind::TimedOut`] error through its normal output,
+    /// so an operation that owns a buffer gives it back. When the operation
+    /// completes first, the timer goes with it.
+    ///
+    /// io_uring submits the operation and an `IORING_OP_LINK_TIMEOUT` as one
+    /// linked pair; the readiness back end puts the deadline in its timer
+    /// queue. On both:
+    /// - an operation that can complete at once does, whatever its deadline
+    ///   (`Duration::ZERO` gives it that one try);
+    /// - a deadline beyond the clock's range (`Duration::MAX`) is no
+    ///   deadline;
+    /// - operations that run on the blocking pool ([`Readiness::Blocking`]:
+    ///   regular files, `open`, `fsync`, ...) cannot be interrupted, and the
+    ///   deadline does not apply to them: they report their own result;
+    /// - dropping the operation cancels it as usual (its buffers stay with
+    ///   the driver until the kernel lets go of them).
+    ///
+    /// A deadline set after the first poll does not apply: the operation
+    /// was submitted without it.
+    ///
+    /// [`Readiness::Blocking`]: super::Readiness::Blocking
+    ///
+    /// ```
+    /// use proactor::op::{Op, Recv};
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// socket.set_nonblocking(true)?;
+    /// let (result, buf) = proactor::block_on(async {
+    ///     // Nobody sends: the receive times out, and the buffer comes back.
+    ///     let recv = Op::new(Recv::new(socket, Vec::with_capacity(64)))?;
+    ///     Ok::<_, std::io::Error>(recv.with_timeout(Duration::from_millis(10)).await)
+    /// })?;
+    /// assert_eq!(result.unwrap_err().kind(), ErrorKind::TimedOut);
+    /// assert_eq!(buf.capacity(), 64);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = Some(timeout);
+        self
     }
 
     /// The driver this operation runs on.
@@ -168,7 +218,11 @@ impl<O: OpCode, D: CompletionDriver> Future for Op<O, D> {
                 if let Err(error) = op.validate() {
                     return Poll::Ready(op.complete(Err(error)));
                 }
-                match this.driver.submit(op, cx.waker()) {
+                let submitted = match this.deadline {
+                    None => this.driver.submit(op, cx.waker()),
+                    Some(timeout) => this.driver.submit_with_deadline(op, cx.waker(), timeout),
+                };
+                match submitted {
                     Submission::Done(result, op) => Poll::Ready(op.complete(result)),
                     // The driver holds the waker already.
                     Submission::InFlight(id) => {
@@ -201,6 +255,7 @@ impl<O: OpCode, D: CompletionDriver> fmt::Debug for Op<O, D> {
         f.debug_struct("Op")
             .field("op", &std::any::type_name::<O>())
             .field("state", &state)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }

@@ -315,6 +315,15 @@ pub(crate) fn finish_read<B: crate::buf::IoBufMut>(
     (result, buf)
 }
 
+/// The result of an operation whose deadline passed first
+/// ([`Op::with_timeout`]).
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the operation's deadline passed before it completed",
+    )
+}
+
 /// Maps an io_uring completion result (`-errno` on error).
 #[cfg(all(target_os = "linux", feature = "uring"))]
 pub(crate) fn from_cqe_result(res: i32) -> io::Result<usize> {

@@ -12,6 +12,10 @@
 //!   `close`): the bounded blocking pool, whose results come back through
 //!   `Poller::notify`.
 //! - timers: a deadline queue that bounds how long a park may block.
+//! - deadlines of operations (`Op::with_timeout`): a second queue beside the
+//!   timers; one that passes while its operation waits ends the wait, and
+//!   the operation completes with `TimedOut`. Operations on the pool are
+//!   not interrupted: the deadline does not apply to them.
 //!
 //! Lock order: `waits`, then the op table. No lock is held while a thread is
 //! blocked in the poller, and wakers are woken (and dropped) after every
@@ -48,7 +52,7 @@ use super::shared::{
     cancel_inherited, lock, poll_inherited, poll_slot, remove_unstarted, submit_to_pool, Dispatch, SharedTable,
 };
 use super::{sealed, Backend, Builder, CompletionDriver};
-use crate::op::{downcast, BoxedOp, OpCode, OpId, Readiness, Submission};
+use crate::op::{downcast, timed_out, BoxedOp, OpCode, OpId, Readiness, Submission};
 use waits::Waits;
 
 /// A driver on the readiness back end. Cheap to clone; clones share one
@@ -121,6 +125,10 @@ struct Shared {
     events: Mutex<Events>,
     pool: BlockingPool,
     pool_done: Arc<PoolCompletions>,
+    /// Set once an operation gets a deadline: from then on, an operation
+    /// that ends after a retry takes the waits' lock to drop its deadline.
+    /// Drivers that never see one skip that lock.
+    uses_deadlines: AtomicBool,
     /// The process's fork count when the driver was made (see `fork`).
     generation: u64,
 }
@@ -169,6 +177,7 @@ impl PollDriver {
                 wakeup,
                 events: Mutex::new(Events::with_capacity(capacity)),
                 pool: BlockingPool::new(builder.blocking_threads),
+                uses_deadlines: AtomicBool::new(false),
             }),
         })
     }
@@ -210,12 +219,15 @@ impl Shared {
         super::fork::is_inherited(self.generation)
     }
 
-    fn submit_op<O: OpCode>(&self, mut op: Box<O>, waker: &Waker) -> Submission<O> {
+    /// Submits `op`; `deadline`: the instant it times out, if it waits
+    /// (see `Op::with_timeout`).
+    fn submit_op<O: OpCode>(&self, mut op: Box<O>, waker: &Waker, deadline: Option<Instant>) -> Submission<O> {
         if self.inherited() {
             return Submission::Done(Err(super::fork::inherited_error()), op);
         }
         match op.readiness() {
             Readiness::Now => Submission::Done(op.perform(), op),
+            // A pool thread cannot be interrupted: no deadline applies.
             Readiness::Blocking => match op.try_now() {
                 Some(result) => Submission::Done(result, op),
                 None => submit_to_pool(&self.table, &self.pool, &self.pool_done, op, Some(waker)),
@@ -225,28 +237,62 @@ impl Shared {
                 if !would_block(&result) {
                     return Submission::Done(result, op);
                 }
+                if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+                    return Submission::Done(Err(timed_out()), op);
+                }
                 let waker = waker.clone();
                 let mut waits = lock(&self.waits);
                 let key = lock(&self.table).insert_waiting(op, Some(waker));
                 let waiting = waits.wait_fd(&self.poller, key, fd, interest);
+                let earliest = match (&waiting, deadline) {
+                    (Ok(()), Some(deadline)) => self.set_deadline(&mut waits, key, deadline),
+                    _ => false,
+                };
                 drop(waits);
+                if earliest {
+                    // A parked thread may be waiting past this deadline.
+                    self.wakeup.unpark();
+                }
                 match waiting {
                     Ok(()) => Submission::InFlight(OpId(key)),
                     Err(error) => Submission::Done(Err(error), downcast(remove_unstarted(&self.table, key))),
                 }
             }
             Readiness::Timer(duration) => {
-                let Some(deadline) = Instant::now().checked_add(duration) else {
-                    // Beyond the clock's range: it never fires.
-                    return self.hold_forever(op, waker);
-                };
+                let fires = Instant::now().checked_add(duration);
                 if duration.is_zero() {
                     return Submission::Done(Ok(0), op);
                 }
+                // The deadline comes first: the timer only waits for it.
+                let timed_out_first = match (deadline, fires) {
+                    (Some(deadline), Some(fires)) => deadline < fires,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                if timed_out_first {
+                    let deadline = deadline.expect("checked just above");
+                    if deadline <= Instant::now() {
+                        return Submission::Done(Err(timed_out()), op);
+                    }
+                    let waker = waker.clone();
+                    let mut waits = lock(&self.waits);
+                    let key = lock(&self.table).insert_waiting(op, Some(waker));
+                    waits.add_forever(key);
+                    let earliest = self.set_deadline(&mut waits, key, deadline);
+                    drop(waits);
+                    if earliest {
+                        self.wakeup.unpark();
+                    }
+                    return Submission::InFlight(OpId(key));
+                }
+                let Some(fires) = fires else {
+                    // Beyond the clock's range: it never fires.
+                    return self.hold_forever(op, waker);
+                };
                 let waker = waker.clone();
                 let mut waits = lock(&self.waits);
                 let key = lock(&self.table).insert_waiting(op, Some(waker));
-                let earliest = waits.add_timer(key, deadline);
+                let earliest = waits.add_timer(key, fires);
                 drop(waits);
                 if earliest {
                     // A parked thread may be waiting past this deadline.
@@ -255,6 +301,13 @@ impl Shared {
                 Submission::InFlight(OpId(key))
             }
         }
+    }
+
+    /// Gives waiting `key` its deadline; returns whether it is now the
+    /// earliest time anything is due.
+    fn set_deadline(&self, waits: &mut Waits, key: OpKey, deadline: Instant) -> bool {
+        self.uses_deadlines.store(true, Ordering::Release);
+        waits.set_deadline(key, deadline)
     }
 
     /// An operation that only ends when cancelled.
@@ -316,9 +369,21 @@ impl Shared {
             let mut table = lock(&self.table);
             match table.give_back(key, op) {
                 // The future is gone: nothing waits for this any more.
-                Some(op) => dispatch.clean_up(cancelled(), op),
+                Some(op) => {
+                    waits.clear_deadline(key);
+                    drop((table, waits));
+                    dispatch.clean_up(cancelled(), op);
+                }
+                // Its deadline passed while it was being retried.
+                None if waits.deadline_passed(key, Instant::now()) => {
+                    waits.clear_deadline(key);
+                    let op = table.lend(key).expect("given back just above");
+                    drop((table, waits));
+                    dispatch.store(&self.table, [(key, Err(timed_out()), Some(op))]);
+                }
                 None => {
                     if let Err(error) = waits.wait_fd(&self.poller, key, fd, interest) {
+                        waits.clear_deadline(key);
                         let op = table.lend(key).expect("given back just above");
                         drop((table, waits));
                         dispatch.store(&self.table, [(key, Err(error), Some(op))]);
@@ -327,15 +392,27 @@ impl Shared {
             }
             return;
         }
+        if self.uses_deadlines.load(Ordering::Acquire) {
+            lock(&self.waits).clear_deadline(key);
+        }
         dispatch.store(&self.table, [(key, result, Some(op))]);
     }
 
-    /// Ends the timers that are due; returns the next deadline.
+    /// Ends the timers that are due, and the waits whose deadline passed;
+    /// returns the next time one is due.
     fn fire_timers(&self, dispatch: &mut Dispatch) -> Option<Instant> {
         let now = Instant::now();
-        let (expired, next) = lock(&self.waits).expired_timers(now);
+        let (expired, timed_out_keys, next) = {
+            let mut waits = lock(&self.waits);
+            let timed_out_keys = waits.expired_deadlines(&self.poller, now);
+            let (expired, next) = waits.expired_timers(now);
+            (expired, timed_out_keys, next)
+        };
         if !expired.is_empty() {
             dispatch.store(&self.table, expired.into_iter().map(|key| (key, Ok(0), None)));
+        }
+        if !timed_out_keys.is_empty() {
+            dispatch.store(&self.table, timed_out_keys.into_iter().map(|key| (key, Err(timed_out()), None)));
         }
         next
     }
@@ -466,6 +543,10 @@ impl sealed::Sealed for PollDriver {
         self.shared.park(None, &|| !woken.load(Ordering::SeqCst)).map(drop)
     }
     fn flush(&self) {}
+    fn submit_with_deadline<O: OpCode>(&self, op: Box<O>, waker: &Waker, timeout: Duration) -> Submission<O> {
+        // Beyond the clock's range: no deadline.
+        self.shared.submit_op(op, waker, Instant::now().checked_add(timeout))
+    }
 }
 
 impl CompletionDriver for PollDriver {
@@ -474,7 +555,7 @@ impl CompletionDriver for PollDriver {
     }
 
     fn submit<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
-        self.shared.submit_op(op, waker)
+        self.shared.submit_op(op, waker, None)
     }
 
     fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {

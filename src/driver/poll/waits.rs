@@ -1,5 +1,6 @@
 //! What each waiting operation of the readiness back end waits for: an fd's
-//! readiness, a deadline, or nothing but its cancellation.
+//! readiness, a timer, or nothing but its cancellation; and the deadline
+//! that may end its wait first (`Op::with_timeout`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -83,6 +84,12 @@ pub(super) struct Waits {
     timers: BTreeMap<(Instant, u64), OpKey>,
     timer_of: HashMap<OpKey, Instant>,
     forever: HashSet<OpKey>,
+    /// Operations' deadlines, by time. An entry leaves when it passes.
+    deadlines: BTreeMap<(Instant, u64), OpKey>,
+    /// Each operation's deadline, until the operation ends: it outlives its
+    /// entry in `deadlines` while the operation is being retried, so the
+    /// retry that would wait again times out instead.
+    deadline_of: HashMap<OpKey, Instant>,
     idle_registrations: IdleRegistrations,
 }
 
@@ -231,10 +238,60 @@ impl Waits {
 
     /// Adds a timer; returns whether it is now the earliest.
     pub(super) fn add_timer(&mut self, key: OpKey, deadline: Instant) -> bool {
-        let earliest = self.timers.keys().next().map_or(true, |&(first, _)| deadline < first);
+        let earliest = self.next_wakeup().map_or(true, |first| deadline < first);
         self.timers.insert((deadline, key.encode()), key);
         self.timer_of.insert(key, deadline);
         earliest
+    }
+
+    /// Gives waiting operation `key` a deadline; returns whether it is now
+    /// the earliest time anything is due.
+    pub(super) fn set_deadline(&mut self, key: OpKey, deadline: Instant) -> bool {
+        let earliest = self.next_wakeup().map_or(true, |first| deadline < first);
+        self.deadlines.insert((deadline, key.encode()), key);
+        self.deadline_of.insert(key, deadline);
+        earliest
+    }
+
+    /// Whether `key` has a deadline that has passed at `now`.
+    pub(super) fn deadline_passed(&self, key: OpKey, now: Instant) -> bool {
+        self.deadline_of.get(&key).is_some_and(|&deadline| deadline <= now)
+    }
+
+    /// `key` ended: its deadline, if any, goes.
+    pub(super) fn clear_deadline(&mut self, key: OpKey) {
+        if let Some(deadline) = self.deadline_of.remove(&key) {
+            self.deadlines.remove(&(deadline, key.encode()));
+        }
+    }
+
+    /// The earliest time a timer or a deadline is due.
+    fn next_wakeup(&self) -> Option<Instant> {
+        let timer = self.timers.keys().next().map(|&(at, _)| at);
+        let deadline = self.deadlines.keys().next().map(|&(at, _)| at);
+        match (timer, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Removes and returns the operations whose deadline passed at `now`
+    /// while they waited: their waits end here, and they time out. One that
+    /// is not waiting is being retried: it keeps its deadline, and times
+    /// out if it would wait again (see [`Waits::deadline_passed`]).
+    pub(super) fn expired_deadlines(&mut self, poller: &Poller, now: Instant) -> Vec<OpKey> {
+        let mut expired = Vec::new();
+        while let Some(entry) = self.deadlines.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let key = entry.remove();
+            if self.remove_wait(poller, key) {
+                self.deadline_of.remove(&key);
+                expired.push(key);
+            }
+        }
+        expired
     }
 
     /// `key` waits for nothing; only its cancellation ends it.
@@ -253,11 +310,18 @@ impl Waits {
             self.timer_of.remove(&key);
             expired.push(key);
         }
-        (expired, self.timers.keys().next().map(|&(deadline, _)| deadline))
+        (expired, self.next_wakeup())
+    }
+
+    /// Stops `key` waiting, and drops its deadline. Returns whether it was
+    /// waiting here.
+    pub(super) fn remove(&mut self, poller: &Poller, key: OpKey) -> bool {
+        self.clear_deadline(key);
+        self.remove_wait(poller, key)
     }
 
     /// Stops `key` waiting. Returns whether it was waiting here.
-    pub(super) fn remove(&mut self, poller: &Poller, key: OpKey) -> bool {
+    fn remove_wait(&mut self, poller: &Poller, key: OpKey) -> bool {
         if let Some((fd, interest)) = self.fd_of.remove(&key) {
             if let Some(waiters) = self.fds.get_mut(&fd) {
                 let list = match interest {
@@ -288,6 +352,8 @@ impl Waits {
         self.fds.clear();
         self.armed_fds.clear();
         self.timers.clear();
+        self.deadlines.clear();
+        self.deadline_of.clear();
         let mut keys: Vec<OpKey> = self.fd_of.drain().map(|(key, _)| key).collect();
         keys.extend(self.forever.drain());
         keys.extend(self.timer_of.drain().map(|(key, _)| key));
@@ -385,6 +451,36 @@ mod tests {
             #[cfg(target_os = "linux")]
             assert!(registered_with_epoll(&poller, &socket), "the poller dropped it");
         }
+    }
+
+    #[test]
+    fn a_passed_deadline_ends_the_wait_or_waits_for_the_retry() {
+        let poller = Poller::new().unwrap();
+        let mut waits = Waits::default();
+        // Never readable: the wait lasts until its deadline.
+        let (socket, _peer) = UnixStream::pair().unwrap();
+        let fd = socket.as_raw_fd();
+        let start = std::time::Instant::now();
+        let deadline = start + Duration::from_secs(1);
+        waits.wait_fd(&poller, op(0), fd, Interest::Readable).unwrap();
+        assert!(waits.set_deadline(op(0), deadline), "the only deadline is the earliest");
+        assert!(waits.expired_deadlines(&poller, start).is_empty(), "not due yet");
+        assert_eq!(waits.expired_deadlines(&poller, deadline), [op(0)]);
+        assert!(!waits.fds.contains_key(&fd), "the timed-out wait still holds its fd");
+        assert!(waits.deadline_of.is_empty() && waits.deadlines.is_empty());
+        // One being retried (not waiting) when its deadline passes keeps
+        // it, for the retry to see.
+        assert!(waits.set_deadline(op(1), deadline));
+        assert!(waits.expired_deadlines(&poller, deadline).is_empty());
+        assert!(waits.deadline_passed(op(1), deadline));
+        waits.clear_deadline(op(1));
+        assert!(!waits.deadline_passed(op(1), deadline));
+        // Cancelled: the deadline goes with the wait.
+        waits.wait_fd(&poller, op(2), fd, Interest::Readable).unwrap();
+        waits.set_deadline(op(2), deadline);
+        assert!(waits.remove(&poller, op(2)));
+        assert!(waits.deadline_of.is_empty() && waits.deadlines.is_empty());
+        assert_eq!(waits.expired_timers(deadline).1, None, "a deadline was left behind");
     }
 
     #[test]

@@ -32,15 +32,24 @@ use super::deferral::Deferral;
 use super::parker::HeldTurn;
 use super::shared::{
     cancel_inherited, cancel_slot, lock, poll_inherited, poll_slot, remove_unstarted, submit_to_pool, Dispatch,
-    SharedTable,
+    Resubmit, SharedTable,
 };
 use super::{is_batching, sealed, Backend, Builder, CompletionDriver};
-use crate::op::{from_cqe_result, OpCode, OpId, Submission, Timeout};
+use crate::op::{from_cqe_result, timed_out, OpCode, OpId, Readiness, Submission, Timeout};
 
 /// `user_data` of the eventfd read that carries wake-ups.
 const WAKE_DATA: u64 = u64::MAX;
 /// `user_data` of cancel requests, whose own results are not needed.
 const CANCEL_DATA: u64 = u64::MAX - 1;
+/// Marks the `user_data` of the `LINK_TIMEOUT` entries that give
+/// operations their deadline; the rest is their operation's key. Encoded
+/// keys stay below it (generations below 2^31), and the markers above
+/// (`WAKE_DATA`, `CANCEL_DATA`) are matched first. A timeout's own result
+/// mostly says nothing its operation's does not (ETIME: it fired, and ended
+/// the operation with ECANCELED; ECANCELED, ENOENT or 0: the operation
+/// ended first), so it never completes a slot; see `stop_overdue` for the
+/// one case where it matters.
+const LINK_TIMEOUT_TAG: u64 = 1 << 63;
 /// How long a dropped driver waits for the kernel to let go of cancelled
 /// operations before it leaks their memory instead of freeing it.
 const TEARDOWN_LIMIT: Duration = Duration::from_secs(10);
@@ -155,6 +164,17 @@ struct Shared {
     deferral: Deferral,
     pool: BlockingPool,
     pool_done: Arc<PoolCompletions>,
+    /// The timespecs of `LINK_TIMEOUT` entries pushed since the submission
+    /// queue was last seen empty. The kernel copies a timespec when it
+    /// takes the entry from the queue. Should it ever take the operation's
+    /// entry in one submit and the timeout's in a later one, the operation
+    /// could complete, and its slot go, in between: so they are kept until
+    /// the queue is seen empty, not with the slot. Locked only with the
+    /// table's lock held.
+    /// Boxed: a pushed entry points at its timespec, which must not move
+    /// when the vector grows.
+    #[allow(clippy::vec_box)]
+    link_timespecs: Mutex<Vec<Box<types::Timespec>>>,
     /// The process's fork count when the driver was made (see `fork`).
     generation: u64,
 }
@@ -212,6 +232,7 @@ impl UringDriver {
             closing: AtomicBool::new(false),
             deferral: Deferral::default(),
             pool: BlockingPool::new(builder.blocking_threads),
+            link_timespecs: Mutex::new(Vec::new()),
         });
         // Nobody else can see the driver yet: this thread is the holder, and
         // no operation exists whose completion could need dispatching.
@@ -259,12 +280,33 @@ impl Shared {
     ///
     /// Every pointer in `entry` must stay valid until its completion is
     /// reaped.
-    unsafe fn push(&self, entry: &squeue::Entry, mut turn: Option<&mut Dispatch>) -> io::Result<()> {
+    unsafe fn push(&self, entry: &squeue::Entry, turn: Option<&mut Dispatch>) -> io::Result<()> {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.push_all(std::slice::from_ref(entry), None, turn) }
+    }
+
+    /// Copies `entries` into the submission queue, all of them together or
+    /// none (a linked pair must not be split by another thread's entry, nor
+    /// half queued), making room as needed. `timespec`: what the entries
+    /// point to that the kernel reads when it takes them from the queue;
+    /// kept until then (see `link_timespecs`). `turn`: see
+    /// [`Shared::submit_pending`].
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entries` must stay valid until their completions
+    /// are reaped, those into `timespec` excepted.
+    unsafe fn push_all(
+        &self,
+        entries: &[squeue::Entry],
+        mut timespec: Option<Box<types::Timespec>>,
+        mut turn: Option<&mut Dispatch>,
+    ) -> io::Result<()> {
         loop {
             let table = lock(&self.table);
-            // SAFETY: the table's lock is held; the entry's pointers are
-            // the caller's guarantee.
-            if unsafe { self.try_push(entry) } {
+            // SAFETY: the table's lock is held; the entries' pointers are
+            // the caller's guarantee, or into `timespec`, kept below.
+            if unsafe { self.try_push_all(entries, &mut timespec) } {
                 return Ok(());
             }
             // Full: hand what is queued to the kernel (which may reap, and
@@ -281,12 +323,51 @@ impl Shared {
     /// The caller holds the table's lock, which guards the queue, and every
     /// pointer in `entry` stays valid until its completion is reaped.
     unsafe fn try_push(&self, entry: &squeue::Entry) -> bool {
+        // SAFETY: the caller's guarantees.
+        unsafe { self.try_push_all(std::slice::from_ref(entry), &mut None) }
+    }
+
+    /// Copies `entries` into the submission queue if it has room for all of
+    /// them; then `timespec` is kept until the kernel has taken them.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the table's lock, which guards the queue, and every
+    /// pointer in `entries` stays valid until its completion is reaped,
+    /// those into `timespec` excepted.
+    unsafe fn try_push_all(&self, entries: &[squeue::Entry], timespec: &mut Option<Box<types::Timespec>>) -> bool {
         // SAFETY: the caller holds the table's lock, which serialises every
         // use of the submission queue.
         let mut sq = unsafe { self.ring.submission_shared() };
-        // SAFETY: the caller guarantees the entry's pointers outlive its
-        // completion.
-        unsafe { sq.push(entry) }.is_ok()
+        let taken_all = sq.is_empty();
+        // SAFETY: the caller guarantees the entries' pointers outlive their
+        // completions; those into `timespec` are kept below until the
+        // kernel took the entries, which is when it reads them.
+        let pushed = unsafe { sq.push_multiple(entries) }.is_ok();
+        // Dropped (it stores the queue's tail back) before the lock, as in
+        // `queue_state`.
+        drop(sq);
+        if let Some(timespec) = pushed.then(|| timespec.take()).flatten() {
+            let mut kept = lock(&self.link_timespecs);
+            if taken_all {
+                // The queue was empty: the kernel took (and read) every
+                // entry pushed before these.
+                kept.clear();
+            }
+            kept.push(timespec);
+        }
+        pushed
+    }
+
+    /// `entry` with a deadline `timeout` from now: the entry, linked to a
+    /// `LINK_TIMEOUT` entry that follows it, and the timespec that one
+    /// points to (see [`Shared::push_all`]).
+    fn linked_timeout(entry: &squeue::Entry, key: OpKey, timeout: Duration) -> ([squeue::Entry; 2], Box<types::Timespec>) {
+        let timespec = Box::new(types::Timespec::from(timeout));
+        let link = opcode::LinkTimeout::new(&*timespec)
+            .build()
+            .user_data(LINK_TIMEOUT_TAG | key.encode());
+        ([entry.clone().flags(squeue::Flags::IO_LINK), link], timespec)
     }
 
     /// Submits queued entries unless this thread batches them until its
@@ -447,6 +528,7 @@ impl Shared {
             }
             let mut rearm = false;
             let mut cancelled = Vec::new();
+            let mut overdue = Vec::new();
             let results = batch.iter().filter_map(|&(user_data, result, flags)| match user_data {
                 WAKE_DATA => {
                     self.wake_armed.store(false, Ordering::Release);
@@ -457,13 +539,20 @@ impl Shared {
                     None
                 }
                 CANCEL_DATA => None,
+                _ if user_data & LINK_TIMEOUT_TAG != 0 => {
+                    if result == -libc::ECANCELED && !self.closing.load(Ordering::Acquire) {
+                        overdue.extend(OpKey::decode(user_data & !LINK_TIMEOUT_TAG));
+                    }
+                    None
+                }
                 _ => {
                     let key = OpKey::decode(user_data)?;
                     // A multishot operation's result, more to come.
                     let more = cqueue::more(flags);
                     if !more && result == -libc::ECANCELED && !self.closing.load(Ordering::Acquire) {
-                        // Cancelled by the driver, or by the kernel because
-                        // the submitting thread exited: told apart below.
+                        // Cancelled by the driver, by its linked timeout,
+                        // or by the kernel because the submitting thread
+                        // exited: told apart below.
                         cancelled.push(key);
                         return None;
                     }
@@ -479,6 +568,9 @@ impl Shared {
             if !cancelled.is_empty() {
                 self.resubmit_or_store(cancelled, dispatch);
             }
+            if !overdue.is_empty() {
+                self.stop_overdue(overdue, dispatch);
+            }
             if rearm {
                 let _ = self.arm_wake(dispatch);
             }
@@ -489,29 +581,50 @@ impl Shared {
     }
 
     /// Operations that ended with ECANCELED. Those the driver cancelled
-    /// (their futures are gone) take the result; the others were ended by
-    /// the kernel, not by anyone who wanted them ended (io_uring does so
-    /// when the thread that submitted a request exits first, and that
-    /// request had not run), so they go to the kernel again, from this
-    /// thread, with the very entry it first got.
+    /// (their futures are gone) take the result. Those with a deadline
+    /// that has passed were ended by their linked timeout: they time out
+    /// (the timeout's clock starts no earlier than the deadline's, so it
+    /// cannot fire before it). The others were ended by the kernel, not by
+    /// anyone who wanted them ended (io_uring does so when the thread that
+    /// submitted a request exits first, and that request had not run), so
+    /// they go to the kernel again, from this thread, with the very entry
+    /// it first got, and what is left of their deadline.
     fn resubmit_or_store(&self, cancelled: Vec<OpKey>, dispatch: &mut Dispatch) {
         let mut again = Vec::new();
         let mut results = Vec::new();
         {
             let mut table = lock(&self.table);
+            let now = Instant::now();
             for key in cancelled {
                 match table.resubmission(key) {
-                    Some(Some(entry)) => again.push((key, entry.clone())),
+                    Some(Resubmit {
+                        entry: Some(entry),
+                        deadline,
+                    }) => match deadline {
+                        None => again.push((key, entry.clone(), None)),
+                        Some(deadline) if *deadline <= now => results.push((key, Err(timed_out()), None)),
+                        Some(deadline) => again.push((key, entry.clone(), Some(*deadline - now))),
+                    },
                     _ => results.push((key, Err(io::Error::from_raw_os_error(libc::ECANCELED)), None)),
                 }
             }
         }
         dispatch.store(&self.table, results);
-        for (key, entry) in again {
+        for (key, entry, timeout) in again {
             // SAFETY: the slot is in flight with its data (checked above),
             // and only its completion, which has not come yet, frees it: the
             // op the entry points into stays boxed and unmoved until then.
-            if let Err(error) = unsafe { self.push(&entry, Some(dispatch)) } {
+            // The timeout's timespec is kept by `push_all`.
+            let pushed = unsafe {
+                match timeout {
+                    None => self.push(&entry, Some(dispatch)),
+                    Some(timeout) => {
+                        let (pair, timespec) = Self::linked_timeout(&entry, key, timeout);
+                        self.push_all(&pair, Some(timespec), Some(dispatch))
+                    }
+                }
+            };
+            if let Err(error) = pushed {
                 dispatch.store(&self.table, [(key, Err(error), None)]);
                 continue;
             }
@@ -519,6 +632,31 @@ impl Shared {
             if lock(&self.table).resubmission(key).is_none() {
                 self.cancel_in_kernel(OpId(key), Some(dispatch));
             }
+        }
+    }
+
+    /// Operations whose linked timeout ended with ECANCELED. Mostly their
+    /// operation ended first; but a timeout that fires after the thread
+    /// that submitted the pair exited ends itself that way and leaves its
+    /// operation running (the kernel runs no cancellation on behalf of an
+    /// exited task). Such an operation, still in flight past its deadline,
+    /// is cancelled here, and then times out (see `resubmit_or_store`).
+    fn stop_overdue(&self, overdue: Vec<OpKey>, dispatch: &mut Dispatch) {
+        let now = Instant::now();
+        let stop: Vec<OpKey> = {
+            let mut table = lock(&self.table);
+            overdue
+                .into_iter()
+                .filter(|&key| {
+                    table
+                        .resubmission(key)
+                        .and_then(|resubmit| resubmit.deadline)
+                        .is_some_and(|deadline| deadline <= now)
+                })
+                .collect()
+        };
+        for key in stop {
+            self.cancel_in_kernel(OpId(key), Some(dispatch));
         }
     }
 
@@ -609,7 +747,7 @@ impl Shared {
                 // (marked cancelled at once); if the wait ends first, it is
                 // cancelled in the kernel too, or parks woken early would
                 // pile long timeouts up in the ring.
-                let timer = self.submit_op_holding(Box::new(Timeout::new(timeout)), None, Some(&mut *dispatch));
+                let timer = self.submit_op_holding(Box::new(Timeout::new(timeout)), None, None, Some(&mut *dispatch));
                 let timer = match timer {
                     Submission::InFlight(id) => {
                         // Only marked: the kernel's copy is cancelled
@@ -633,16 +771,18 @@ impl Shared {
         }
     }
 
-    fn submit_op<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
-        self.submit_op_holding(op, Some(waker), None)
+    fn submit_op<O: OpCode>(&self, op: Box<O>, waker: &Waker, timeout: Option<Duration>) -> Submission<O> {
+        self.submit_op_holding(op, Some(waker), timeout, None)
     }
 
     /// `submit_op` by a thread that may hold the parker's turn (`turn`: see
-    /// [`Shared::submit_pending`]).
+    /// [`Shared::submit_pending`]). `timeout`: the operation's deadline
+    /// from now, if it has one (see `Op::with_timeout`).
     fn submit_op_holding<O: OpCode>(
         &self,
         op: Box<O>,
         waker: Option<&Waker>,
+        timeout: Option<Duration>,
         mut turn: Option<&mut Dispatch>,
     ) -> Submission<O> {
         if self.inherited() {
@@ -651,24 +791,49 @@ impl Shared {
         if !self.support.has(O::URING_OPCODE) {
             return submit_to_pool(&self.table, &self.pool, &self.pool_done, op, waker);
         }
+        // What the readiness back end runs on its pool cannot be stopped
+        // there: no deadline applies to it here either, so both back ends
+        // agree. A deadline beyond the clock's range is none.
+        let deadline = timeout
+            .filter(|_| op.readiness() != Readiness::Blocking)
+            .and_then(|timeout| Some((timeout, Instant::now().checked_add(timeout)?)));
         // Cloned before the lock: a waker's clone is user code.
         let waker = waker.cloned();
         let (key, queue_full) = {
             let mut table = lock(&self.table);
-            let (key, entry) = table.insert_prepared(op, waker, |op, key| {
-                Some(op.uring_entry().user_data(key.encode()))
+            let (key, prepared) = table.insert_prepared(op, waker, |op, key| Resubmit {
+                entry: Some(op.uring_entry().user_data(key.encode())),
+                deadline: deadline.map(|(_, at)| at),
             });
-            let entry = entry.as_ref().expect("prepared just now");
-            // SAFETY: the table's lock is held; the entry points into the
-            // op, which its slot keeps boxed and unmoved until the
-            // completion is reaped (OpCode contract).
-            let queued = unsafe { self.try_push(entry) };
-            (key, (!queued).then(|| entry.clone()))
+            let entry = prepared.entry.as_ref().expect("prepared just now");
+            match deadline {
+                None => {
+                    // SAFETY: the table's lock is held; the entry points
+                    // into the op, which its slot keeps boxed and unmoved
+                    // until the completion is reaped (OpCode contract).
+                    let queued = unsafe { self.try_push(entry) };
+                    (key, (!queued).then(|| (entry.clone(), None)))
+                }
+                Some((timeout, _)) => {
+                    let (pair, timespec) = Self::linked_timeout(entry, key, timeout);
+                    let mut timespec = Some(timespec);
+                    // SAFETY: as above for the operation's entry; the
+                    // timeout's points into `timespec`, which is kept until
+                    // the kernel took it.
+                    let queued = unsafe { self.try_push_all(&pair, &mut timespec) };
+                    (key, (!queued).then(|| (entry.clone(), Some(timeout))))
+                }
+            }
         };
         let pushed = match queue_full {
             None => Ok(()),
             // SAFETY: as above.
-            Some(entry) => unsafe { self.push(&entry, turn.as_deref_mut()) },
+            Some((entry, None)) => unsafe { self.push(&entry, turn.as_deref_mut()) },
+            Some((entry, Some(timeout))) => {
+                let (pair, timespec) = Self::linked_timeout(&entry, key, timeout);
+                // SAFETY: as above.
+                unsafe { self.push_all(&pair, Some(timespec), turn.as_deref_mut()) }
+            }
         };
         match pushed {
             Ok(()) => {
@@ -726,10 +891,11 @@ impl Shared {
         let waker = waker.clone();
         let (key, queue_full) = {
             let mut table = lock(&self.table);
-            let (key, entry) = table.insert_stream_prepared(op, Some(waker), discard, |op, key| {
-                Some(op.uring_entry().user_data(key.encode()))
+            let (key, prepared) = table.insert_stream_prepared(op, Some(waker), discard, |op, key| Resubmit {
+                entry: Some(op.uring_entry().user_data(key.encode())),
+                deadline: None,
             });
-            let entry = entry.as_ref().expect("prepared just now");
+            let entry = prepared.entry.as_ref().expect("prepared just now");
             // SAFETY: the table's lock is held; the entry points into the
             // op, which its slot keeps boxed and unmoved until the last
             // completion is reaped (OpCode contract).
@@ -923,6 +1089,9 @@ impl sealed::Sealed for UringDriver {
     fn flush(&self) {
         let _ = self.shared.submit_pending(None);
     }
+    fn submit_with_deadline<O: OpCode>(&self, op: Box<O>, waker: &Waker, timeout: Duration) -> Submission<O> {
+        self.shared.submit_op(op, waker, Some(timeout))
+    }
 }
 
 impl CompletionDriver for UringDriver {
@@ -931,7 +1100,7 @@ impl CompletionDriver for UringDriver {
     }
 
     fn submit<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Submission<O> {
-        self.shared.submit_op(op, waker)
+        self.shared.submit_op(op, waker, None)
     }
 
     fn poll_op<O: OpCode>(&self, id: OpId, cx: &mut Context<'_>) -> Poll<(io::Result<usize>, Box<O>)> {

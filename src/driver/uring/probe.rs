@@ -31,15 +31,19 @@ impl Support {
 }
 
 /// Opcodes io_uring must have to be used at all: the driver's own (NOP,
-/// ASYNC_CANCEL, READ for wake-ups), timers (a pool thread cannot be woken
-/// early), and those of operations that wait for readiness, which the
-/// blocking pool cannot run (it would only see EAGAIN). All exist from
-/// Linux 5.6, the first kernel with the opcode probe. Every other opcode may
-/// be missing: its operations run on the pool.
-const REQUIRED: [u8; 12] = [
+/// ASYNC_CANCEL, READ for wake-ups), timers and linked timeouts (a pool
+/// thread cannot be woken early, nor give an operation a deadline), and
+/// those of operations that wait for readiness, which the blocking pool
+/// cannot run (it would only see EAGAIN). All exist from Linux 5.6, the
+/// first kernel with the opcode probe (LINK_TIMEOUT from 5.5), so requiring
+/// them costs no kernel; a ring without one falls back, whole, to the
+/// readiness back end. Every other opcode may be missing: its operations
+/// run on the pool.
+const REQUIRED: [u8; 13] = [
     opcode::Nop::CODE,
     opcode::AsyncCancel::CODE,
     opcode::Timeout::CODE,
+    opcode::LinkTimeout::CODE,
     opcode::Read::CODE,
     opcode::Write::CODE,
     opcode::Recv::CODE,
