@@ -12,18 +12,20 @@
 //! left, so a waker may park, block on another thread parked here, or run a
 //! nested `block_on`, and a panicking one leaves the turn free.
 
+mod link_timespecs;
 pub(crate) mod probe;
 
 use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use link_timespecs::LinkTimespecs;
 
 use super::lifecycle::{Discard, OpKey, OpTable, Shot, StreamCancel};
 use super::parker::{ParkTurn, Parker};
@@ -164,17 +166,12 @@ struct Shared {
     deferral: Deferral,
     pool: BlockingPool,
     pool_done: Arc<PoolCompletions>,
-    /// The timespecs of `LINK_TIMEOUT` entries pushed since the submission
-    /// queue was last seen empty. The kernel copies a timespec when it
-    /// takes the entry from the queue. Should it ever take the operation's
-    /// entry in one submit and the timeout's in a later one, the operation
-    /// could complete, and its slot go, in between: so they are kept until
-    /// the queue is seen empty, not with the slot. Locked only with the
-    /// table's lock held.
-    /// Boxed: a pushed entry points at its timespec, which must not move
-    /// when the vector grows.
-    #[allow(clippy::vec_box)]
-    link_timespecs: Mutex<Vec<Box<types::Timespec>>>,
+    /// The `LINK_TIMEOUT` timespecs the kernel may not have read yet.
+    /// Locked only with the table's lock held.
+    link_timespecs: Mutex<LinkTimespecs>,
+    /// How many entries were ever pushed; written only with the table's
+    /// lock held (see `LinkTimespecs`).
+    pushed_entries: AtomicU64,
     /// The process's fork count when the driver was made (see `fork`).
     generation: u64,
 }
@@ -232,7 +229,8 @@ impl UringDriver {
             closing: AtomicBool::new(false),
             deferral: Deferral::default(),
             pool: BlockingPool::new(builder.blocking_threads),
-            link_timespecs: Mutex::new(Vec::new()),
+            link_timespecs: Mutex::default(),
+            pushed_entries: AtomicU64::new(0),
         });
         // Nobody else can see the driver yet: this thread is the holder, and
         // no operation exists whose completion could need dispatching.
@@ -339,7 +337,7 @@ impl Shared {
         // SAFETY: the caller holds the table's lock, which serialises every
         // use of the submission queue.
         let mut sq = unsafe { self.ring.submission_shared() };
-        let taken_all = sq.is_empty();
+        let waiting = sq.len() as u64;
         // SAFETY: the caller guarantees the entries' pointers outlive their
         // completions; those into `timespec` are kept below until the
         // kernel took the entries, which is when it reads them.
@@ -347,16 +345,20 @@ impl Shared {
         // Dropped (it stores the queue's tail back) before the lock, as in
         // `queue_state`.
         drop(sq);
-        if let Some(timespec) = pushed.then(|| timespec.take()).flatten() {
-            let mut kept = lock(&self.link_timespecs);
-            if taken_all {
-                // The queue was empty: the kernel took (and read) every
-                // entry pushed before these.
-                kept.clear();
-            }
-            kept.push(timespec);
+        if !pushed {
+            return false;
         }
-        pushed
+        // Written only under the table's lock, which is held: a load and a
+        // store, no read-modify-write.
+        let before = self.pushed_entries.load(Ordering::Relaxed);
+        let end = before + entries.len() as u64;
+        self.pushed_entries.store(end, Ordering::Relaxed);
+        if let Some(timespec) = timespec.take() {
+            // Of the entries pushed before these, all but those still
+            // waiting in the queue were taken by the kernel.
+            lock(&self.link_timespecs).keep(timespec, end, before.saturating_sub(waiting));
+        }
+        true
     }
 
     /// `entry` with a deadline `timeout` from now: the entry, linked to a
