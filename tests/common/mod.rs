@@ -314,10 +314,12 @@ pub fn leaks_no_handles(what: &str, scope: impl FnOnce() + Send) {
             std::panic::resume_unwind(panic);
         }
     });
-    assert_eq!(
-        open_handles_settle(before),
-        before,
-        "{what}: fds or handles leaked"
+    // At most as many: fewer is an earlier test's handle going late (Wine
+    // closes some asynchronously), not a leak of this one.
+    let after = open_handles_settle(before);
+    assert!(
+        after <= before,
+        "{what}: fds or handles leaked: {after} open, {before} before"
     );
 }
 

@@ -479,6 +479,11 @@ impl Shared {
     }
 }
 
+/// How many times a dropped driver on Windows takes the completions of the
+/// AFD polls it cancelled, a millisecond apart (see `Shared::drop`).
+#[cfg(windows)]
+const CANCELLED_POLL_ROUNDS: usize = 10;
+
 impl Drop for Shared {
     fn drop(&mut self) {
         if self.inherited() {
@@ -498,12 +503,15 @@ impl Drop for Shared {
         // On IOCP, deleting a socket cancels its AFD poll, and the poll's
         // packet (with the AFD handle it holds) is let go only when a wait
         // takes the cancel's completion: a poller dropped first leaks one
-        // handle. One wait that does not block takes them, since a cancel
-        // completes as it is asked.
+        // handle. A cancel's completion is posted asynchronously, so the
+        // waits that do not block are repeated for a few milliseconds.
         #[cfg(windows)]
         {
             let mut events = lock(&self.events);
-            let _ = self.poller.wait(&mut events, Some(Duration::ZERO));
+            for _ in 0..CANCELLED_POLL_ROUNDS {
+                let _ = self.poller.wait(&mut events, Some(Duration::ZERO));
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
         // Dropped inside one of its own pool jobs: that job comes back only
         // after this returns, so it is not waited for.
