@@ -7,37 +7,17 @@
 mod common;
 
 use std::io::{ErrorKind, Write};
-use std::net::UdpSocket;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{leaks_no_handles, park_until, poll_once, TrackedBuf};
 use proactor::op::{Blocking, Nop, Op, ReadAt, Recv, Timeout};
-use proactor::{Backend, Driver};
+use proactor::Backend;
 
 /// Long enough that a completion that is already on its way always comes
 /// first, however loaded the machine.
 const GENEROUS: Duration = Duration::from_secs(30);
-
-/// Until the driver holds nothing, and (readiness back end) no timer is
-/// left in its queue either: `dispatch` reports the next one.
-fn settles_with_no_timer(driver: &Driver) {
-    assert!(
-        park_until(driver, Duration::from_secs(10), || driver.in_flight() == 0),
-        "operations still held: {}",
-        driver.in_flight()
-    );
-    assert_eq!(driver.dispatch().unwrap(), None, "a timer was left behind");
-}
-
-fn udp_pair() -> (UdpSocket, UdpSocket) {
-    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    rx.set_nonblocking(true).unwrap();
-    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    tx.connect(rx.local_addr().unwrap()).unwrap();
-    (tx, rx)
-}
 
 fn is_timed_out<T: std::fmt::Debug>(result: &std::io::Result<T>) -> bool {
     matches!(result, Err(e) if e.kind() == ErrorKind::TimedOut)
@@ -54,13 +34,13 @@ both_backends! {
         assert!(is_timed_out(&result), "{result:?}");
         assert!(buf.bytes().is_empty());
         assert!(!dropped.load(Ordering::SeqCst), "the buffer did not come back");
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
         // The socket still works, and a later receive gets what is sent.
         tx.write_all(b"later").unwrap();
         let (result, buf) = driver.block_on(Op::with_driver(Recv::new(rx, buf), driver.clone()).with_timeout(GENEROUS));
         assert_eq!(result.unwrap(), 5);
         assert_eq!(buf.bytes(), b"later");
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn a_receive_that_gets_data_first_leaves_nothing_behind(driver) {
@@ -71,7 +51,7 @@ both_backends! {
         let (result, buf) = driver.block_on(recv);
         assert_eq!(result.unwrap(), 7);
         assert_eq!(buf, b"in time");
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn a_receive_with_data_waiting_completes_even_with_a_zero_deadline(driver) {
@@ -83,7 +63,7 @@ both_backends! {
         let (result, buf) = driver.block_on(recv);
         assert_eq!(result.unwrap(), 5);
         assert_eq!(buf, b"ready");
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn a_zero_deadline_times_out_what_cannot_complete_at_once(driver) {
@@ -97,7 +77,7 @@ both_backends! {
         assert!(is_timed_out(&result), "{result:?}");
         // What completes at once does.
         driver.block_on(Op::with_driver(Nop::new(), driver.clone()).with_timeout(Duration::ZERO)).unwrap();
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn a_maximal_deadline_is_no_deadline(driver) {
@@ -111,7 +91,7 @@ both_backends! {
         let timer = Op::with_driver(Timeout::new(Duration::from_millis(5)), driver.clone()).with_timeout(Duration::MAX);
         driver.block_on(timer).unwrap();
         driver.block_on(Op::with_driver(Nop::new(), driver.clone()).with_timeout(Duration::MAX)).unwrap();
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn a_timer_ends_by_whichever_comes_first(driver) {
@@ -120,7 +100,7 @@ both_backends! {
         let long_timer = Op::with_driver(Timeout::new(GENEROUS), driver.clone()).with_timeout(Duration::from_millis(10));
         let result = driver.block_on(long_timer);
         assert!(is_timed_out(&result), "{result:?}");
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn operations_on_the_pool_are_not_interrupted(driver) {
@@ -140,13 +120,13 @@ both_backends! {
             driver.clone(),
         );
         assert_eq!(driver.block_on(job.with_timeout(Duration::ZERO)).unwrap(), 7);
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn many_deadlines_on_a_tiny_ring(driver) {
         let driver = common::small_driver(driver.backend(), 4);
         const SOCKETS: usize = 64;
-        let pairs: Vec<_> = (0..SOCKETS).map(|_| udp_pair()).collect();
+        let pairs: Vec<_> = (0..SOCKETS).map(|_| common::udp_pair()).collect();
         let receives: Vec<_> = pairs
             .iter()
             .enumerate()
@@ -183,7 +163,7 @@ both_backends! {
             }
         }
         assert!(nopped.iter().all(Result::is_ok), "{nopped:?}");
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn dropped_mid_flight_keeps_its_buffer_until_the_kernel_is_done(driver) {
@@ -205,7 +185,7 @@ both_backends! {
         tx.write_all(b"late data").unwrap();
         assert!(park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
         assert!(dropped.load(Ordering::SeqCst), "buffer never released");
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn dropped_before_a_short_deadline_passes(driver) {
@@ -218,7 +198,7 @@ both_backends! {
         std::thread::sleep(Duration::from_millis(30));
         assert!(park_until(&driver, Duration::from_secs(10), || driver.in_flight() == 0));
         assert!(dropped.load(Ordering::SeqCst), "buffer never released");
-        settles_with_no_timer(&driver);
+        common::settles_with_no_timer(&driver);
         driver.block_on(Op::with_driver(Nop::new(), driver.clone())).unwrap();
     }
 
@@ -288,7 +268,7 @@ mod submitter_exit {
             let (result, buf) = driver.block_on(recv);
             assert_eq!(result.unwrap(), 10);
             assert_eq!(buf, b"after exit");
-            settles_with_no_timer(&driver);
+            common::settles_with_no_timer(&driver);
         }
 
         fn a_receive_still_times_out_at_its_deadline(driver) {
@@ -305,7 +285,7 @@ mod submitter_exit {
             });
             assert!(is_timed_out(&result), "{result:?}");
             assert_eq!(buf.capacity(), 16);
-            settles_with_no_timer(&driver);
+            common::settles_with_no_timer(&driver);
         }
     }
 }

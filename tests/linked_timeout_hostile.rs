@@ -10,12 +10,11 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::io::{ErrorKind, Read, Write};
-use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{finishes_within, park_until, poll_once, TrackedBuf};
+use common::{finishes_within, poll_once, TrackedBuf};
 use futures::StreamExt;
 use proactor::op::{Nop, Op, Recv, Timeout};
 use proactor::{Backend, Driver};
@@ -49,23 +48,6 @@ fn is_timed_out<T: std::fmt::Debug>(result: &std::io::Result<T>) -> bool {
     matches!(result, Err(e) if e.kind() == ErrorKind::TimedOut)
 }
 
-fn udp_pair() -> (UdpSocket, UdpSocket) {
-    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    rx.set_nonblocking(true).unwrap();
-    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    tx.connect(rx.local_addr().unwrap()).unwrap();
-    (tx, rx)
-}
-
-fn settles(driver: &Driver) {
-    assert!(
-        park_until(driver, Duration::from_secs(10), || driver.in_flight() == 0),
-        "operations still held: {}",
-        driver.in_flight()
-    );
-    assert_eq!(driver.dispatch().unwrap(), None, "a timer was left behind");
-}
-
 /// A busy loop where each turn's first submission is untimed (a common
 /// shape: an untimed send, then a timed receive): the submission queue is
 /// never empty when the timed one is pushed, so `link_timespecs` is never
@@ -89,7 +71,7 @@ both_backends! {
         let base = heap_of_timed_turns(&driver, 5_000);
         let half = heap_of_timed_turns(&driver, 100_000);
         let after = heap_of_timed_turns(&driver, 100_000);
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
         let grown = after - base;
         assert!(
             grown < 1 << 20,
@@ -102,7 +84,7 @@ both_backends! {
     fn a_tiny_ring_with_one_entry_still_takes_a_linked_pair(driver) {
         for entries in [1, 2] {
             let driver = common::small_driver(driver.backend(), entries);
-            let pairs: Vec<_> = (0..32).map(|_| udp_pair()).collect();
+            let pairs: Vec<_> = (0..32).map(|_| common::udp_pair()).collect();
             let result = finishes_within(Duration::from_secs(20), "timed ops on a 1/2-entry ring", move || {
                 let ops: Vec<_> = pairs
                     .iter()
@@ -113,7 +95,7 @@ both_backends! {
                     .collect();
                 let nops: Vec<_> = (0..32).map(|_| Op::with_driver(Nop::new(), driver.clone())).collect();
                 let (r, n) = driver.block_on(async { futures::join!(futures::future::join_all(ops), futures::future::join_all(nops)) });
-                settles(&driver);
+                common::settles_with_no_timer(&driver);
                 (r.into_iter().map(|(r, _)| r.map_err(|e| e.kind())).collect::<Vec<_>>(), n.iter().all(Result::is_ok))
             });
             assert!(result.0.iter().all(|r| *r == Err(ErrorKind::TimedOut)), "{entries}: {:?}", result.0);
@@ -162,7 +144,7 @@ both_backends! {
         drop(tx.flush());
         let expected: Vec<u8> = (0..ROUNDS).map(|i| (i % 251) as u8).collect();
         assert_eq!(got, expected, "bytes lost or reordered ({timeouts} timeouts)");
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
         // Nothing else left in the socket.
         drop(tx);
         let mut rest = Vec::new();
@@ -173,7 +155,7 @@ both_backends! {
     }
 
     fn calling_with_timeout_twice_keeps_the_last(driver) {
-        let (_tx, rx) = udp_pair();
+        let (_tx, rx) = common::udp_pair();
         let rx = Arc::new(rx);
         let start = Instant::now();
         let op = Op::with_driver(Recv::new(rx.clone(), Vec::with_capacity(4)), driver.clone())
@@ -189,12 +171,12 @@ both_backends! {
         std::thread::sleep(Duration::from_millis(30));
         assert!(poll_once(&driver, &mut op).is_pending(), "the first, replaced, deadline applied");
         drop(op);
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn many_short_deadlines_on_a_tiny_ring_leave_nothing(driver) {
         let driver = common::small_driver(driver.backend(), 2);
-        let (_tx, rx) = udp_pair();
+        let (_tx, rx) = common::udp_pair();
         let rx = Arc::new(rx);
         // Counted on Unix; Windows' handle count is checked by tests/cancel.rs.
         #[cfg(unix)]
@@ -207,7 +189,7 @@ both_backends! {
             futures::future::join_all(ops).await
         });
         assert!(results.iter().all(|(r, b)| is_timed_out(r) && b.capacity() == 1));
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
         #[cfg(unix)]
         assert_eq!(common::fd_count_settles(fds), fds, "fds leaked");
     }
@@ -221,7 +203,7 @@ both_backends! {
                 let listener = proactor::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
                 let mut incoming = listener.incoming();
-                let (_utx, urx) = udp_pair();
+                let (_utx, urx) = common::udp_pair();
                 let urx = Arc::new(urx);
                 for round in 0..20 {
                     let client = proactor::net::TcpStream::connect(addr);
@@ -256,7 +238,7 @@ both_backends! {
                     assert_eq!(sent.unwrap(), 64 * 1024);
                 }
             });
-            settles(&driver);
+            common::settles_with_no_timer(&driver);
         });
     }
 
@@ -264,7 +246,7 @@ both_backends! {
         // `mem::forget` of an in-flight op leaks what it holds (its socket,
         // its driver clone), with a deadline as without one (tests/hostile.rs
         // counts what that leaks); the driver goes on regardless.
-        let (_tx, rx) = udp_pair();
+        let (_tx, rx) = common::udp_pair();
         let mut op = Op::with_driver(Recv::new(rx, Vec::with_capacity(4)), driver.clone())
             .with_timeout(Duration::from_millis(5));
         assert!(poll_once(&driver, &mut op).is_pending());
@@ -273,7 +255,7 @@ both_backends! {
         std::thread::sleep(Duration::from_millis(30));
         let _ = driver.dispatch();
         // Another timed op still works.
-        let (_tx2, rx2) = udp_pair();
+        let (_tx2, rx2) = common::udp_pair();
         let (r, _) = driver.block_on(
             Op::with_driver(Recv::new(rx2, Vec::with_capacity(4)), driver.clone()).with_timeout(Duration::from_millis(5)),
         );
@@ -290,7 +272,7 @@ mod submitter_exit {
 
     both_backends! {
         fn many_timed_ops_from_exiting_threads(driver) {
-            let pairs: Vec<_> = (0..64).map(|_| udp_pair()).collect();
+            let pairs: Vec<_> = (0..64).map(|_| common::udp_pair()).collect();
             let ops: Vec<_> = pairs
                 .iter()
                 .enumerate()
@@ -329,7 +311,7 @@ mod submitter_exit {
                     other => panic!("op {i}: {other:?}"),
                 }
             }
-            settles(&driver);
+            common::settles_with_no_timer(&driver);
         }
     }
 }
@@ -341,7 +323,7 @@ mod submitter_exit {
 fn under_futures_block_on_an_earlier_deadline_wakes_the_dispatcher() {
     // Serial: the heap test counts every allocation of this binary.
     let _serial = common::serial();
-    let (_tx, rx) = udp_pair();
+    let (_tx, rx) = common::udp_pair();
     let rx = Arc::new(rx);
     let rx2 = rx.clone();
     let elapsed = finishes_within(
@@ -377,7 +359,7 @@ fn under_futures_block_on_an_earlier_deadline_wakes_the_dispatcher() {
 fn under_tokio_an_earlier_deadline_wakes_the_dispatcher() {
     // Serial: the heap test counts every allocation of this binary.
     let _serial = common::serial();
-    let (_tx, rx) = udp_pair();
+    let (_tx, rx) = common::udp_pair();
     let rx = Arc::new(rx);
     let elapsed = finishes_within(Duration::from_secs(20), "tokio", move || {
         let rt = common::current_thread_runtime();
@@ -407,7 +389,7 @@ fn both_backends_agree_on_edge_cases() {
     let mut outcomes = Vec::new();
     for backend in common::backends() {
         let driver = common::driver(backend);
-        let (_tx, rx) = udp_pair();
+        let (_tx, rx) = common::udp_pair();
         let rx = Arc::new(rx);
         let mut row = Vec::new();
         for timeout in [
@@ -440,7 +422,7 @@ fn both_backends_agree_on_edge_cases() {
                 driver.block_on(Op::with_driver(Nop::new(), driver.clone()).with_timeout(timeout));
             row.push(format!("nop/{timeout:?}: {:?}", n.map_err(|e| e.kind())));
         }
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
         outcomes.push((backend, row));
     }
     if outcomes.len() == 2 {
@@ -489,23 +471,23 @@ both_backends! {
         }
         let clients = connector.join().unwrap();
         assert_eq!(clients.len(), accepted.len());
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn a_ready_op_times_out_then_sees_readiness(driver) {
         use proactor::op::{Interest, Ready};
-        let (tx, rx) = udp_pair();
+        let (tx, rx) = common::udp_pair();
         let rx = Arc::new(rx);
         let r = driver.block_on(Op::with_driver(Ready::new(rx.clone(), Interest::Readable), driver.clone()).with_timeout(Duration::from_millis(10)));
         assert!(is_timed_out(&r), "{r:?}");
         tx.send(b"x").unwrap();
         let r = driver.block_on(Op::with_driver(Ready::new(rx.clone(), Interest::Readable), driver.clone()).with_timeout(GENEROUS));
         assert!(r.is_ok(), "{r:?}");
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
     }
 
     fn huge_but_representable_deadlines_are_no_error(driver) {
-        let (_tx, rx) = udp_pair();
+        let (_tx, rx) = common::udp_pair();
         let rx = Arc::new(rx);
         for timeout in [
             Duration::from_secs(1 << 40),
@@ -528,7 +510,7 @@ both_backends! {
             let t = driver.block_on(Op::with_driver(Timeout::new(Duration::from_millis(1)), driver.clone()).with_timeout(timeout));
             assert!(t.is_ok(), "{timeout:?}: {t:?}");
         }
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
     }
 }
 
@@ -551,7 +533,7 @@ fn both_backends_agree_on_a_zero_timer_with_a_zero_deadline() {
                 Err(e) => panic!("{backend:?}: {e:?}"),
             }
         }
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
         outcomes.push((backend, ok, timed_out));
     }
     assert!(outcomes.iter().all(|&(_, ok, _)| ok == 200), "{outcomes:?}");
@@ -562,7 +544,7 @@ both_backends! {
         let driver = common::small_driver(driver.backend(), 2);
         const THREADS: usize = 4;
         const ROUNDS: usize = 400;
-        let pairs: Arc<Vec<_>> = Arc::new((0..THREADS).map(|_| udp_pair()).collect());
+        let pairs: Arc<Vec<_>> = Arc::new((0..THREADS).map(|_| common::udp_pair()).collect());
         let d = driver.clone();
         let p = pairs.clone();
         let (received, sent) = finishes_within(Duration::from_secs(60), "threads on a tiny ring", move || {
@@ -619,6 +601,6 @@ both_backends! {
             }
         }
         assert_eq!(received + left, sent, "datagrams lost (received {received}, left {left})");
-        settles(&driver);
+        common::settles_with_no_timer(&driver);
     }
 }

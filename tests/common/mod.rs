@@ -184,6 +184,27 @@ pub async fn tcp_pair() -> (proactor::net::TcpStream, proactor::net::TcpStream) 
     (client, server)
 }
 
+/// A connected UDP pair: (the sender, blocking; the receiver,
+/// non-blocking, as an fd the readiness back end waits on must be).
+pub fn udp_pair() -> (std::net::UdpSocket, std::net::UdpSocket) {
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_nonblocking(true).unwrap();
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.connect(rx.local_addr().unwrap()).unwrap();
+    (tx, rx)
+}
+
+/// Waits until `driver` holds nothing, then checks that no timer is left
+/// in its queue either (`dispatch` reports the next one).
+pub fn settles_with_no_timer(driver: &Driver) {
+    assert!(
+        park_until(driver, Duration::from_secs(10), || driver.in_flight() == 0),
+        "operations still held: {}",
+        driver.in_flight()
+    );
+    assert_eq!(driver.dispatch().unwrap(), None, "a timer was left behind");
+}
+
 /// Serialises the tests of one binary that count fds, so another test's
 /// fds do not show up in their counts. Hold the guard for the whole test.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
