@@ -20,12 +20,15 @@
 
 mod aligned;
 mod io_buf;
+mod pool;
 #[cfg(test)]
 mod properties;
 mod slice;
 
 pub use aligned::AlignedBuf;
 pub use io_buf::{IoBuf, IoBufMut};
+pub(crate) use pool::PoolShared;
+pub use pool::{BufPool, PooledBuf, MAX_POOL_BUFFERS};
 pub use slice::Slice;
 
 /// The result of an operation that took a buffer by value: the outcome, and

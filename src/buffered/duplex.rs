@@ -194,6 +194,31 @@ impl ReadSide {
         })
     }
 
+    /// Takes what was read ahead (at most `max` bytes, waiting for a read
+    /// ahead in flight) as bytes of their own; `None` if there is neither.
+    /// An empty result means that read found the end of the stream.
+    pub(crate) fn poll_take_ahead_owned(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<Option<io::Result<Vec<u8>>>> {
+        let socket = &self.socket;
+        self.state.poll(cx, |ahead, cx| {
+            if ahead.buffered().is_empty() && !ahead.is_reading() {
+                return Poll::Ready(None);
+            }
+            match ready!(ahead.poll_fill(cx, max, |own| recv(socket, own))) {
+                Ok(()) => {
+                    let n = ahead.buffered().len().min(max);
+                    let bytes = ahead.buffered()[..n].to_vec();
+                    ahead.consume(n);
+                    Poll::Ready(Some(Ok(bytes)))
+                }
+                Err(e) => Poll::Ready(Some(Err(e))),
+            }
+        })
+    }
+
     /// The owned-buffer read: read-ahead first, so bytes come in order
     /// whichever API reads them; else straight into `buf`, with no copy.
     pub(crate) async fn read<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {

@@ -87,20 +87,40 @@ pub(crate) enum Lifecycle {
     Streaming(Box<Shots>),
 }
 
+/// One result a multishot operation posted: the result, and the provided
+/// buffer the kernel filled for it (io_uring's `IORING_CQE_F_BUFFER`), which
+/// whoever takes the result must give back to its pool.
+#[derive(Debug)]
+#[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
+pub(crate) struct Posted {
+    pub(crate) result: io::Result<usize>,
+    pub(crate) buffer: Option<u16>,
+}
+
+impl From<io::Result<usize>> for Posted {
+    fn from(result: io::Result<usize>) -> Self {
+        Posted {
+            result,
+            buffer: None,
+        }
+    }
+}
+
 /// How a result of a multishot operation that its stream will not take is
-/// released (an accepted fd closed, or handed back to its listener). Crate
-/// code, not user code; run outside locks.
+/// released (an accepted fd closed, or handed back to its listener; a
+/// provided buffer given back to its pool). Crate code, not user code; run
+/// outside locks.
 #[derive(Clone)]
-pub(crate) struct Discard(Arc<dyn Fn(io::Result<usize>) + Send + Sync>);
+pub(crate) struct Discard(Arc<dyn Fn(Posted) + Send + Sync>);
 
 #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
 impl Discard {
-    pub(crate) fn new(release: impl Fn(io::Result<usize>) + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(release: impl Fn(Posted) + Send + Sync + 'static) -> Self {
         Discard(Arc::new(release))
     }
 
-    pub(crate) fn run(&self, result: io::Result<usize>) {
-        (self.0)(result)
+    pub(crate) fn run(&self, posted: Posted) {
+        (self.0)(posted)
     }
 }
 
@@ -119,7 +139,7 @@ pub(crate) const SHOT_QUEUE_LIMIT: usize = 32;
 #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct Shots {
-    results: VecDeque<io::Result<usize>>,
+    results: VecDeque<Posted>,
     waker: Option<Waker>,
     /// Its last result is among `results`: nothing more will come.
     ended: bool,
@@ -159,7 +179,7 @@ pub(crate) enum CompleteOutcome<T> {
     Orphaned(io::Result<usize>, T),
     /// The last result of a multishot operation whose stream is gone: the
     /// slot is free; release the result with the discard, drop the data.
-    OrphanedShot(io::Result<usize>, Discard, T),
+    OrphanedShot(Posted, Discard, T),
     /// No slot for that key (a stale or foreign value): ignore it.
     Unknown,
 }
@@ -175,7 +195,7 @@ pub(crate) enum ShotOutcome {
     /// (its stream makes it again once it took what is queued).
     StoredFull(Option<Waker>),
     /// The stream is gone: release the result with this, outside the lock.
-    Discard(io::Result<usize>, Discard),
+    Discard(Posted, Discard),
     /// No multishot operation has that key (a stale or foreign value).
     Unknown,
 }
@@ -185,7 +205,7 @@ pub(crate) enum ShotOutcome {
 #[derive(Debug)]
 pub(crate) enum Shot<T> {
     /// The next result.
-    Next(io::Result<usize>),
+    Next(Posted),
     /// Every result was taken and the kernel posts no more: the slot is
     /// free, and its data handed back.
     Ended(T),
@@ -205,12 +225,12 @@ pub(crate) enum StreamCancel<T> {
     /// with `discard`; the waker is dropped; both outside the lock.
     InFlight {
         waker: Option<Waker>,
-        leftovers: Vec<io::Result<usize>>,
+        leftovers: Vec<Posted>,
         discard: Discard,
     },
     /// It had ended: the slot is free; release the leftovers and the data.
     Finished {
-        leftovers: Vec<io::Result<usize>>,
+        leftovers: Vec<Posted>,
         discard: Discard,
         data: T,
     },
@@ -518,6 +538,17 @@ impl<T, R: Default> OpTable<T, R> {
         result: io::Result<usize>,
         returned: Option<T>,
     ) -> CompleteOutcome<T> {
+        self.complete_posted(key, Posted::from(result), returned)
+    }
+
+    /// [`complete`](Self::complete) with what the kernel posted: a
+    /// multishot operation's last result may carry a provided buffer.
+    pub(crate) fn complete_posted(
+        &mut self,
+        key: OpKey,
+        posted: Posted,
+        returned: Option<T>,
+    ) -> CompleteOutcome<T> {
         let Some(slot) = self.slot_mut(key) else {
             return CompleteOutcome::Unknown;
         };
@@ -528,16 +559,16 @@ impl<T, R: Default> OpTable<T, R> {
             Lifecycle::Cancelled => {
                 let slot = self.slots.remove(key.index as usize);
                 match slot.data {
-                    Some(data) => CompleteOutcome::Orphaned(result, data),
+                    Some(data) => CompleteOutcome::Orphaned(posted.result, data),
                     None => CompleteOutcome::Unknown,
                 }
             }
             Lifecycle::Waiting(waker) => {
-                slot.lifecycle = Lifecycle::Completed(result);
+                slot.lifecycle = Lifecycle::Completed(posted.result);
                 CompleteOutcome::Stored(Some(waker))
             }
             Lifecycle::Submitted => {
-                slot.lifecycle = Lifecycle::Completed(result);
+                slot.lifecycle = Lifecycle::Completed(posted.result);
                 CompleteOutcome::Stored(None)
             }
             previous @ Lifecycle::Completed(_) => {
@@ -549,12 +580,12 @@ impl<T, R: Default> OpTable<T, R> {
             Lifecycle::Streaming(shots) if shots.cancelled => {
                 let slot = self.slots.remove(key.index as usize);
                 match slot.data {
-                    Some(data) => CompleteOutcome::OrphanedShot(result, shots.discard, data),
+                    Some(data) => CompleteOutcome::OrphanedShot(posted, shots.discard, data),
                     None => CompleteOutcome::Unknown,
                 }
             }
             Lifecycle::Streaming(mut shots) => {
-                shots.results.push_back(result);
+                shots.results.push_back(posted);
                 shots.ended = true;
                 let waker = shots.waker.take();
                 slot.lifecycle = Lifecycle::Streaming(shots);
@@ -565,7 +596,8 @@ impl<T, R: Default> OpTable<T, R> {
 
     /// A result of a multishot operation that goes on (more will come).
     #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
-    pub(crate) fn shot(&mut self, key: OpKey, result: io::Result<usize>) -> ShotOutcome {
+    pub(crate) fn shot(&mut self, key: OpKey, posted: impl Into<Posted>) -> ShotOutcome {
+        let posted = posted.into();
         let Some(Slot {
             lifecycle: Lifecycle::Streaming(shots),
             ..
@@ -574,9 +606,9 @@ impl<T, R: Default> OpTable<T, R> {
             return ShotOutcome::Unknown;
         };
         if shots.cancelled {
-            return ShotOutcome::Discard(result, shots.discard.clone());
+            return ShotOutcome::Discard(posted, shots.discard.clone());
         }
-        shots.results.push_back(result);
+        shots.results.push_back(posted);
         let waker = shots.waker.take();
         if shots.results.len() == SHOT_QUEUE_LIMIT {
             ShotOutcome::StoredFull(waker)
@@ -911,9 +943,18 @@ mod tests {
             table.complete(key, Err(io::Error::from_raw_os_error(24)), None),
             CompleteOutcome::Stored(None)
         ));
-        assert!(matches!(next(&mut table, key, &w), Shot::Next(Ok(10))));
-        assert!(matches!(next(&mut table, key, &w), Shot::Next(Ok(11))));
-        let Shot::Next(Err(last)) = next(&mut table, key, &w) else {
+        assert!(matches!(
+            next(&mut table, key, &w),
+            Shot::Next(Posted { result: Ok(10), .. })
+        ));
+        assert!(matches!(
+            next(&mut table, key, &w),
+            Shot::Next(Posted { result: Ok(11), .. })
+        ));
+        let Shot::Next(Posted {
+            result: Err(last), ..
+        }) = next(&mut table, key, &w)
+        else {
             panic!("the last result is the stream's too")
         };
         assert_eq!(last.raw_os_error(), Some(24));
@@ -933,7 +974,7 @@ mod tests {
         assert_eq!(leftovers.len(), 1, "what was queued goes to be discarded");
         assert!(matches!(
             table.shot(key, Ok(4)),
-            ShotOutcome::Discard(Ok(4), _)
+            ShotOutcome::Discard(Posted { result: Ok(4), .. }, _)
         ));
         assert_eq!(table.len(), 1, "kept until the kernel's last result");
         assert!(matches!(table.cancel_stream(key), StreamCancel::Unknown));
@@ -941,7 +982,7 @@ mod tests {
         assert!(matches!(next(&mut table, key, &w), Shot::Unknown));
         assert!(matches!(
             table.complete(key, Ok(5), None),
-            CompleteOutcome::OrphanedShot(Ok(5), _, "listener")
+            CompleteOutcome::OrphanedShot(Posted { result: Ok(5), .. }, _, "listener")
         ));
         assert!(table.is_empty());
     }

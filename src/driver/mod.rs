@@ -63,6 +63,7 @@ cfg_uring! {
     pub use uring::UringDriver;
     pub(crate) use uring::ShotPoll;
     pub(crate) use lifecycle::Discard;
+    pub(crate) use uring::buf_ring::BufRing;
 }
 cfg_poll! {
     mod poll;

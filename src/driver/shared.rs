@@ -23,7 +23,7 @@ use std::task::{Context, Poll, Waker};
 
 #[cfg(all(target_os = "linux", feature = "uring"))]
 use super::lifecycle::ShotOutcome;
-use super::lifecycle::{CompleteOutcome, Discard, OpKey, OpTable, Polled};
+use super::lifecycle::{CompleteOutcome, Discard, OpKey, OpTable, Polled, Posted};
 use super::pool::{run_on_pool, BlockingPool, PoolCompletions};
 use crate::op::{downcast, BoxedOp, OpCode, OpId, Submission};
 
@@ -90,7 +90,7 @@ pub(crate) struct Dispatch {
     wakers: Vec<Waker>,
     orphans: Vec<(io::Result<usize>, BoxedOp)>,
     /// Results of multishot operations whose streams are gone.
-    discards: Vec<(io::Result<usize>, Discard)>,
+    discards: Vec<(Posted, Discard)>,
     /// Multishot operations whose queues filled up: the kernel is to stop
     /// them (see [`Dispatch::take_throttled`]).
     #[cfg(all(target_os = "linux", feature = "uring"))]
@@ -132,8 +132,8 @@ impl Dispatch {
         match outcome {
             CompleteOutcome::Stored(Some(waker)) => self.wakers.push(waker),
             CompleteOutcome::Orphaned(result, op) => self.orphans.push((result, op)),
-            CompleteOutcome::OrphanedShot(result, discard, op) => {
-                self.discards.push((result, discard));
+            CompleteOutcome::OrphanedShot(posted, discard, op) => {
+                self.discards.push((posted, discard));
                 // Its result is the discard's: the operation only goes.
                 self.orphans
                     .push((Err(io::ErrorKind::Interrupted.into()), op));
@@ -143,29 +143,29 @@ impl Dispatch {
     }
 
     /// Stores io_uring's completions in the order the kernel posted them:
-    /// `(key, result, more)`, `more` for a multishot operation's result
+    /// `(key, posted, more)`, `more` for a multishot operation's result
     /// that is not its last (`IORING_CQE_F_MORE`).
     #[cfg(all(target_os = "linux", feature = "uring"))]
     pub(crate) fn store_posted(
         &mut self,
         table: &SharedTable,
-        posted: impl IntoIterator<Item = (OpKey, io::Result<usize>, bool)>,
+        posted: impl IntoIterator<Item = (OpKey, Posted, bool)>,
     ) {
         let mut table = lock(table);
-        for (key, result, more) in posted {
+        for (key, posted, more) in posted {
             if more {
-                match table.shot(key, result) {
+                match table.shot(key, posted) {
                     ShotOutcome::Stored(waker) => self.wakers.extend(waker),
                     ShotOutcome::StoredFull(waker) => {
                         self.wakers.extend(waker);
                         self.throttled.push(key);
                     }
-                    ShotOutcome::Discard(result, discard) => self.discards.push((result, discard)),
+                    ShotOutcome::Discard(posted, discard) => self.discards.push((posted, discard)),
                     ShotOutcome::Unknown => {}
                 }
                 continue;
             }
-            let outcome = table.complete(key, result, None);
+            let outcome = table.complete_posted(key, posted, None);
             self.take(outcome);
         }
     }
@@ -206,8 +206,8 @@ impl Dispatch {
         for (result, op) in self.orphans.drain(..) {
             guard.run(|| op.cleanup_erased(result));
         }
-        for (result, discard) in self.discards.drain(..) {
-            guard.run(|| discard.run(result));
+        for (posted, discard) in self.discards.drain(..) {
+            guard.run(|| discard.run(posted));
         }
         let spare = std::mem::take(&mut self.wakers);
         let _ = SPARE_WAKERS.try_with(|cell| cell.set(spare));

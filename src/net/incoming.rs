@@ -111,8 +111,8 @@ impl<S> Incoming<S> {
             let accept = crate::op::MultishotAccept::new(self.listener.fd().clone());
             let accepted = self.accepted.clone();
             // What the stream does not take goes back to the listener.
-            let hand_back = crate::driver::Discard::new(move |result| {
-                if let Ok(raw) = result {
+            let hand_back = crate::driver::Discard::new(move |posted| {
+                if let Ok(raw) = posted.result {
                     accepted.keep(crate::op::accepted(raw));
                 }
             });
@@ -165,7 +165,7 @@ impl<S> Stream for Incoming<S> {
                     // first poll, which finds nothing yet).
                     let first = !std::mem::replace(answered, true);
                     let shot = match polled {
-                        ShotPoll::Next(result) => Some(result),
+                        ShotPoll::Next(posted) => Some(posted.result),
                         ShotPoll::Ended(_) => None,
                     };
                     match shot {

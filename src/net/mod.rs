@@ -31,6 +31,35 @@
 /// reads or writes them.
 macro_rules! stream_io {
     () => {
+        /// The chunks the socket receives, each in a buffer of `pool`, as a
+        /// [`Stream`](futures_core::Stream) that ends when the peer closes
+        /// its side: see [`RecvStream`](crate::net::RecvStream). On
+        /// io_uring the kernel picks a free buffer for each chunk as it
+        /// arrives (one multishot receive on Linux 6.0 or newer), so no
+        /// buffer waits in a receive.
+        ///
+        /// ```
+        /// # use proactor::net::{TcpListener, TcpStream};
+        /// use futures::StreamExt;
+        /// use proactor::buf::BufPool;
+        ///
+        /// # fn main() -> std::io::Result<()> {
+        /// # proactor::block_on(async {
+        /// # let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// # let client = TcpStream::connect(listener.local_addr()?).await?;
+        /// # let (server, _) = listener.accept().await?;
+        /// let pool = BufPool::new(8, 4096)?;
+        /// client.write_all(b"ping").await.0?;
+        /// let mut chunks = server.recv_stream(&pool);
+        /// let chunk = chunks.next().await.expect("not closed")?;
+        /// assert_eq!(&chunk[..], b"ping");
+        /// # Ok(()) })
+        /// # }
+        /// ```
+        pub fn recv_stream<'a>(&'a self, pool: &crate::buf::BufPool) -> crate::net::RecvStream<'a> {
+            crate::net::RecvStream::new(self.io.read_side(), pool)
+        }
+
         /// Reads up to `buf.bytes_total()` bytes; `Ok(0)` means the peer
         /// closed its side (or the buffer is empty). Bytes the `AsyncRead`
         /// implementations already read ahead come first; otherwise `buf`
@@ -215,6 +244,7 @@ use raw_handles;
 pub(crate) mod accepted;
 mod addr;
 mod incoming;
+mod recv_stream;
 pub(crate) mod socket;
 mod split;
 pub mod tcp;
@@ -225,6 +255,7 @@ pub mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use incoming::Incoming;
+pub use recv_stream::RecvStream;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]

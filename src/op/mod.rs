@@ -35,6 +35,8 @@ mod path;
 mod read;
 mod ready;
 mod recv;
+#[cfg(all(target_os = "linux", feature = "uring"))]
+mod recv_pooled;
 mod send;
 mod send_zc;
 mod shutdown;
@@ -72,6 +74,8 @@ pub use read::Read;
 pub use read::ReadAt;
 pub use ready::Ready;
 pub use recv::{Recv, RecvFrom};
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) use recv_pooled::RecvPooled;
 pub use send::{Send, SendTo};
 pub use send_zc::{SendZc, SendZcFuture};
 pub use shutdown::Shutdown;

@@ -192,8 +192,8 @@ impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> Future for SendZcFu
                 match std::task::ready!(uring.poll_shot(*id, cx)) {
                     // The first is the send's own result; a second, the
                     // notification that the buffer is free.
-                    ShotPoll::Next(result) => {
-                        first.get_or_insert(result);
+                    ShotPoll::Next(posted) => {
+                        first.get_or_insert(posted.result);
                     }
                     ShotPoll::Ended(Some(done)) => {
                         let done = crate::op::downcast::<ZeroCopy<F, B>>(done);

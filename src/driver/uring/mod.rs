@@ -12,6 +12,7 @@
 //! left, so a waker may park, block on another thread parked here, or run a
 //! nested `block_on`, and a panicking one leaves the turn free.
 
+pub(crate) mod buf_ring;
 mod link_timespecs;
 pub(crate) mod probe;
 
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use link_timespecs::LinkTimespecs;
 
-use super::lifecycle::{Discard, OpKey, OpTable, Shot, StreamCancel};
+use super::lifecycle::{Discard, OpKey, OpTable, Posted, Shot, StreamCancel};
 use super::parker::{ParkTurn, Parker};
 use super::pool::{BlockingPool, PoolCompletions, Unpark};
 use super::deferral::Deferral;
@@ -558,7 +559,11 @@ impl Shared {
                         cancelled.push(key);
                         return None;
                     }
-                    Some((key, from_cqe_result(result), more))
+                    let posted = Posted {
+                        result: from_cqe_result(result),
+                        buffer: cqueue::buffer_select(flags),
+                    };
+                    Some((key, posted, more))
                 }
             });
             dispatch.store_posted(&self.table, results);
@@ -875,7 +880,7 @@ impl Shared {
 /// What polling a multishot operation found.
 pub(crate) enum ShotPoll {
     /// Its next result.
-    Next(io::Result<usize>),
+    Next(Posted),
     /// It ended and every result was taken: the operation, back.
     Ended(Option<crate::op::BoxedOp>),
 }
@@ -955,7 +960,7 @@ impl Shared {
                 discard,
             } => {
                 self.cancel_in_kernel(id, None);
-                leftovers.into_iter().for_each(|result| discard.run(result));
+                leftovers.into_iter().for_each(|posted| discard.run(posted));
                 // Last: its drop is user code.
                 drop(waker);
             }
@@ -964,7 +969,7 @@ impl Shared {
                 discard,
                 data,
             } => {
-                leftovers.into_iter().for_each(|result| discard.run(result));
+                leftovers.into_iter().for_each(|posted| discard.run(posted));
                 drop(data);
             }
             StreamCancel::Unknown => {}
@@ -1078,6 +1083,37 @@ impl UringDriver {
     /// See [`Shared::cancel_stream`].
     pub(crate) fn cancel_stream(&self, id: OpId) {
         self.shared.cancel_stream(id)
+    }
+
+    /// Whether the kernel takes provided-buffer rings (Linux 5.19). No
+    /// probe lists register calls; `IORING_OP_SOCKET` came with the same
+    /// release (and fault injection can hide it).
+    pub(crate) fn has_buf_rings(&self) -> bool {
+        self.shared.support.has_multishot_accept()
+    }
+
+    /// Whether receive takes `IORING_RECV_MULTISHOT` (Linux 6.0), told by
+    /// `IORING_OP_SEND_ZC`, of the same release.
+    pub(crate) fn has_multishot_recv(&self) -> bool {
+        self.has_send_zc()
+    }
+
+    /// Registers a provided-buffer ring (`IORING_REGISTER_PBUF_RING`).
+    ///
+    /// # Safety
+    ///
+    /// `ring_addr` must point to `entries` ring entries, page-aligned, that
+    /// stay mapped until the group is unregistered or the ring is gone, and
+    /// every buffer they name must stay valid while the kernel may pick it.
+    pub(crate) unsafe fn register_buf_ring(&self, ring_addr: u64, entries: u16, group: u16) -> io::Result<()> {
+        // SAFETY: the caller's promise.
+        unsafe { self.shared.ring.submitter().register_buf_ring_with_flags(ring_addr, entries, group, 0) }
+    }
+
+    /// Unregisters a provided-buffer ring: once this returns, the kernel
+    /// picks no more buffers from it.
+    pub(crate) fn unregister_buf_ring(&self, group: u16) -> io::Result<()> {
+        self.shared.ring.submitter().unregister_buf_ring(group)
     }
 }
 
