@@ -19,12 +19,16 @@
 //! ```
 
 mod aligned;
+mod fixed;
 mod io_buf;
 #[cfg(test)]
 mod properties;
 mod slice;
 
 pub use aligned::AlignedBuf;
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) use fixed::MAX_FIXED_BUFFERS;
+pub use fixed::{FixedBuf, FixedBuffers};
 pub use io_buf::{IoBuf, IoBufMut};
 pub use slice::Slice;
 

@@ -5,9 +5,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::{Metadata, OpenOptions};
-use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buf::{BufResult, FixedBuf, IoBuf, IoBufMut};
 use crate::op::{
-    Close, Fsync, Ftruncate, Op, ReadAt, ReadVectoredAt, Statx, WriteAt, WriteVectoredAt,
+    Close, Fsync, Ftruncate, Op, ReadAt, ReadFixedAt, ReadVectoredAt, Statx, WriteAt, WriteFixedAt,
+    WriteVectoredAt,
 };
 use crate::os::sys::OwnedFile;
 use crate::os::AsRawFile;
@@ -319,6 +320,67 @@ impl File {
     /// ```
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
         self.op(WriteAt::new(self.fd.clone(), buf, offset)).await
+    }
+
+    /// Reads up to `buf.capacity()` bytes from `offset` into a registered
+    /// buffer, from its start, and returns how many (recorded in
+    /// `buf.len()`, as for [`read_at`](File::read_at)). On io_uring with the
+    /// buffer's set registered, `IORING_OP_READ_FIXED`; otherwise a plain
+    /// positional read into the same memory (see
+    /// [`FixedBuffers`](crate::buf::FixedBuffers)). A buffer of a set
+    /// registered with another driver than this file's: `InvalidInput`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"0123456789")?;
+    /// use proactor::buf::FixedBuffers;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let buffers = FixedBuffers::new(2, 4096)?; // on the current driver
+    ///     let file = File::open(&path).await?; // on the current driver too
+    ///     let (n, buf) = file.read_fixed_at(buffers.take().unwrap(), 4).await;
+    ///     assert_eq!(&buf[..n?], b"456789");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn read_fixed_at(&self, buf: FixedBuf, offset: u64) -> BufResult<usize, FixedBuf> {
+        self.op(ReadFixedAt::new(self.fd.clone(), buf, offset))
+            .await
+    }
+
+    /// Writes a registered buffer's initialised bytes (`buf.len()`) at
+    /// `offset`, and returns how many it wrote (maybe fewer, as
+    /// [`write_at`](File::write_at)). On io_uring with the buffer's set
+    /// registered, `IORING_OP_WRITE_FIXED`; otherwise a plain positional
+    /// write. A buffer of a set registered with another driver than this
+    /// file's: `InvalidInput`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("out");
+    /// use proactor::buf::FixedBuffers;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let buffers = FixedBuffers::new(1, 4096)?;
+    ///     let file = File::create(&path).await?;
+    ///     let mut buf = buffers.take().unwrap();
+    ///     buf.extend_from_slice(b"registered")?;
+    ///     let (n, _buf) = file.write_fixed_at(buf, 0).await;
+    ///     assert_eq!(n?, 10);
+    ///     file.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"registered");
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_fixed_at(&self, buf: FixedBuf, offset: u64) -> BufResult<usize, FixedBuf> {
+        self.op(WriteFixedAt::new(self.fd.clone(), buf, offset))
+            .await
     }
 
     /// Reads from `offset` into several buffers in one operation

@@ -12,6 +12,7 @@
 //! left, so a waker may park, block on another thread parked here, or run a
 //! nested `block_on`, and a panicking one leaves the turn free.
 
+mod fixed_table;
 mod link_timespecs;
 pub(crate) mod probe;
 
@@ -25,6 +26,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use fixed_table::FixedTable;
 use link_timespecs::LinkTimespecs;
 
 use super::lifecycle::{Discard, OpKey, OpTable, Shot, StreamCancel};
@@ -174,6 +176,9 @@ struct Shared {
     pushed_entries: AtomicU64,
     /// The process's fork count when the driver was made (see `fork`).
     generation: u64,
+    /// The ring's registered buffers. Its lock is taken alone: never with
+    /// another of the driver's.
+    fixed: Mutex<FixedTable>,
 }
 
 impl fmt::Debug for UringDriver {
@@ -231,6 +236,7 @@ impl UringDriver {
             pool: BlockingPool::new(builder.blocking_threads),
             link_timespecs: Mutex::default(),
             pushed_entries: AtomicU64::new(0),
+            fixed: Mutex::default(),
         });
         // Nobody else can see the driver yet: this thread is the holder, and
         // no operation exists whose completion could need dispatching.
@@ -790,6 +796,9 @@ impl Shared {
         if self.inherited() {
             return Submission::Done(Err(super::fork::inherited_error()), op);
         }
+        if let Err(error) = super::check_bound(&*op, self.identity()) {
+            return Submission::Done(Err(error), op);
+        }
         if !self.support.has(O::URING_OPCODE) {
             return submit_to_pool(&self.table, &self.pool, &self.pool_done, op, waker);
         }
@@ -1078,6 +1087,39 @@ impl UringDriver {
     /// See [`Shared::cancel_stream`].
     pub(crate) fn cancel_stream(&self, id: OpId) {
         self.shared.cancel_stream(id)
+    }
+
+    /// Registers `bufs` (start, length) in the ring's buffer table: the first slot, or
+    /// `None` where the kernel has no table to share (plain memory).
+    ///
+    /// # Safety
+    ///
+    /// The memory stays valid until [`UringDriver::unregister_fixed`] of
+    /// the same slots returns `true`, or the ring is gone.
+    pub(crate) unsafe fn register_fixed(&self, bufs: &[(*mut u8, usize)]) -> io::Result<Option<u32>> {
+        if self.shared.inherited() {
+            return Err(super::fork::inherited_error());
+        }
+        let iovecs: Vec<libc::iovec> = bufs
+            .iter()
+            .map(|&(iov_base, iov_len)| libc::iovec {
+                iov_base: iov_base.cast(),
+                iov_len,
+            })
+            .collect();
+        // SAFETY: the caller's guarantee.
+        unsafe { lock(&self.shared.fixed).register(&self.shared.ring, &iovecs) }
+    }
+
+    /// Empties `count` slots from `first`; `false` if the kernel refused
+    /// (the memory must then be leaked).
+    pub(crate) fn unregister_fixed(&self, first: u32, count: u32) -> bool {
+        if self.shared.inherited() {
+            // The parent's table: the child cannot change it, and its own
+            // copy of the memory is not what the kernel pinned.
+            return true;
+        }
+        lock(&self.shared.fixed).unregister(&self.shared.ring, first, count)
     }
 }
 

@@ -1,0 +1,188 @@
+//! Positional reads and writes with a registered buffer
+//! ([`FixedBuf`](crate::buf::FixedBuf)): `IORING_OP_READ_FIXED` /
+//! `WRITE_FIXED` where the buffer's set is registered with the ring; plain
+//! `READ` / `WRITE` where it is plain memory; `pread` / `pwrite` on the
+//! blocking pool on the readiness back end and where the kernel lacks the
+//! opcode.
+
+use std::io;
+
+use super::{finish_read, OpCode, Readiness};
+use crate::buf::{capped_len, BufResult, FixedBuf, IoBuf, IoBufMut};
+use crate::os::sys;
+use crate::os::AsRawFile;
+
+/// Reads from `fd` at `offset` into a [`FixedBuf`], from its start and up to
+/// its capacity. Only on the driver its set was registered with (another
+/// fails it with `InvalidInput`).
+///
+/// ```
+/// use proactor::buf::FixedBuffers;
+/// use proactor::op::{Op, ReadFixedAt};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// std::fs::write(&path, b"hello, world")?;
+/// let driver = proactor::Driver::new()?;
+/// let buffers = FixedBuffers::with_driver(&driver, 1, 4096)?;
+/// let file = std::fs::File::open(&path)?;
+/// let read = ReadFixedAt::new(file, buffers.take().unwrap(), 7);
+/// let (n, buf) = driver.block_on(Op::with_driver(read, driver.clone()));
+/// assert_eq!(&buf[..n?], b"world");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ReadFixedAt<F> {
+    fd: F,
+    buf: FixedBuf,
+    offset: u64,
+}
+
+impl<F: AsRawFile + Send + 'static> ReadFixedAt<F> {
+    /// A positional read of up to `buf.capacity()` bytes.
+    pub fn new(fd: F, buf: FixedBuf, offset: u64) -> Self {
+        ReadFixedAt { fd, buf, offset }
+    }
+}
+
+// SAFETY: the entry points into `buf`, owned by self; a `FixedBuf` keeps its
+// set's memory alive and unmoved, and its slot in the ring's table (which the
+// entry names) describes that same memory until the set is gone.
+unsafe impl<F: AsRawFile + Send + 'static> OpCode for ReadFixedAt<F> {
+    type Output = BufResult<usize, FixedBuf>;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::ReadFixed::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let fd = io_uring::types::Fd(self.fd.as_raw_file());
+        let len = capped_len(self.buf.bytes_total());
+        let ptr = self.buf.stable_mut_ptr();
+        match self.buf.slot() {
+            Some(slot) => io_uring::opcode::ReadFixed::new(fd, ptr, len, slot)
+                .offset(self.offset)
+                .build(),
+            None => io_uring::opcode::Read::new(fd, ptr, len)
+                .offset(self.offset)
+                .build(),
+        }
+    }
+
+    fn validate(&self) -> io::Result<()> {
+        sys::check_offset(self.offset)
+    }
+
+    fn bound_to(&self) -> Option<usize> {
+        Some(self.buf.owner())
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Blocking
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let len = capped_len(self.buf.bytes_total()) as usize;
+        // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut).
+        unsafe {
+            sys::read_at(
+                self.fd.as_raw_file(),
+                self.buf.stable_mut_ptr(),
+                len,
+                self.offset,
+            )
+        }
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        finish_read(self.buf, result)
+    }
+}
+
+/// Writes a [`FixedBuf`]'s initialised bytes to `fd` at `offset`. Only on
+/// the driver its set was registered with (another fails it with
+/// `InvalidInput`).
+///
+/// ```
+/// use proactor::buf::FixedBuffers;
+/// use proactor::op::{Op, WriteFixedAt};
+///
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data");
+/// let driver = proactor::Driver::new()?;
+/// let buffers = FixedBuffers::with_driver(&driver, 1, 4096)?;
+/// let mut buf = buffers.take().unwrap();
+/// buf.extend_from_slice(b"fixed")?;
+/// let write = WriteFixedAt::new(std::fs::File::create(&path)?, buf, 0);
+/// let (n, _) = driver.block_on(Op::with_driver(write, driver.clone()));
+/// assert_eq!(n?, 5);
+/// assert_eq!(std::fs::read(&path)?, b"fixed");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct WriteFixedAt<F> {
+    fd: F,
+    buf: FixedBuf,
+    offset: u64,
+}
+
+impl<F: AsRawFile + Send + 'static> WriteFixedAt<F> {
+    /// A positional write of `buf.len()` bytes.
+    pub fn new(fd: F, buf: FixedBuf, offset: u64) -> Self {
+        WriteFixedAt { fd, buf, offset }
+    }
+}
+
+// SAFETY: as for ReadFixedAt; the kernel only reads the buffer.
+unsafe impl<F: AsRawFile + Send + 'static> OpCode for WriteFixedAt<F> {
+    type Output = BufResult<usize, FixedBuf>;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    const URING_OPCODE: u8 = io_uring::opcode::WriteFixed::CODE;
+
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        let fd = io_uring::types::Fd(self.fd.as_raw_file());
+        let len = capped_len(self.buf.bytes_init());
+        let ptr = self.buf.stable_ptr();
+        match self.buf.slot() {
+            Some(slot) => io_uring::opcode::WriteFixed::new(fd, ptr, len, slot)
+                .offset(self.offset)
+                .build(),
+            None => io_uring::opcode::Write::new(fd, ptr, len)
+                .offset(self.offset)
+                .build(),
+        }
+    }
+
+    fn validate(&self) -> io::Result<()> {
+        sys::check_offset(self.offset)
+    }
+
+    fn bound_to(&self) -> Option<usize> {
+        Some(self.buf.owner())
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Blocking
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        let len = capped_len(self.buf.bytes_init()) as usize;
+        // SAFETY: the pointer is valid for `len` initialised bytes (IoBuf).
+        unsafe {
+            sys::write_at(
+                self.fd.as_raw_file(),
+                self.buf.stable_ptr(),
+                len,
+                self.offset,
+            )
+        }
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
+        (result, self.buf)
+    }
+}
