@@ -297,6 +297,7 @@ fn memlock_child() {
             let error = registered.expect_err("2 MiB locked beyond a 64 KiB limit");
             assert_eq!(error.kind(), ErrorKind::OutOfMemory, "{error}");
             assert!(error.to_string().contains("RLIMIT_MEMLOCK"), "{error}");
+            println!("refused: {error}");
         }
         _ => {
             let buffers = registered.unwrap();
