@@ -51,11 +51,14 @@ fn one_thread_driver(backend: Backend) -> Driver {
         .unwrap()
 }
 
+/// A pool job that waits until told to end.
+type PoolBlocker = Op<Blocking<Box<dyn FnOnce() + Send>, ()>>;
+
 /// What keeps a [`held_read`] waiting; dropping it lets the read run.
 struct Hold {
     _pipe_writer: Option<OwnedFd>,
     release: Option<mpsc::Sender<()>>,
-    blocker: Option<Op<Blocking<Box<dyn FnOnce() + Send>, ()>>>,
+    blocker: Option<PoolBlocker>,
 }
 
 impl Drop for Hold {

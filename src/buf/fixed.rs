@@ -370,6 +370,7 @@ impl FixedBuf {
     }
 
     /// The ring's buffer-table slot holding this buffer, if registered.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
     pub(crate) fn slot(&self) -> Option<u16> {
         let slot = self.region.first_slot? + u32::from(self.index);
         // Below 4096 + 4096: the table's size bounds it.

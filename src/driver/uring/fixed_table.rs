@@ -96,8 +96,8 @@ impl FixedTable {
             };
             count as usize
         ];
-        // SAFETY: empty iovecs point to nothing.
         let emptied = loop {
+            // SAFETY: empty iovecs point to nothing.
             match unsafe { ring.submitter().register_buffers_update(first, &empty, None) } {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 result => break result.is_ok(),
