@@ -49,7 +49,8 @@ pub(crate) const MAX_FIXED_LEN: usize = 1 << 30;
 /// let driver = proactor::Driver::new()?;
 /// let buffers = FixedBuffers::with_driver(&driver, 4, 4096)?;
 /// driver.block_on(async {
-///     let file = proactor::fs::File::create(&path).await?;
+///     let file = proactor::fs::OpenOptions::new()
+///         .read(true).write(true).create(true).open(&path).await?;
 ///     let mut buf = buffers.take().expect("4 buffers, none taken");
 ///     buf.extend_from_slice(b"pinned once")?;
 ///     let (n, buf) = file.write_fixed_at(buf, 0).await;
