@@ -2,7 +2,10 @@
 //! and 32 in flight: proactor on each back end against a raw io-uring loop,
 //! a std `pread` loop, and tokio (32 tasks doing `spawn_blocking` preads on
 //! a current-thread runtime). `randread_direct` does the same with
-//! `O_DIRECT` and aligned buffers, where the filesystem allows it.
+//! `O_DIRECT` and aligned buffers, where the filesystem allows it, plus
+//! proactor reading into registered buffers (`FixedBuffers`,
+//! `read_fixed_at`: `IORING_OP_READ_FIXED` on io_uring) beside its plain
+//! reads.
 //!
 //! `cargo bench --features uring --bench randread`
 
@@ -27,7 +30,7 @@ mod unix {
 
     use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
     use futures::stream::{FuturesUnordered, StreamExt};
-    use proactor::buf::AlignedBuf;
+    use proactor::buf::{AlignedBuf, FixedBuffers};
     use proactor::fs::{File, OpenOptions};
     use proactor::{Backend, Driver};
 
@@ -86,6 +89,29 @@ mod unix {
                 let (n, buf) = pending.next().await.expect("in flight");
                 assert_eq!(n.expect("read"), BLOCK);
                 bufs.push(buf);
+            }
+        })
+    }
+
+    fn proactor_fixed_reads(
+        driver: &Driver,
+        file: &File,
+        offsets: &[u64],
+        in_flight: usize,
+        buffers: &FixedBuffers,
+    ) {
+        driver.block_on(async {
+            let mut pending = FuturesUnordered::new();
+            let mut next = 0;
+            while next < offsets.len() || !pending.is_empty() {
+                while pending.len() < in_flight && next < offsets.len() {
+                    let buf = buffers.take().expect("one buffer per read in flight");
+                    pending.push(file.read_fixed_at(buf, offsets[next]));
+                    next += 1;
+                }
+                let (n, buf) = pending.next().await.expect("in flight");
+                assert_eq!(n.expect("read"), BLOCK);
+                drop(buf); // back to the set
             }
         })
     }
@@ -259,6 +285,17 @@ mod unix {
                     &in_flight,
                     |b, &n| b.iter(|| proactor_reads(&driver, &file, &offsets, n, &mut bufs)),
                 );
+                if direct {
+                    let buffers = FixedBuffers::with_driver(&driver, in_flight, BLOCK)
+                        .expect("register the buffers");
+                    group.bench_with_input(
+                        BenchmarkId::new(format!("proactor {backend} fixed"), in_flight),
+                        &in_flight,
+                        |b, &n| {
+                            b.iter(|| proactor_fixed_reads(&driver, &file, &offsets, n, &buffers))
+                        },
+                    );
+                }
             }
         }
         group.finish();
