@@ -101,7 +101,9 @@ fn held_read(driver: &Driver, buf: FixedBuf) -> (Op<ReadFixedAt<OwnedFd>>, Hold)
             (OwnedFd::from(tempfile::tempfile().unwrap()), hold)
         }
     };
-    let mut read = Op::with_driver(ReadFixedAt::new(fd, buf, 0), driver.clone());
+    // Not inline: an empty file's read would end at once.
+    let read = ReadFixedAt::new(fd, buf, 0).never_inline();
+    let mut read = Op::with_driver(read, driver.clone());
     assert!(
         common::poll_once(driver, &mut read).is_pending(),
         "the read waits"
@@ -344,4 +346,37 @@ fn drop_cap_ipc_lock() {
     // SAFETY: capset reads the header and two data structs, all live.
     let set = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
     assert_eq!(set, 0, "capset: {}", std::io::Error::last_os_error());
+}
+
+/// The readiness back end reads a cached file into a fixed buffer inline
+/// (`RWF_NOWAIT`), as `read_at` does: with the blocking pool disabled the
+/// read still succeeds; `never_inline` takes the (disabled) pool.
+#[cfg(feature = "poll")]
+#[test]
+fn cached_fixed_reads_go_inline_on_the_readiness_back_end() {
+    let _serial = common::serial();
+    let driver = Driver::builder()
+        .force(Backend::Poll)
+        .blocking_threads(0)
+        .build()
+        .unwrap();
+    let buffers = FixedBuffers::with_driver(&driver, 2, 4096).unwrap();
+    let (file, data) = common::pattern_file(3000);
+    let (n, buf) = driver.block_on(async {
+        let file = File::from_std(file.reopen().unwrap()).unwrap();
+        file.read_fixed_at(buffers.take().unwrap(), 100).await
+    });
+    match n {
+        Ok(n) => assert_eq!(&buf[..n], &data[100..]),
+        // qemu-user refuses RWF_NOWAIT on every file.
+        Err(e) if common::skip::skipped("preadv2(RWF_NOWAIT) is refused", &e) => return,
+        Err(e) => panic!("a cached read went to the disabled pool: {e}"),
+    }
+    let read = ReadFixedAt::new(file.reopen().unwrap(), buf, 0).never_inline();
+    let (n, _) = driver.block_on(Op::with_driver(read, driver.clone()));
+    assert_eq!(
+        n.unwrap_err().kind(),
+        ErrorKind::Unsupported,
+        "the pool is disabled"
+    );
 }

@@ -348,8 +348,13 @@ impl File {
     /// # }
     /// ```
     pub async fn read_fixed_at(&self, buf: FixedBuf, offset: u64) -> BufResult<usize, FixedBuf> {
-        self.op(ReadFixedAt::new(self.fd.clone(), buf, offset))
-            .await
+        let read = ReadFixedAt::new(self.fd.clone(), buf, offset);
+        let read = if self.direct {
+            read.never_inline()
+        } else {
+            read.inline_unless_refused(self.inline_refused.clone())
+        };
+        self.op(read).await
     }
 
     /// Writes a registered buffer's initialised bytes (`buf.len()`) at

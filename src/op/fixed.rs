@@ -6,7 +6,10 @@
 //! opcode.
 
 use std::io;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
+use super::read::Inline;
 use super::{finish_read, OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, FixedBuf, IoBuf, IoBufMut};
 use crate::os::sys;
@@ -37,12 +40,49 @@ pub struct ReadFixedAt<F> {
     fd: F,
     buf: FixedBuf,
     offset: u64,
+    inline: Inline,
 }
 
 impl<F: AsRawFile + Send + 'static> ReadFixedAt<F> {
-    /// A positional read of up to `buf.capacity()` bytes.
+    /// A positional read of up to `buf.capacity()` bytes. On the readiness
+    /// back end (Linux) it is tried inline from the page cache first, as
+    /// [`ReadAt`](super::ReadAt) is.
     pub fn new(fd: F, buf: FixedBuf, offset: u64) -> Self {
-        ReadFixedAt { fd, buf, offset }
+        ReadFixedAt {
+            fd,
+            buf,
+            offset,
+            inline: Inline::Try,
+        }
+    }
+
+    /// Never tries the read inline first on the readiness back end: for
+    /// `O_DIRECT` files, as [`ReadAt::never_inline`](super::ReadAt::never_inline).
+    ///
+    /// ```
+    /// use proactor::buf::FixedBuffers;
+    /// use proactor::op::{Op, ReadFixedAt};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// std::fs::write(&path, b"abc")?;
+    /// let driver = proactor::Driver::new()?;
+    /// let buffers = FixedBuffers::with_driver(&driver, 1, 4096)?;
+    /// let read = ReadFixedAt::new(std::fs::File::open(&path)?, buffers.take().unwrap(), 0);
+    /// let (n, buf) = driver.block_on(Op::with_driver(read.never_inline(), driver.clone()));
+    /// assert_eq!(&buf[..n?], b"abc");
+    /// # Ok(()) }
+    /// ```
+    pub fn never_inline(mut self) -> Self {
+        self.inline = Inline::Never;
+        self
+    }
+
+    /// See `ReadAt::inline_unless_refused`.
+    pub(crate) fn inline_unless_refused(mut self, refused: Arc<AtomicBool>) -> Self {
+        self.inline = Inline::UnlessRefused(refused);
+        self
     }
 }
 
@@ -80,6 +120,18 @@ unsafe impl<F: AsRawFile + Send + 'static> OpCode for ReadFixedAt<F> {
 
     fn readiness(&self) -> Readiness {
         Readiness::Blocking
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn try_now(&mut self) -> Option<io::Result<usize>> {
+        let len = capped_len(self.buf.bytes_total()) as usize;
+        let ptr = self.buf.stable_mut_ptr();
+        // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut),
+        // owned by this operation for the call.
+        unsafe {
+            self.inline
+                .try_read(self.fd.as_raw_file(), ptr, len, self.offset)
+        }
     }
 
     fn perform(&mut self) -> io::Result<usize> {

@@ -133,7 +133,7 @@ pub struct ReadAt<F, B> {
 /// there is no inline path, and nothing reads this.
 #[derive(Debug)]
 #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-enum Inline {
+pub(super) enum Inline {
     /// Try. If the file's filesystem refuses, this read alone learns it:
     /// each such read costs one failed system call.
     Try,
@@ -144,6 +144,45 @@ enum Inline {
     /// refusal costs that file one failed system call, and no other file
     /// anything.
     UnlessRefused(Arc<AtomicBool>),
+}
+
+impl Inline {
+    /// The read inline (`preadv2(RWF_NOWAIT)`) if this says to try and the
+    /// page cache can serve it; `None`: it goes to the pool.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid for writes of `len` bytes for the call.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(super) unsafe fn try_read(
+        &self,
+        fd: crate::os::RawFile,
+        ptr: *mut u8,
+        len: usize,
+        offset: u64,
+    ) -> Option<io::Result<usize>> {
+        let refused = match self {
+            Inline::Never => return None,
+            Inline::Try => None,
+            Inline::UnlessRefused(refused) if refused.load(Relaxed) => return None,
+            Inline::UnlessRefused(refused) => Some(refused),
+        };
+        let offset = sys::offset_arg(offset).ok()?;
+        let iov = libc::iovec {
+            iov_base: ptr.cast(),
+            iov_len: len,
+        };
+        match nowait::pread(fd, std::slice::from_ref(&iov), offset) {
+            nowait::Outcome::Done(read) => Some(Ok(read)),
+            nowait::Outcome::WouldBlock => None,
+            nowait::Outcome::Refused => {
+                if let Some(refused) = refused {
+                    refused.store(true, Relaxed);
+                }
+                None
+            }
+        }
+    }
 }
 
 impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
@@ -236,27 +275,13 @@ unsafe impl<F: AsRawFile + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> 
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn try_now(&mut self) -> Option<io::Result<usize>> {
-        let refused = match &self.inline {
-            Inline::Never => return None,
-            Inline::Try => None,
-            Inline::UnlessRefused(refused) if refused.load(Relaxed) => return None,
-            Inline::UnlessRefused(refused) => Some(refused),
-        };
         let len = capped_len(self.buf.bytes_total()) as usize;
-        let offset = sys::offset_arg(self.offset).ok()?;
-        let iov = libc::iovec {
-            iov_base: self.buf.stable_mut_ptr().cast(),
-            iov_len: len,
-        };
-        match nowait::pread(self.fd.as_raw_file(), std::slice::from_ref(&iov), offset) {
-            nowait::Outcome::Done(read) => Some(Ok(read)),
-            nowait::Outcome::WouldBlock => None,
-            nowait::Outcome::Refused => {
-                if let Some(refused) = refused {
-                    refused.store(true, Relaxed);
-                }
-                None
-            }
+        let ptr = self.buf.stable_mut_ptr();
+        // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut),
+        // owned by this operation for the call.
+        unsafe {
+            self.inline
+                .try_read(self.fd.as_raw_file(), ptr, len, self.offset)
         }
     }
 
