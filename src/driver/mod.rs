@@ -158,6 +158,35 @@ impl Driver {
         }
     }
 
+    /// See `UringDriver::register_file`; the readiness back end registers
+    /// nothing (`None`).
+    #[cfg(unix)]
+    pub(crate) fn register_file(&self, fd: std::os::fd::RawFd) -> io::Result<Option<u32>> {
+        match &self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            Inner::Uring(driver) => driver.register_file(fd),
+            #[cfg(feature = "poll")]
+            Inner::Poll(_) => {
+                let _ = fd;
+                Ok(None)
+            }
+        }
+    }
+
+    /// See `UringDriver::unregister_file`.
+    #[cfg(unix)]
+    pub(crate) fn unregister_file(&self, slot: u32) -> bool {
+        match &self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            Inner::Uring(driver) => driver.unregister_file(slot),
+            #[cfg(feature = "poll")]
+            Inner::Poll(_) => {
+                let _ = slot;
+                true
+            }
+        }
+    }
+
     /// See `UringDriver::unregister_fixed`.
     pub(crate) fn unregister_fixed(&self, first: u32, count: u32) -> bool {
         match &self.inner {

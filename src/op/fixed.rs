@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::read::Inline;
 use super::{finish_read, OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, FixedBuf, IoBuf, IoBufMut};
+use crate::fs::FileSlot;
 use crate::os::sys;
 use crate::os::AsRawFile;
 
@@ -41,6 +42,8 @@ pub struct ReadFixedAt<F> {
     buf: FixedBuf,
     offset: u64,
     inline: Inline,
+    /// The file's slot in the ring's table, if it is registered.
+    registered: Option<Arc<FileSlot>>,
 }
 
 impl<F: AsRawFile + Send + 'static> ReadFixedAt<F> {
@@ -53,6 +56,7 @@ impl<F: AsRawFile + Send + 'static> ReadFixedAt<F> {
             buf,
             offset,
             inline: Inline::Try,
+            registered: None,
         }
     }
 
@@ -84,6 +88,12 @@ impl<F: AsRawFile + Send + 'static> ReadFixedAt<F> {
         self.inline = Inline::UnlessRefused(refused);
         self
     }
+
+    /// See `ReadAt::registered`.
+    pub(crate) fn registered(mut self, registered: Option<Arc<FileSlot>>) -> Self {
+        self.registered = registered;
+        self
+    }
 }
 
 // SAFETY: the entry points into `buf`, owned by self; a `FixedBuf` keeps its
@@ -97,17 +107,21 @@ unsafe impl<F: AsRawFile + Send + 'static> OpCode for ReadFixedAt<F> {
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let fd = io_uring::types::Fd(self.fd.as_raw_file());
         let len = capped_len(self.buf.bytes_total());
         let ptr = self.buf.stable_mut_ptr();
-        match self.buf.slot() {
-            Some(slot) => io_uring::opcode::ReadFixed::new(fd, ptr, len, slot)
-                .offset(self.offset)
-                .build(),
-            None => io_uring::opcode::Read::new(fd, ptr, len)
-                .offset(self.offset)
-                .build(),
-        }
+        let buf_slot = self.buf.slot();
+        file_entry!(
+            &self.registered,
+            self.fd.as_raw_file(),
+            |file| match buf_slot {
+                Some(buf_slot) => io_uring::opcode::ReadFixed::new(file, ptr, len, buf_slot)
+                    .offset(self.offset)
+                    .build(),
+                None => io_uring::opcode::Read::new(file, ptr, len)
+                    .offset(self.offset)
+                    .build(),
+            }
+        )
     }
 
     fn validate(&self) -> io::Result<()> {
@@ -115,7 +129,7 @@ unsafe impl<F: AsRawFile + Send + 'static> OpCode for ReadFixedAt<F> {
     }
 
     fn bound_to(&self) -> Option<usize> {
-        Some(self.buf.owner())
+        bound_to_both(&self.buf, &self.registered)
     }
 
     fn readiness(&self) -> Readiness {
@@ -178,12 +192,25 @@ pub struct WriteFixedAt<F> {
     fd: F,
     buf: FixedBuf,
     offset: u64,
+    /// The file's slot in the ring's table, if it is registered.
+    registered: Option<Arc<FileSlot>>,
 }
 
 impl<F: AsRawFile + Send + 'static> WriteFixedAt<F> {
     /// A positional write of `buf.len()` bytes.
     pub fn new(fd: F, buf: FixedBuf, offset: u64) -> Self {
-        WriteFixedAt { fd, buf, offset }
+        WriteFixedAt {
+            fd,
+            buf,
+            offset,
+            registered: None,
+        }
+    }
+
+    /// See `ReadAt::registered`.
+    pub(crate) fn registered(mut self, registered: Option<Arc<FileSlot>>) -> Self {
+        self.registered = registered;
+        self
     }
 }
 
@@ -196,17 +223,21 @@ unsafe impl<F: AsRawFile + Send + 'static> OpCode for WriteFixedAt<F> {
 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
-        let fd = io_uring::types::Fd(self.fd.as_raw_file());
         let len = capped_len(self.buf.bytes_init());
         let ptr = self.buf.stable_ptr();
-        match self.buf.slot() {
-            Some(slot) => io_uring::opcode::WriteFixed::new(fd, ptr, len, slot)
-                .offset(self.offset)
-                .build(),
-            None => io_uring::opcode::Write::new(fd, ptr, len)
-                .offset(self.offset)
-                .build(),
-        }
+        let buf_slot = self.buf.slot();
+        file_entry!(
+            &self.registered,
+            self.fd.as_raw_file(),
+            |file| match buf_slot {
+                Some(buf_slot) => io_uring::opcode::WriteFixed::new(file, ptr, len, buf_slot)
+                    .offset(self.offset)
+                    .build(),
+                None => io_uring::opcode::Write::new(file, ptr, len)
+                    .offset(self.offset)
+                    .build(),
+            }
+        )
     }
 
     fn validate(&self) -> io::Result<()> {
@@ -214,7 +245,7 @@ unsafe impl<F: AsRawFile + Send + 'static> OpCode for WriteFixedAt<F> {
     }
 
     fn bound_to(&self) -> Option<usize> {
-        Some(self.buf.owner())
+        bound_to_both(&self.buf, &self.registered)
     }
 
     fn readiness(&self) -> Readiness {
@@ -236,5 +267,15 @@ unsafe impl<F: AsRawFile + Send + 'static> OpCode for WriteFixedAt<F> {
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
         (result, self.buf)
+    }
+}
+
+/// The driver both the buffer and the file's slot (if any) belong to; if
+/// they belong to different ones, none can run the operation: 0, which no
+/// driver is.
+fn bound_to_both(buf: &FixedBuf, registered: &Option<Arc<FileSlot>>) -> Option<usize> {
+    match registered {
+        Some(slot) if slot.owner() != buf.owner() => Some(0),
+        _ => Some(buf.owner()),
     }
 }

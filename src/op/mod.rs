@@ -20,6 +20,25 @@
 //! # Ok(()) }
 //! ```
 
+/// Builds an entry for a file named by its registered slot
+/// (`types::Fixed`) if `$registered` holds one, else by its fd
+/// (`types::Fd`): `$build` is written once, with `$target` either.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+macro_rules! file_entry {
+    ($registered:expr, $fd:expr, |$target:ident| $build:expr) => {
+        match $registered {
+            Some(slot) => {
+                let $target = io_uring::types::Fixed(slot.index());
+                $build
+            }
+            None => {
+                let $target = io_uring::types::Fd($fd);
+                $build
+            }
+        }
+    };
+}
+
 mod accept;
 mod blocking;
 mod close;

@@ -2,6 +2,7 @@
 use super::Interest;
 use super::{finish_read, OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, IoBufMut};
+use crate::fs::FileSlot;
 use crate::os::sys;
 use crate::os::AsRawFile;
 #[cfg(unix)]
@@ -126,6 +127,8 @@ pub struct ReadAt<F, B> {
     buf: B,
     offset: u64,
     inline: Inline,
+    /// The file's slot in the ring's table, if it is registered.
+    registered: Option<Arc<FileSlot>>,
 }
 
 /// Whether the readiness back end tries a positional read inline first
@@ -208,6 +211,7 @@ impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
             buf,
             offset,
             inline: Inline::Try,
+            registered: None,
         }
     }
 
@@ -242,6 +246,13 @@ impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
         self.inline = Inline::UnlessRefused(refused);
         self
     }
+
+    /// Names the file by `registered`, its slot in the ring's table (which
+    /// must hold this very file), instead of its fd.
+    pub(crate) fn registered(mut self, registered: Option<Arc<FileSlot>>) -> Self {
+        self.registered = registered;
+        self
+    }
 }
 
 // SAFETY: as for Read.
@@ -254,19 +265,22 @@ unsafe impl<F: AsRawFile + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_total());
-        io_uring::opcode::Read::new(
-            io_uring::types::Fd(self.fd.as_raw_file()),
-            self.buf.stable_mut_ptr(),
-            len,
-        )
-        .offset(self.offset)
-        .build()
+        let ptr = self.buf.stable_mut_ptr();
+        file_entry!(&self.registered, self.fd.as_raw_file(), |file| {
+            io_uring::opcode::Read::new(file, ptr, len)
+                .offset(self.offset)
+                .build()
+        })
     }
 
     fn validate(&self) -> io::Result<()> {
         // io_uring reads -1 as "the current position": refuse it, and
         // everything else off_t cannot hold, on both back ends alike.
         sys::check_offset(self.offset)
+    }
+
+    fn bound_to(&self) -> Option<usize> {
+        self.registered.as_ref().map(|slot| slot.owner())
     }
 
     fn readiness(&self) -> Readiness {

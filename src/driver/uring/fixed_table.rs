@@ -15,6 +15,7 @@ use std::io;
 
 use io_uring::IoUring;
 
+use super::slot_ranges::SlotRanges;
 use crate::buf::MAX_FIXED_BUFFERS;
 
 /// Slots of the table: as many as one set may hold.
@@ -23,8 +24,7 @@ const TABLE_SLOTS: u32 = MAX_FIXED_BUFFERS as u32;
 #[derive(Default)]
 pub(super) struct FixedTable {
     state: TableState,
-    /// Free slot ranges, `(first, count)`, sorted and never adjacent.
-    free: Vec<(u32, u32)>,
+    free: SlotRanges,
 }
 
 #[derive(Default, PartialEq)]
@@ -52,7 +52,7 @@ impl FixedTable {
             TableState::NotYet => match ring.submitter().register_buffers_sparse(TABLE_SLOTS) {
                 Ok(()) => {
                     self.state = TableState::Registered;
-                    self.free = vec![(0, TABLE_SLOTS)];
+                    self.free = SlotRanges::new(TABLE_SLOTS);
                 }
                 // Before 5.13 BUFFERS2 is unknown, before 5.19 the sparse
                 // flag: both EINVAL.
@@ -64,7 +64,7 @@ impl FixedTable {
             },
         }
         let count = iovecs.len() as u32;
-        let first = self.allocate(count).ok_or_else(|| {
+        let first = self.free.allocate(count).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 format!(
@@ -79,7 +79,7 @@ impl FixedTable {
             Ok(()) => Ok(Some(first)),
             Err(e) => {
                 // The update is all or nothing: the slots stayed empty.
-                self.release(first, count);
+                self.free.release(first, count);
                 Err(explain(e, "registering fixed buffers"))
             }
         }
@@ -104,32 +104,9 @@ impl FixedTable {
             }
         };
         if emptied {
-            self.release(first, count);
+            self.free.release(first, count);
         }
         emptied
-    }
-
-    fn allocate(&mut self, count: u32) -> Option<u32> {
-        let at = self.free.iter().position(|&(_, free)| free >= count)?;
-        let (first, free) = self.free[at];
-        if free == count {
-            self.free.remove(at);
-        } else {
-            self.free[at] = (first + count, free - count);
-        }
-        Some(first)
-    }
-
-    fn release(&mut self, first: u32, count: u32) {
-        let at = self.free.partition_point(|&(start, _)| start < first);
-        self.free.insert(at, (first, count));
-        // Merge with the next range, then with the previous one.
-        if at + 1 < self.free.len() && first + count == self.free[at + 1].0 {
-            self.free[at].1 += self.free.remove(at + 1).1;
-        }
-        if at > 0 && self.free[at - 1].0 + self.free[at - 1].1 == first {
-            self.free[at - 1].1 += self.free.remove(at).1;
-        }
     }
 }
 
@@ -147,27 +124,4 @@ fn explain(error: io::Error, doing: &str) -> io::Error {
         );
     }
     io::Error::new(error.kind(), format!("{doing}: {error}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn released_ranges_merge_and_are_reused() {
-        let mut table = FixedTable {
-            state: TableState::Registered,
-            free: vec![(0, 10)],
-        };
-        let a = table.allocate(3).unwrap();
-        let b = table.allocate(3).unwrap();
-        let c = table.allocate(4).unwrap();
-        assert_eq!((a, b, c), (0, 3, 6));
-        assert_eq!(table.allocate(1), None);
-        table.release(b, 3);
-        assert_eq!(table.allocate(4), None, "3 free in a row");
-        table.release(a, 3);
-        table.release(c, 4);
-        assert_eq!(table.free, [(0, 10)]);
-    }
 }

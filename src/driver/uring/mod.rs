@@ -12,8 +12,10 @@
 //! left, so a waker may park, block on another thread parked here, or run a
 //! nested `block_on`, and a panicking one leaves the turn free.
 
+mod file_table;
 mod fixed_table;
 mod link_timespecs;
+mod slot_ranges;
 pub(crate) mod probe;
 
 use std::fmt;
@@ -26,6 +28,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use file_table::FileTable;
 use fixed_table::FixedTable;
 use link_timespecs::LinkTimespecs;
 
@@ -179,6 +182,8 @@ struct Shared {
     /// The ring's registered buffers. Its lock is taken alone: never with
     /// another of the driver's.
     fixed: Mutex<FixedTable>,
+    /// The ring's registered files; its lock too is taken alone.
+    files: Mutex<FileTable>,
 }
 
 impl fmt::Debug for UringDriver {
@@ -237,6 +242,7 @@ impl UringDriver {
             link_timespecs: Mutex::default(),
             pushed_entries: AtomicU64::new(0),
             fixed: Mutex::default(),
+            files: Mutex::default(),
         });
         // Nobody else can see the driver yet: this thread is the holder, and
         // no operation exists whose completion could need dispatching.
@@ -1120,6 +1126,24 @@ impl UringDriver {
             return true;
         }
         lock(&self.shared.fixed).unregister(&self.shared.ring, first, count)
+    }
+
+    /// Registers `fd` in the ring's file table: its slot, or `None` where
+    /// the kernel has no table to share. The kernel takes its own
+    /// reference to the file: closing `fd` later does not empty the slot.
+    pub(crate) fn register_file(&self, fd: std::os::fd::RawFd) -> io::Result<Option<u32>> {
+        if self.shared.inherited() {
+            return Err(super::fork::inherited_error());
+        }
+        lock(&self.shared.files).register(&self.shared.ring, fd)
+    }
+
+    /// Empties `slot`; `false` if the kernel refused (the slot stays taken).
+    pub(crate) fn unregister_file(&self, slot: u32) -> bool {
+        if self.shared.inherited() {
+            return true;
+        }
+        lock(&self.shared.files).unregister(&self.shared.ring, slot)
     }
 }
 
