@@ -160,8 +160,7 @@ impl Driver {
 
     /// See `UringDriver::register_file`; the readiness back end registers
     /// nothing (`None`).
-    #[cfg(unix)]
-    pub(crate) fn register_file(&self, fd: std::os::fd::RawFd) -> io::Result<Option<u32>> {
+    pub(crate) fn register_file(&self, fd: crate::os::RawFile) -> io::Result<Option<u32>> {
         match &self.inner {
             #[cfg(all(target_os = "linux", feature = "uring"))]
             Inner::Uring(driver) => driver.register_file(fd),
@@ -174,7 +173,6 @@ impl Driver {
     }
 
     /// See `UringDriver::unregister_file`.
-    #[cfg(unix)]
     pub(crate) fn unregister_file(&self, slot: u32) -> bool {
         match &self.inner {
             #[cfg(all(target_os = "linux", feature = "uring"))]

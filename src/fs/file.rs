@@ -270,7 +270,6 @@ impl File {
         if self.registered.is_some() {
             return Ok(true);
         }
-        #[cfg(unix)]
         if let Some(index) = self.driver.register_file(self.fd.as_raw_file())? {
             use crate::driver::sealed::Sealed;
             let slot = FileSlot::new(index, self.driver.identity(), self.driver.downgrade());

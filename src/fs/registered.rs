@@ -41,7 +41,6 @@ impl FileSlot {
 impl Drop for FileSlot {
     fn drop(&mut self) {
         // The driver gone: its ring, and the table with it, went too.
-        #[cfg(unix)]
         if let Some(driver) = self.driver.upgrade() {
             // Refused: the slot stays taken, and the kernel's reference to
             // the file with it; nothing can name it any more.
