@@ -5,7 +5,8 @@
 //! `O_DIRECT` and aligned buffers, where the filesystem allows it, plus
 //! proactor reading into registered buffers (`FixedBuffers`,
 //! `read_fixed_at`: `IORING_OP_READ_FIXED` on io_uring) beside its plain
-//! reads.
+//! reads. `read_registered` makes NOP-sized reads (1 byte, page cache)
+//! through a plain and a registered (`File::register`) file on io_uring.
 //!
 //! `cargo bench --features uring --bench randread`
 
@@ -301,10 +302,60 @@ mod unix {
         group.finish();
     }
 
+    /// 1-byte reads, `in_flight` at a time: what is left of a read is
+    /// little more than the per-operation cost, fd lookup included.
+    fn small_reads(driver: &Driver, file: &File, offsets: &[u64], in_flight: usize) {
+        driver.block_on(async {
+            let mut pending = FuturesUnordered::new();
+            let mut next = 0;
+            while next < offsets.len() || !pending.is_empty() {
+                while pending.len() < in_flight && next < offsets.len() {
+                    pending.push(file.read_at(Vec::with_capacity(1), offsets[next]));
+                    next += 1;
+                }
+                let (n, _) = pending.next().await.expect("in flight");
+                assert_eq!(n.expect("read"), 1);
+            }
+        })
+    }
+
+    fn run_registered(c: &mut Criterion, path: &Path) {
+        let Ok(driver) = Driver::builder()
+            .force(Backend::IoUring)
+            .entries(64)
+            .build()
+        else {
+            println!("read_registered: skipped, no io_uring here");
+            return;
+        };
+        let offsets = offsets();
+        let mut group = c.benchmark_group("read_registered");
+        group.throughput(Throughput::Elements(READS as u64));
+        for in_flight in [1usize, 32] {
+            for register in [false, true] {
+                let mut options = OpenOptions::new();
+                options.read(true);
+                let mut file = driver
+                    .block_on(options.open_with(path, driver.clone()))
+                    .expect("open");
+                if register && !file.register().expect("register") {
+                    println!("read_registered: skipped, the kernel has no sparse file table");
+                    return;
+                }
+                let name = if register { "registered" } else { "plain" };
+                group.bench_with_input(BenchmarkId::new(name, in_flight), &in_flight, |b, &n| {
+                    b.iter(|| small_reads(&driver, &file, &offsets, n))
+                });
+            }
+        }
+        group.finish();
+    }
+
     fn bench(c: &mut Criterion) {
         let path = test_file();
         run(c, "randread", &path, false);
         run(c, "randread_direct", &path, true);
+        run_registered(c, &path);
     }
 
     criterion_group!(benches, bench);
