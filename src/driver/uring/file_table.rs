@@ -44,7 +44,7 @@ impl FileTable {
         match self.state {
             TableState::Unavailable => return Ok(None),
             TableState::Registered => {}
-            TableState::NotYet => match ring.submitter().register_files_sparse(TABLE_SLOTS) {
+            TableState::NotYet => match sparse_table(|| ring.submitter().register_files_sparse(TABLE_SLOTS)) {
                 Ok(()) => {
                     self.state = TableState::Registered;
                     self.free = SlotRanges::new(TABLE_SLOTS);
@@ -95,4 +95,13 @@ fn update(ring: &IoUring, slot: u32, fd: RawFd) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// `register`, or EINVAL where fault injection hides sparse tables.
+fn sparse_table(register: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    #[cfg(proactor_fault)]
+    if crate::fault::are_sparse_tables_hidden() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    register()
 }

@@ -49,7 +49,7 @@ impl FixedTable {
         match self.state {
             TableState::Unavailable => return Ok(None),
             TableState::Registered => {}
-            TableState::NotYet => match ring.submitter().register_buffers_sparse(TABLE_SLOTS) {
+            TableState::NotYet => match sparse_table(|| ring.submitter().register_buffers_sparse(TABLE_SLOTS)) {
                 Ok(()) => {
                     self.state = TableState::Registered;
                     self.free = SlotRanges::new(TABLE_SLOTS);
@@ -124,4 +124,13 @@ fn explain(error: io::Error, doing: &str) -> io::Error {
         );
     }
     io::Error::new(error.kind(), format!("{doing}: {error}"))
+}
+
+/// `register`, or EINVAL where fault injection hides sparse tables.
+fn sparse_table(register: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    #[cfg(proactor_fault)]
+    if crate::fault::are_sparse_tables_hidden() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    register()
 }
