@@ -2,7 +2,11 @@
 //! and 32 in flight: proactor on each back end against a raw io-uring loop,
 //! a std `pread` loop, and tokio (32 tasks doing `spawn_blocking` preads on
 //! a current-thread runtime). `randread_direct` does the same with
-//! `O_DIRECT` and aligned buffers, where the filesystem allows it.
+//! `O_DIRECT` and aligned buffers, where the filesystem allows it, plus
+//! proactor reading into registered buffers (`FixedBuffers`,
+//! `read_fixed_at`: `IORING_OP_READ_FIXED` on io_uring) beside its plain
+//! reads. `read_registered` makes NOP-sized reads (1 byte, page cache)
+//! through a plain and a registered (`File::register`) file on io_uring.
 //!
 //! `cargo bench --features uring --bench randread`
 
@@ -27,7 +31,7 @@ mod unix {
 
     use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
     use futures::stream::{FuturesUnordered, StreamExt};
-    use proactor::buf::AlignedBuf;
+    use proactor::buf::{AlignedBuf, FixedBuffers};
     use proactor::fs::{File, OpenOptions};
     use proactor::{Backend, Driver};
 
@@ -86,6 +90,29 @@ mod unix {
                 let (n, buf) = pending.next().await.expect("in flight");
                 assert_eq!(n.expect("read"), BLOCK);
                 bufs.push(buf);
+            }
+        })
+    }
+
+    fn proactor_fixed_reads(
+        driver: &Driver,
+        file: &File,
+        offsets: &[u64],
+        in_flight: usize,
+        buffers: &FixedBuffers,
+    ) {
+        driver.block_on(async {
+            let mut pending = FuturesUnordered::new();
+            let mut next = 0;
+            while next < offsets.len() || !pending.is_empty() {
+                while pending.len() < in_flight && next < offsets.len() {
+                    let buf = buffers.take().expect("one buffer per read in flight");
+                    pending.push(file.read_fixed_at(buf, offsets[next]));
+                    next += 1;
+                }
+                let (n, buf) = pending.next().await.expect("in flight");
+                assert_eq!(n.expect("read"), BLOCK);
+                drop(buf); // back to the set
             }
         })
     }
@@ -259,6 +286,66 @@ mod unix {
                     &in_flight,
                     |b, &n| b.iter(|| proactor_reads(&driver, &file, &offsets, n, &mut bufs)),
                 );
+                if direct {
+                    let buffers = FixedBuffers::with_driver(&driver, in_flight, BLOCK)
+                        .expect("register the buffers");
+                    group.bench_with_input(
+                        BenchmarkId::new(format!("proactor {backend} fixed"), in_flight),
+                        &in_flight,
+                        |b, &n| {
+                            b.iter(|| proactor_fixed_reads(&driver, &file, &offsets, n, &buffers))
+                        },
+                    );
+                }
+            }
+        }
+        group.finish();
+    }
+
+    /// 1-byte reads, `in_flight` at a time: what is left of a read is
+    /// little more than the per-operation cost, fd lookup included.
+    fn small_reads(driver: &Driver, file: &File, offsets: &[u64], in_flight: usize) {
+        driver.block_on(async {
+            let mut pending = FuturesUnordered::new();
+            let mut next = 0;
+            while next < offsets.len() || !pending.is_empty() {
+                while pending.len() < in_flight && next < offsets.len() {
+                    pending.push(file.read_at(Vec::with_capacity(1), offsets[next]));
+                    next += 1;
+                }
+                let (n, _) = pending.next().await.expect("in flight");
+                assert_eq!(n.expect("read"), 1);
+            }
+        })
+    }
+
+    fn run_registered(c: &mut Criterion, path: &Path) {
+        let Ok(driver) = Driver::builder()
+            .force(Backend::IoUring)
+            .entries(64)
+            .build()
+        else {
+            println!("read_registered: skipped, no io_uring here");
+            return;
+        };
+        let offsets = offsets();
+        let mut group = c.benchmark_group("read_registered");
+        group.throughput(Throughput::Elements(READS as u64));
+        for in_flight in [1usize, 32] {
+            for register in [false, true] {
+                let mut options = OpenOptions::new();
+                options.read(true);
+                let mut file = driver
+                    .block_on(options.open_with(path, driver.clone()))
+                    .expect("open");
+                if register && !file.register().expect("register") {
+                    println!("read_registered: skipped, the kernel has no sparse file table");
+                    return;
+                }
+                let name = if register { "registered" } else { "plain" };
+                group.bench_with_input(BenchmarkId::new(name, in_flight), &in_flight, |b, &n| {
+                    b.iter(|| small_reads(&driver, &file, &offsets, n))
+                });
             }
         }
         group.finish();
@@ -268,6 +355,7 @@ mod unix {
         let path = test_file();
         run(c, "randread", &path, false);
         run(c, "randread_direct", &path, true);
+        run_registered(c, &path);
     }
 
     criterion_group!(benches, bench);

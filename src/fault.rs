@@ -17,7 +17,9 @@
 //!
 //! - **old kernels**: [`hide_ext_arg`] makes the io_uring driver time its
 //!   waits as kernels before 5.11 must (no `IORING_ENTER_EXT_ARG`: a timeout
-//!   operation per timed wait).
+//!   operation per timed wait); [`hide_sparse_tables`] makes rings made
+//!   afterwards answer as kernels before 5.19 do when asked for a sparse
+//!   table of registered buffers or files (EINVAL).
 //!
 //! [`counts`] reports how many faults were injected.
 
@@ -113,6 +115,20 @@ pub fn hide_ext_arg(hidden: bool) {
 
 pub(crate) fn is_ext_arg_hidden() -> bool {
     EXT_ARG_HIDDEN.load(Relaxed)
+}
+
+static SPARSE_TABLES_HIDDEN: AtomicBool = AtomicBool::new(false);
+
+/// Makes the io_uring driver behave as on a kernel without sparse tables of
+/// registered buffers and files (`true`; checked when a ring first needs
+/// its table), or as the kernel is (`false`).
+pub fn hide_sparse_tables(hidden: bool) {
+    SPARSE_TABLES_HIDDEN.store(hidden, Relaxed);
+}
+
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) fn are_sparse_tables_hidden() -> bool {
+    SPARSE_TABLES_HIDDEN.load(Relaxed)
 }
 
 static POOL_RUNS: AtomicU64 = AtomicU64::new(0);

@@ -287,3 +287,62 @@ fn send_zc_without_the_opcode_is_a_plain_send() {
     });
     fault::reveal_opcodes();
 }
+
+/// Without `IORING_OP_READ_FIXED` / `WRITE_FIXED` (probe hidden), fixed
+/// reads and writes run on the blocking pool with the buffers as plain
+/// memory, and give the same bytes.
+#[test]
+fn fixed_buffers_without_the_opcodes_run_on_the_pool() {
+    let _serial = common::serial();
+    let Some(driver) = common::driver_unless_skipped(Backend::IoUring) else {
+        return;
+    };
+    let buffers = proactor::buf::FixedBuffers::with_driver(&driver, 2, 4096).unwrap();
+    fault::hide_opcode(opcode::ReadFixed::CODE);
+    fault::hide_opcode(opcode::WriteFixed::CODE);
+    let before = fault::pool_runs();
+    let file = tempfile::tempfile().unwrap();
+    driver.block_on(async {
+        let file = proactor::fs::File::from_std(file).unwrap();
+        let mut buf = buffers.take().unwrap();
+        buf.extend_from_slice(b"on the pool").unwrap();
+        let (n, buf) = file.write_fixed_at(buf, 4).await;
+        assert_eq!(n.unwrap(), 11);
+        drop(buf);
+        let (n, buf) = file.read_fixed_at(buffers.take().unwrap(), 7).await;
+        assert_eq!(&buf[..n.unwrap()], b"the pool");
+    });
+    fault::reveal_opcodes();
+    assert_eq!(fault::pool_runs() - before, 2, "both ran on the pool");
+    assert_eq!(buffers.available(), 2);
+}
+
+/// A kernel without sparse tables (before 5.19): fixed buffers are plain
+/// memory read with plain `READ` / `WRITE` entries, files stay
+/// unregistered, and the bytes are the same.
+#[test]
+fn without_sparse_tables_fixed_buffers_are_plain_memory() {
+    let _serial = common::serial();
+    fault::hide_sparse_tables(true);
+    let driver = common::driver_unless_skipped(Backend::IoUring);
+    let Some(driver) = driver else {
+        fault::hide_sparse_tables(false);
+        return;
+    };
+    let buffers = proactor::buf::FixedBuffers::with_driver(&driver, 2, 4096).unwrap();
+    assert!(!buffers.is_registered());
+    let before = fault::pool_runs();
+    driver.block_on(async {
+        let mut file = proactor::fs::File::from_std(tempfile::tempfile().unwrap()).unwrap();
+        assert!(!file.register().unwrap());
+        let mut buf = buffers.take().unwrap();
+        buf.extend_from_slice(b"plain memory").unwrap();
+        let (n, buf) = file.write_fixed_at(buf, 0).await;
+        assert_eq!(n.unwrap(), 12);
+        drop(buf);
+        let (n, buf) = file.read_fixed_at(buffers.take().unwrap(), 6).await;
+        assert_eq!(&buf[..n.unwrap()], b"memory");
+    });
+    fault::hide_sparse_tables(false);
+    assert_eq!(fault::pool_runs(), before, "in the ring, not on the pool");
+}

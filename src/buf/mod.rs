@@ -19,6 +19,7 @@
 //! ```
 
 mod aligned;
+mod fixed;
 mod io_buf;
 mod pool;
 #[cfg(test)]
@@ -26,6 +27,9 @@ mod properties;
 mod slice;
 
 pub use aligned::AlignedBuf;
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) use fixed::MAX_FIXED_BUFFERS;
+pub use fixed::{FixedBuf, FixedBuffers};
 pub use io_buf::{IoBuf, IoBufMut};
 pub(crate) use pool::PoolShared;
 pub use pool::{BufPool, PooledBuf, MAX_POOL_BUFFERS};

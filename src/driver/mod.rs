@@ -121,6 +121,85 @@ impl fmt::Display for Backend {
     }
 }
 
+/// Refuses an operation bound to another driver (its buffer is registered
+/// with that one): checked by every back end before anything is built.
+pub(crate) fn check_bound<O: OpCode>(op: &O, identity: usize) -> io::Result<()> {
+    match op.bound_to() {
+        Some(owner) if owner != identity => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the fixed buffer belongs to another driver: a set of fixed buffers is registered \
+             with one driver, and its buffers work only with that driver's operations",
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Driver {
+    /// See `UringDriver::register_fixed`; the readiness back end registers
+    /// nothing (`None`: plain memory).
+    ///
+    /// # Safety
+    ///
+    /// The memory `bufs` describe (start, length) stays valid until
+    /// [`Driver::unregister_fixed`] of the same slots returns `true`, or
+    /// the driver is gone.
+    pub(crate) unsafe fn register_fixed(
+        &self,
+        bufs: &[(*mut u8, usize)],
+    ) -> io::Result<Option<u32>> {
+        match &self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            // SAFETY: the caller's guarantee.
+            Inner::Uring(driver) => unsafe { driver.register_fixed(bufs) },
+            #[cfg(feature = "poll")]
+            Inner::Poll(_) => {
+                let _ = bufs;
+                Ok(None)
+            }
+        }
+    }
+
+    /// See `UringDriver::register_file`; the readiness back end registers
+    /// nothing (`None`).
+    pub(crate) fn register_file(&self, fd: crate::os::RawFile) -> io::Result<Option<u32>> {
+        match &self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            Inner::Uring(driver) => driver.register_file(fd),
+            #[cfg(feature = "poll")]
+            Inner::Poll(_) => {
+                let _ = fd;
+                Ok(None)
+            }
+        }
+    }
+
+    /// See `UringDriver::unregister_file`.
+    pub(crate) fn unregister_file(&self, slot: u32) -> bool {
+        match &self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            Inner::Uring(driver) => driver.unregister_file(slot),
+            #[cfg(feature = "poll")]
+            Inner::Poll(_) => {
+                let _ = slot;
+                true
+            }
+        }
+    }
+
+    /// See `UringDriver::unregister_fixed`.
+    pub(crate) fn unregister_fixed(&self, first: u32, count: u32) -> bool {
+        match &self.inner {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            Inner::Uring(driver) => driver.unregister_fixed(first, count),
+            #[cfg(feature = "poll")]
+            Inner::Poll(_) => {
+                let _ = (first, count);
+                true
+            }
+        }
+    }
+}
+
 pub(crate) mod sealed {
     use std::sync::atomic::AtomicBool;
     use std::task::Waker;

@@ -4,10 +4,11 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use super::{Metadata, OpenOptions};
-use crate::buf::{BufResult, IoBuf, IoBufMut};
+use super::{FileSlot, Metadata, OpenOptions};
+use crate::buf::{BufResult, FixedBuf, IoBuf, IoBufMut};
 use crate::op::{
-    Close, Fsync, Ftruncate, Op, ReadAt, ReadVectoredAt, Statx, WriteAt, WriteVectoredAt,
+    Close, Fsync, Ftruncate, Op, ReadAt, ReadFixedAt, ReadVectoredAt, Statx, WriteAt, WriteFixedAt,
+    WriteVectoredAt,
 };
 use crate::os::sys::OwnedFile;
 use crate::os::AsRawFile;
@@ -69,6 +70,8 @@ pub struct File {
     /// (`RWF_NOWAIT`): its later reads go straight to the blocking pool.
     /// Per file, as that is what the kernel refuses; shared with its reads.
     inline_refused: Arc<AtomicBool>,
+    /// The file's slot in its driver's ring, once [`File::register`]ed.
+    registered: Option<Arc<FileSlot>>,
     /// The cursor and its buffers.
     cursor: cursor::Cursor,
 }
@@ -218,6 +221,7 @@ impl File {
             driver,
             direct,
             inline_refused: Arc::default(),
+            registered: None,
             cursor: cursor::Cursor::default(),
         }
     }
@@ -225,6 +229,68 @@ impl File {
     /// The positional read every read of this file makes.
     fn read_at_op<B: IoBufMut>(&self, buf: B, offset: u64) -> ReadAt<Arc<OwnedFile>, B> {
         positional_read(&self.fd, self.direct, &self.inline_refused, buf, offset)
+            .registered(self.registered.clone())
+    }
+
+    /// Registers the file with its driver's io_uring ring: a slot of the
+    /// ring's sparse file table (`IORING_REGISTER_FILES2`, Linux 5.19,
+    /// filled with `IORING_REGISTER_FILES_UPDATE`). From then on
+    /// [`read_at`](File::read_at), [`write_at`](File::write_at),
+    /// [`read_fixed_at`](File::read_fixed_at) and
+    /// [`write_fixed_at`](File::write_fixed_at) (and what is built on
+    /// them, such as [`read_exact_at`](File::read_exact_at)) name the file
+    /// by its slot, so the kernel skips looking up the fd and counting a
+    /// reference to the file for each. The slot is emptied once the `File`
+    /// (or the `std::fs::File` it becomes) and every operation that names it
+    /// are gone.
+    ///
+    /// `Ok(true)`: registered (again, if it already was). `Ok(false)`: it
+    /// cannot be here, and everything works as before: the readiness back
+    /// end, a kernel before 5.19, an OS other than Unix. A full table (4096
+    /// files per driver): an `OutOfMemory` error.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"hello, world")?;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let mut file = File::open(&path).await?;
+    ///     let registered = file.register()?;
+    ///     println!("named by its slot in the ring: {registered}");
+    ///     let (n, buf) = file.read_at(Vec::with_capacity(5), 7).await;
+    ///     assert_eq!(&buf[..n?], b"world");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn register(&mut self) -> io::Result<bool> {
+        if self.registered.is_some() {
+            return Ok(true);
+        }
+        if let Some(index) = self.driver.register_file(self.fd.as_raw_file())? {
+            use crate::driver::sealed::Sealed;
+            let slot = FileSlot::new(index, self.driver.identity(), self.driver.downgrade());
+            self.registered = Some(Arc::new(slot));
+        }
+        Ok(self.registered.is_some())
+    }
+
+    /// Whether [`register`](File::register) registered the file.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let file = proactor::fs::File::from_std(tempfile::tempfile()?)?;
+    ///     assert!(!file.is_registered());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn is_registered(&self) -> bool {
+        self.registered.is_some()
     }
 
     fn op<O: crate::op::OpCode>(&self, op: O) -> Op<O> {
@@ -318,7 +384,75 @@ impl File {
     /// # Ok(()) }
     /// ```
     pub async fn write_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<usize, B> {
-        self.op(WriteAt::new(self.fd.clone(), buf, offset)).await
+        let write = WriteAt::new(self.fd.clone(), buf, offset).registered(self.registered.clone());
+        self.op(write).await
+    }
+
+    /// Reads up to `buf.capacity()` bytes from `offset` into a registered
+    /// buffer, from its start, and returns how many (recorded in
+    /// `buf.len()`, as for [`read_at`](File::read_at)). On io_uring with the
+    /// buffer's set registered, `IORING_OP_READ_FIXED`; otherwise a plain
+    /// positional read into the same memory (see
+    /// [`FixedBuffers`](crate::buf::FixedBuffers)). A buffer of a set
+    /// registered with another driver than this file's: `InvalidInput`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data");
+    /// # std::fs::write(&path, b"0123456789")?;
+    /// use proactor::buf::FixedBuffers;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let buffers = FixedBuffers::new(2, 4096)?; // on the current driver
+    ///     let file = File::open(&path).await?; // on the current driver too
+    ///     let (n, buf) = file.read_fixed_at(buffers.take().unwrap(), 4).await;
+    ///     assert_eq!(&buf[..n?], b"456789");
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub async fn read_fixed_at(&self, buf: FixedBuf, offset: u64) -> BufResult<usize, FixedBuf> {
+        let read =
+            ReadFixedAt::new(self.fd.clone(), buf, offset).registered(self.registered.clone());
+        let read = if self.direct {
+            read.never_inline()
+        } else {
+            read.inline_unless_refused(self.inline_refused.clone())
+        };
+        self.op(read).await
+    }
+
+    /// Writes a registered buffer's initialised bytes (`buf.len()`) at
+    /// `offset`, and returns how many it wrote (maybe fewer, as
+    /// [`write_at`](File::write_at)). On io_uring with the buffer's set
+    /// registered, `IORING_OP_WRITE_FIXED`; otherwise a plain positional
+    /// write. A buffer of a set registered with another driver than this
+    /// file's: `InvalidInput`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("out");
+    /// use proactor::buf::FixedBuffers;
+    /// use proactor::fs::File;
+    ///
+    /// proactor::block_on(async {
+    ///     let buffers = FixedBuffers::new(1, 4096)?;
+    ///     let file = File::create(&path).await?;
+    ///     let mut buf = buffers.take().unwrap();
+    ///     buf.extend_from_slice(b"registered")?;
+    ///     let (n, _buf) = file.write_fixed_at(buf, 0).await;
+    ///     assert_eq!(n?, 10);
+    ///     file.close().await
+    /// })?;
+    /// assert_eq!(std::fs::read(&path)?, b"registered");
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_fixed_at(&self, buf: FixedBuf, offset: u64) -> BufResult<usize, FixedBuf> {
+        self.op(WriteFixedAt::new(self.fd.clone(), buf, offset).registered(self.registered.clone()))
+            .await
     }
 
     /// Reads from `offset` into several buffers in one operation

@@ -37,6 +37,7 @@ mod on_pool;
 mod open_options;
 mod paths;
 mod read_dir;
+mod registered;
 mod whole;
 
 pub use file::File;
@@ -48,4 +49,5 @@ pub use open_options::OpenOptions;
 pub use paths::symlink;
 pub use paths::{create_dir, hard_link, metadata, remove_dir, remove_file, rename, try_exists};
 pub use read_dir::{read_dir, DirEntry, ReadDir};
+pub(crate) use registered::FileSlot;
 pub use whole::{copy, read, read_to_string, write, write_owned};

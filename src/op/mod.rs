@@ -20,12 +20,32 @@
 //! # Ok(()) }
 //! ```
 
+/// Builds an entry for a file named by its registered slot
+/// (`types::Fixed`) if `$registered` holds one, else by its fd
+/// (`types::Fd`): `$build` is written once, with `$target` either.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+macro_rules! file_entry {
+    ($registered:expr, $fd:expr, |$target:ident| $build:expr) => {
+        match $registered {
+            Some(slot) => {
+                let $target = io_uring::types::Fixed(slot.index());
+                $build
+            }
+            None => {
+                let $target = io_uring::types::Fd($fd);
+                $build
+            }
+        }
+    };
+}
+
 mod accept;
 mod blocking;
 mod close;
 mod connect;
 #[cfg(unix)]
 mod fd_passing;
+mod fixed;
 mod fsync;
 mod future;
 mod link;
@@ -59,6 +79,7 @@ pub use connect::Connect;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use fd_passing::{ReceivedWithFds, RecvWithFds, SendWithFds, MAX_FDS_PER_MESSAGE};
+pub use fixed::{ReadFixedAt, WriteFixedAt};
 pub use fsync::Fsync;
 pub use future::{Op, OpId, Submission};
 pub use link::LinkAt;
@@ -252,6 +273,15 @@ pub unsafe trait OpCode: std::marker::Send + 'static {
 
     /// Turns the raw result into the output, giving buffers back.
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output;
+
+    /// The identity of the one driver this operation may run on, if it is
+    /// bound to one (its buffer is registered with that driver): the others
+    /// refuse it with `InvalidInput` before building anything. Internal:
+    /// the default, `None`, is right for every operation outside the crate.
+    #[doc(hidden)]
+    fn bound_to(&self) -> Option<usize> {
+        None
+    }
 
     /// Releases what a result carries when nobody will take it (the future
     /// was dropped): an opened fd is closed. The default drops the data.

@@ -2,6 +2,7 @@
 use super::Interest;
 use super::{finish_read, OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, IoBufMut};
+use crate::fs::FileSlot;
 use crate::os::sys;
 use crate::os::AsRawFile;
 #[cfg(unix)]
@@ -126,6 +127,8 @@ pub struct ReadAt<F, B> {
     buf: B,
     offset: u64,
     inline: Inline,
+    /// The file's slot in the ring's table, if it is registered.
+    registered: Option<Arc<FileSlot>>,
 }
 
 /// Whether the readiness back end tries a positional read inline first
@@ -133,7 +136,7 @@ pub struct ReadAt<F, B> {
 /// there is no inline path, and nothing reads this.
 #[derive(Debug)]
 #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-enum Inline {
+pub(super) enum Inline {
     /// Try. If the file's filesystem refuses, this read alone learns it:
     /// each such read costs one failed system call.
     Try,
@@ -144,6 +147,45 @@ enum Inline {
     /// refusal costs that file one failed system call, and no other file
     /// anything.
     UnlessRefused(Arc<AtomicBool>),
+}
+
+impl Inline {
+    /// The read inline (`preadv2(RWF_NOWAIT)`) if this says to try and the
+    /// page cache can serve it; `None`: it goes to the pool.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid for writes of `len` bytes for the call.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(super) unsafe fn try_read(
+        &self,
+        fd: crate::os::RawFile,
+        ptr: *mut u8,
+        len: usize,
+        offset: u64,
+    ) -> Option<io::Result<usize>> {
+        let refused = match self {
+            Inline::Never => return None,
+            Inline::Try => None,
+            Inline::UnlessRefused(refused) if refused.load(Relaxed) => return None,
+            Inline::UnlessRefused(refused) => Some(refused),
+        };
+        let offset = sys::offset_arg(offset).ok()?;
+        let iov = libc::iovec {
+            iov_base: ptr.cast(),
+            iov_len: len,
+        };
+        match nowait::pread(fd, std::slice::from_ref(&iov), offset) {
+            nowait::Outcome::Done(read) => Some(Ok(read)),
+            nowait::Outcome::WouldBlock => None,
+            nowait::Outcome::Refused => {
+                if let Some(refused) = refused {
+                    refused.store(true, Relaxed);
+                }
+                None
+            }
+        }
+    }
 }
 
 impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
@@ -169,6 +211,7 @@ impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
             buf,
             offset,
             inline: Inline::Try,
+            registered: None,
         }
     }
 
@@ -203,6 +246,13 @@ impl<F: AsRawFile + Send + 'static, B: IoBufMut> ReadAt<F, B> {
         self.inline = Inline::UnlessRefused(refused);
         self
     }
+
+    /// Names the file by `registered`, its slot in the ring's table (which
+    /// must hold this very file), instead of its fd.
+    pub(crate) fn registered(mut self, registered: Option<Arc<FileSlot>>) -> Self {
+        self.registered = registered;
+        self
+    }
 }
 
 // SAFETY: as for Read.
@@ -215,13 +265,12 @@ unsafe impl<F: AsRawFile + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> 
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_total());
-        io_uring::opcode::Read::new(
-            io_uring::types::Fd(self.fd.as_raw_file()),
-            self.buf.stable_mut_ptr(),
-            len,
-        )
-        .offset(self.offset)
-        .build()
+        let ptr = self.buf.stable_mut_ptr();
+        file_entry!(&self.registered, self.fd.as_raw_file(), |file| {
+            io_uring::opcode::Read::new(file, ptr, len)
+                .offset(self.offset)
+                .build()
+        })
     }
 
     fn validate(&self) -> io::Result<()> {
@@ -230,33 +279,23 @@ unsafe impl<F: AsRawFile + Send + 'static, B: IoBufMut> OpCode for ReadAt<F, B> 
         sys::check_offset(self.offset)
     }
 
+    fn bound_to(&self) -> Option<usize> {
+        self.registered.as_ref().map(|slot| slot.owner())
+    }
+
     fn readiness(&self) -> Readiness {
         Readiness::Blocking
     }
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn try_now(&mut self) -> Option<io::Result<usize>> {
-        let refused = match &self.inline {
-            Inline::Never => return None,
-            Inline::Try => None,
-            Inline::UnlessRefused(refused) if refused.load(Relaxed) => return None,
-            Inline::UnlessRefused(refused) => Some(refused),
-        };
         let len = capped_len(self.buf.bytes_total()) as usize;
-        let offset = sys::offset_arg(self.offset).ok()?;
-        let iov = libc::iovec {
-            iov_base: self.buf.stable_mut_ptr().cast(),
-            iov_len: len,
-        };
-        match nowait::pread(self.fd.as_raw_file(), std::slice::from_ref(&iov), offset) {
-            nowait::Outcome::Done(read) => Some(Ok(read)),
-            nowait::Outcome::WouldBlock => None,
-            nowait::Outcome::Refused => {
-                if let Some(refused) = refused {
-                    refused.store(true, Relaxed);
-                }
-                None
-            }
+        let ptr = self.buf.stable_mut_ptr();
+        // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut),
+        // owned by this operation for the call.
+        unsafe {
+            self.inline
+                .try_read(self.fd.as_raw_file(), ptr, len, self.offset)
         }
     }
 

@@ -2,11 +2,13 @@
 use super::Interest;
 use super::{OpCode, Readiness};
 use crate::buf::{capped_len, BufResult, IoBuf};
+use crate::fs::FileSlot;
 use crate::os::sys;
 use crate::os::AsRawFile;
 #[cfg(unix)]
 use crate::os::AsRawSource;
 use std::io;
+use std::sync::Arc;
 
 /// Writes `buf`'s initialised bytes to `fd` at its current position (pipes,
 /// sockets). The fd must be in non-blocking mode for the readiness back end.
@@ -118,6 +120,8 @@ pub struct WriteAt<F, B> {
     fd: F,
     buf: B,
     offset: u64,
+    /// The file's slot in the ring's table, if it is registered.
+    registered: Option<Arc<FileSlot>>,
 }
 
 impl<F: AsRawFile + Send + 'static, B: IoBuf> WriteAt<F, B> {
@@ -139,7 +143,19 @@ impl<F: AsRawFile + Send + 'static, B: IoBuf> WriteAt<F, B> {
     /// # Ok(()) }
     /// ```
     pub fn new(fd: F, buf: B, offset: u64) -> Self {
-        WriteAt { fd, buf, offset }
+        WriteAt {
+            fd,
+            buf,
+            offset,
+            registered: None,
+        }
+    }
+
+    /// Names the file by `registered`, its slot in the ring's table (which
+    /// must hold this very file), instead of its fd.
+    pub(crate) fn registered(mut self, registered: Option<Arc<FileSlot>>) -> Self {
+        self.registered = registered;
+        self
     }
 }
 
@@ -153,19 +169,22 @@ unsafe impl<F: AsRawFile + Send + 'static, B: IoBuf> OpCode for WriteAt<F, B> {
     #[cfg(all(target_os = "linux", feature = "uring"))]
     fn uring_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_init());
-        io_uring::opcode::Write::new(
-            io_uring::types::Fd(self.fd.as_raw_file()),
-            self.buf.stable_ptr(),
-            len,
-        )
-        .offset(self.offset)
-        .build()
+        let ptr = self.buf.stable_ptr();
+        file_entry!(&self.registered, self.fd.as_raw_file(), |file| {
+            io_uring::opcode::Write::new(file, ptr, len)
+                .offset(self.offset)
+                .build()
+        })
     }
 
     fn validate(&self) -> io::Result<()> {
         // io_uring reads -1 as "the current position": refuse it, and
         // everything else off_t cannot hold, on both back ends alike.
         sys::check_offset(self.offset)
+    }
+
+    fn bound_to(&self) -> Option<usize> {
+        self.registered.as_ref().map(|slot| slot.owner())
     }
 
     fn readiness(&self) -> Readiness {

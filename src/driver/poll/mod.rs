@@ -225,6 +225,9 @@ impl Shared {
         if self.inherited() {
             return Submission::Done(Err(super::fork::inherited_error()), op);
         }
+        if let Err(error) = super::check_bound(&*op, self as *const Shared as usize) {
+            return Submission::Done(Err(error), op);
+        }
         match op.readiness() {
             Readiness::Now => Submission::Done(op.perform(), op),
             // A pool thread cannot be interrupted: no deadline applies.

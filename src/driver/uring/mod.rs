@@ -13,7 +13,10 @@
 //! nested `block_on`, and a panicking one leaves the turn free.
 
 pub(crate) mod buf_ring;
+mod file_table;
+mod fixed_table;
 mod link_timespecs;
+mod slot_ranges;
 pub(crate) mod probe;
 
 use std::fmt;
@@ -26,6 +29,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use file_table::FileTable;
+use fixed_table::FixedTable;
 use link_timespecs::LinkTimespecs;
 
 use super::lifecycle::{Discard, OpKey, OpTable, Posted, Shot, StreamCancel};
@@ -175,6 +180,11 @@ struct Shared {
     pushed_entries: AtomicU64,
     /// The process's fork count when the driver was made (see `fork`).
     generation: u64,
+    /// The ring's registered buffers. Its lock is taken alone: never with
+    /// another of the driver's.
+    fixed: Mutex<FixedTable>,
+    /// The ring's registered files; its lock too is taken alone.
+    files: Mutex<FileTable>,
 }
 
 impl fmt::Debug for UringDriver {
@@ -232,6 +242,8 @@ impl UringDriver {
             pool: BlockingPool::new(builder.blocking_threads),
             link_timespecs: Mutex::default(),
             pushed_entries: AtomicU64::new(0),
+            fixed: Mutex::default(),
+            files: Mutex::default(),
         });
         // Nobody else can see the driver yet: this thread is the holder, and
         // no operation exists whose completion could need dispatching.
@@ -795,6 +807,9 @@ impl Shared {
         if self.inherited() {
             return Submission::Done(Err(super::fork::inherited_error()), op);
         }
+        if let Err(error) = super::check_bound(&*op, self.identity()) {
+            return Submission::Done(Err(error), op);
+        }
         if !self.support.has(O::URING_OPCODE) {
             return submit_to_pool(&self.table, &self.pool, &self.pool_done, op, waker);
         }
@@ -1114,6 +1129,57 @@ impl UringDriver {
     /// picks no more buffers from it.
     pub(crate) fn unregister_buf_ring(&self, group: u16) -> io::Result<()> {
         self.shared.ring.submitter().unregister_buf_ring(group)
+    }
+
+    /// Registers `bufs` (start, length) in the ring's buffer table: the first slot, or
+    /// `None` where the kernel has no table to share (plain memory).
+    ///
+    /// # Safety
+    ///
+    /// The memory stays valid until [`UringDriver::unregister_fixed`] of
+    /// the same slots returns `true`, or the ring is gone.
+    pub(crate) unsafe fn register_fixed(&self, bufs: &[(*mut u8, usize)]) -> io::Result<Option<u32>> {
+        if self.shared.inherited() {
+            return Err(super::fork::inherited_error());
+        }
+        let iovecs: Vec<libc::iovec> = bufs
+            .iter()
+            .map(|&(iov_base, iov_len)| libc::iovec {
+                iov_base: iov_base.cast(),
+                iov_len,
+            })
+            .collect();
+        // SAFETY: the caller's guarantee.
+        unsafe { lock(&self.shared.fixed).register(&self.shared.ring, &iovecs) }
+    }
+
+    /// Empties `count` slots from `first`; `false` if the kernel refused
+    /// (the memory must then be leaked).
+    pub(crate) fn unregister_fixed(&self, first: u32, count: u32) -> bool {
+        if self.shared.inherited() {
+            // The parent's table: the child cannot change it, and its own
+            // copy of the memory is not what the kernel pinned.
+            return true;
+        }
+        lock(&self.shared.fixed).unregister(&self.shared.ring, first, count)
+    }
+
+    /// Registers `fd` in the ring's file table: its slot, or `None` where
+    /// the kernel has no table to share. The kernel takes its own
+    /// reference to the file: closing `fd` later does not empty the slot.
+    pub(crate) fn register_file(&self, fd: std::os::fd::RawFd) -> io::Result<Option<u32>> {
+        if self.shared.inherited() {
+            return Err(super::fork::inherited_error());
+        }
+        lock(&self.shared.files).register(&self.shared.ring, fd)
+    }
+
+    /// Empties `slot`; `false` if the kernel refused (the slot stays taken).
+    pub(crate) fn unregister_file(&self, slot: u32) -> bool {
+        if self.shared.inherited() {
+            return true;
+        }
+        lock(&self.shared.files).unregister(&self.shared.ring, slot)
     }
 }
 
