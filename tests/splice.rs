@@ -15,7 +15,7 @@ use std::task::Poll;
 use common::{leaks_no_handles, poll_once};
 use proactor::fs::File;
 use proactor::op::{Splice, Tee};
-use proactor::os::{pipe, tee, PipeReader, PipeWriter};
+use proactor::os::{pipe, tee, PipeReader};
 
 /// More than a pipe holds (64 KiB by default), many times over.
 const RELAY_LEN: usize = 4 << 20;
