@@ -176,6 +176,50 @@ both_backends! {
         assert_eq!((&*file).stream_position().unwrap(), 7);
     }
 
+    fn a_splice_into_a_full_socket_waits_for_room(driver) {
+        use std::io::Read;
+        let (mut peer, socket) = common::std_tcp_pair();
+        let filled = fill(&socket);
+        let socket = Arc::new(socket);
+        let (reader, writer) = pipe_fds(&driver);
+        // The pipe is ready; the socket is not: the splice must wait for it.
+        assert_eq!(write_into(&writer, b"tail"), 4);
+        let mut splice = Splice::new(reader, None, socket.clone(), None, 64).run_on(driver.clone());
+        assert!(poll_once(&driver, &mut splice).is_pending(), "a full socket took the bytes");
+        let drain = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            peer.read_to_end(&mut all).map(|_| all)
+        });
+        assert_eq!(driver.block_on(splice).unwrap(), 4);
+        socket.shutdown(std::net::Shutdown::Write).unwrap();
+        let all = drain.join().unwrap().unwrap();
+        assert_eq!(all.len(), filled + 4);
+        assert!(all.ends_with(b"\x07tail"), "the spliced bytes came out of order");
+    }
+
+    fn a_splice_dropped_while_the_socket_is_full_leaks_nothing(driver) {
+        let backend = driver.backend();
+        drop(driver);
+        leaks_no_handles("splices dropped while waiting on a full socket", || {
+            let driver = common::driver(backend);
+            let (_peer, socket) = common::std_tcp_pair();
+            fill(&socket);
+            let socket = Arc::new(socket);
+            let (reader, writer) = pipe_fds(&driver);
+            assert_eq!(write_into(&writer, b"tail"), 4);
+            for _ in 0..4 {
+                let mut splice = Splice::new(reader.clone(), None, socket.clone(), None, 64).run_on(driver.clone());
+                assert!(poll_once(&driver, &mut splice).is_pending(), "a full socket took the bytes");
+                drop(splice);
+            }
+            assert!(common::park_until(&driver, std::time::Duration::from_secs(10), || driver.in_flight() == 0), "a cancelled splice is still held");
+            let mut left = [0u8; 8];
+            // SAFETY: `left` is valid for writes of its length.
+            let read = unsafe { libc::read(reader.as_raw_fd(), left.as_mut_ptr().cast(), left.len()) };
+            assert_eq!(read, 4, "a cancelled splice took the bytes");
+        });
+    }
+
     fn tee_duplicates_without_consuming(driver) {
         driver.block_on(async {
             let (source, source_writer) = pipe().unwrap();
@@ -318,6 +362,27 @@ both_backends! {
 fn pipe_fds(driver: &proactor::Driver) -> (Arc<OwnedFd>, Arc<OwnedFd>) {
     let (reader, writer) = proactor::os::pipe_on(driver.clone()).unwrap();
     (Arc::new(reader.fd_clone()), Arc::new(writer.fd_clone()))
+}
+
+/// Fills a non-blocking socket's send buffer and its peer's receive
+/// buffer with 7s; returns how many bytes that took.
+fn fill(socket: &std::net::TcpStream) -> usize {
+    use std::io::Write;
+    let mut filled = 0;
+    loop {
+        match (&*socket).write(&[7; 64 * 1024]) {
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return filled,
+            Err(e) => panic!("filling the socket: {e}"),
+        }
+    }
+}
+
+/// A plain `write(2)` into a pipe end.
+fn write_into(fd: &OwnedFd, data: &[u8]) -> usize {
+    // SAFETY: `data` is valid for reads of its length; `fd` is open.
+    let written = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    usize::try_from(written).expect("write into an empty pipe")
 }
 
 trait FdClone {
