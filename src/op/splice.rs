@@ -2,16 +2,19 @@
 //! duplicated from one pipe into another) inside the kernel, never through
 //! a user buffer.
 //!
-//! Every attempt is non-blocking (`SPLICE_F_NONBLOCK`) on both back ends:
-//! io_uring runs `IORING_OP_SPLICE` / `IORING_OP_TEE` (Linux 5.7 / 5.8); the
+//! Every attempt asks for `SPLICE_F_NONBLOCK` on both back ends: io_uring
+//! runs `IORING_OP_SPLICE` / `IORING_OP_TEE` (Linux 5.7 / 5.8); the
 //! readiness back end, and io_uring kernels without the opcode, make the
 //! system call (on the blocking pool when a regular file is involved, as
 //! its side may wait for the disk). An attempt that finds a pipe empty or
 //! full, or a socket without data or room, ends with `EAGAIN`; the future
 //! then asks `poll(2)`, without waiting, which side is not ready, waits for
 //! that one ([`Ready`](super::Ready)'s operation: `IORING_OP_POLL_ADD` or
-//! the poller), and tries again. No thread ever blocks on a pipe, so a
-//! dropped future leaves nothing stuck behind it.
+//! the poller), and tries again. No thread of the driver or its pool ever
+//! blocks on a pipe or socket. (io_uring runs splices in its own kernel
+//! workers, and there a socket end may be waited for inside the kernel
+//! rather than reported as `EAGAIN`, as Linux 6.18 does for a full socket;
+//! cancelling the operation ends that wait too.)
 
 use std::future::Future;
 use std::io;
