@@ -364,6 +364,24 @@ fn pipe_fds(driver: &proactor::Driver) -> (Arc<OwnedFd>, Arc<OwnedFd>) {
     (Arc::new(reader.fd_clone()), Arc::new(writer.fd_clone()))
 }
 
+/// The wrappers' futures can go to `tokio::spawn` and the like.
+#[allow(dead_code)]
+fn futures_are_send(
+    stream: &proactor::net::TcpStream,
+    file: &File,
+    reader: &PipeReader,
+    writer: &proactor::os::PipeWriter,
+) {
+    fn send<T: Send>(_: T) {}
+    send(stream.splice_to(writer, 1));
+    send(stream.splice_from(reader, 1));
+    send(file.splice_to_at(writer, 1, 0));
+    send(file.splice_from_at(reader, 1, 0));
+    send(tee(reader, writer, 1));
+    send(reader.read(Vec::new()));
+    send(writer.write_all(Vec::new()));
+}
+
 /// Fills a non-blocking socket's send buffer and its peer's receive
 /// buffer with 7s; returns how many bytes that took.
 fn fill(socket: &std::net::TcpStream) -> usize {

@@ -589,3 +589,10 @@ transfer_future! {
     /// it cancels as for [`SpliceFuture`].
     TeeFuture, true
 }
+
+static_assertions::assert_impl_all!(
+    SpliceFuture<std::sync::Arc<std::os::fd::OwnedFd>, std::fs::File>: Send, Unpin
+);
+static_assertions::assert_impl_all!(
+    TeeFuture<std::sync::Arc<std::os::fd::OwnedFd>, std::os::fd::OwnedFd>: Send, Unpin
+);

@@ -168,3 +168,6 @@ macro_rules! pipe_end_traits {
 }
 
 pipe_end_traits!(PipeReader PipeWriter);
+
+static_assertions::assert_impl_all!(PipeReader: Send, Sync);
+static_assertions::assert_impl_all!(PipeWriter: Send, Sync);
