@@ -13,3 +13,5 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/fault}
 cargo test --all-features --test fault --test fault_submit -- --nocapture
 # Link opcodes hidden: hard and symbolic links made on the pool match std.
 cargo test --all-features --test fs_std links_match_std_on_the_pool
+# SPLICE and TEE hidden: the attempts run on the pool, the waits stay the driver's.
+cargo test --all-features --test splice without_the_opcodes_splice_and_tee_run_on_the_pool

@@ -274,6 +274,53 @@ impl ReadSide {
     }
 }
 
+#[cfg(target_os = "linux")]
+impl ReadSide {
+    /// Moves up to `len` bytes from the socket into `pipe`: bytes read
+    /// ahead first (written into the pipe, as they are in user memory
+    /// already), so they come in order whichever API reads; else a splice.
+    pub(crate) async fn splice_to(
+        &self,
+        pipe: &crate::os::PipeWriter,
+        len: usize,
+    ) -> io::Result<usize> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let socket = &self.socket;
+        // Copied, not consumed: only what the pipe takes is handed out.
+        let ahead = poll_fn(|cx| {
+            self.state.poll(cx, |ahead, cx| {
+                if ahead.buffered().is_empty() && !ahead.is_reading() {
+                    return Poll::Ready(Ok::<_, io::Error>(None));
+                }
+                ready!(ahead.poll_fill(cx, len, |own| recv(socket, own)))?;
+                let n = ahead.buffered().len().min(len);
+                Poll::Ready(Ok(Some(ahead.buffered()[..n].to_vec())))
+            })
+        })
+        .await?;
+        match ahead {
+            // Read ahead to the end of the stream.
+            Some(bytes) if bytes.is_empty() => Ok(0),
+            Some(bytes) => {
+                let written = pipe.write(bytes).await.0?;
+                poll_fn(|cx| {
+                    self.state
+                        .poll(cx, |ahead, _| Poll::Ready(ahead.consume(written)))
+                })
+                .await;
+                Ok(written)
+            }
+            None => {
+                let splice =
+                    crate::op::Splice::new(socket.fd().clone(), None, pipe.fd.clone(), None, len);
+                splice.run_on(socket.driver().clone()).await
+            }
+        }
+    }
+}
+
 impl WriteSide {
     /// `AsyncWrite::poll_write_vectored`: the slices are gathered into the
     /// buffer and sent as one operation.
@@ -361,6 +408,20 @@ impl WriteSide {
         }
         let send = crate::op::SendZc::new(self.socket.fd().clone(), buf);
         send.run_on(self.socket.driver().clone()).await
+    }
+
+    /// Moves up to `len` bytes from `pipe` into the socket, after the
+    /// buffered writes.
+    #[cfg(target_os = "linux")]
+    pub(crate) async fn splice_from(
+        &self,
+        pipe: &crate::os::PipeReader,
+        len: usize,
+    ) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_flush(cx)).await?;
+        let splice =
+            crate::op::Splice::new(pipe.fd.clone(), None, self.socket.fd().clone(), None, len);
+        splice.run_on(self.socket.driver().clone()).await
     }
 
     /// Writes all of `buf`'s initialised bytes, after the buffered writes.

@@ -15,6 +15,8 @@ use crate::os::AsRawFile;
 use crate::Driver;
 
 mod cursor;
+#[cfg(target_os = "linux")]
+mod splice;
 
 /// An open file whose operations run on a driver.
 ///

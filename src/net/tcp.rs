@@ -449,6 +449,55 @@ impl TcpStream {
         self.io.write_side().write_zc(buf).await
     }
 
+    /// Moves up to `len` bytes received on this stream into `pipe`
+    /// without copying them through user memory ([`Splice`](crate::op::Splice)),
+    /// after any bytes the poll-based read traits read ahead. Returns how
+    /// many; `0` once the peer shut down its side (or for `len == 0`).
+    /// Waits while nothing is received or the pipe is full.
+    ///
+    /// With [`splice_from`](Self::splice_from), a relay moves bytes
+    /// between two sockets without them leaving the kernel:
+    ///
+    /// ```
+    /// use proactor::net::{TcpListener, TcpStream};
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// proactor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     let (reader, writer) = proactor::os::pipe()?;
+    ///     client.write_all(b"echo me").await.0?;
+    ///     let n = server.splice_to(&writer, 64).await?; // socket -> pipe
+    ///     let mut back = 0;
+    ///     while back < n {
+    ///         back += server.splice_from(&reader, n - back).await?; // pipe -> socket
+    ///     }
+    ///     let (got, buf) = client.read_exact(vec![0; n]).await;
+    ///     got?;
+    ///     assert_eq!(&buf[..], &b"echo me"[..n]);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    #[cfg(target_os = "linux")]
+    #[cfg_attr(docsrs, doc(cfg(target_os = "linux")))]
+    pub async fn splice_to(&self, pipe: &crate::os::PipeWriter, len: usize) -> io::Result<usize> {
+        self.io.read_side().splice_to(pipe, len).await
+    }
+
+    /// Moves up to `len` bytes from `pipe` onto this stream without copying
+    /// them through user memory ([`Splice`](crate::op::Splice)), after
+    /// anything the poll-based write traits buffered. Returns how many; `0`
+    /// once the pipe is empty and its writer gone. Waits while the pipe is
+    /// empty or the socket's send buffer full. See
+    /// [`splice_to`](Self::splice_to) for an example.
+    #[cfg(target_os = "linux")]
+    #[cfg_attr(docsrs, doc(cfg(target_os = "linux")))]
+    pub async fn splice_from(&self, pipe: &crate::os::PipeReader, len: usize) -> io::Result<usize> {
+        self.io.write_side().splice_from(pipe, len).await
+    }
+
     /// The driver this stream's operations run on.
     ///
     /// ```

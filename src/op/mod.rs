@@ -60,6 +60,8 @@ mod recv_pooled;
 mod send;
 mod send_zc;
 mod shutdown;
+#[cfg(target_os = "linux")]
+mod splice;
 mod statx;
 mod timeout;
 mod truncate;
@@ -100,6 +102,9 @@ pub(crate) use recv_pooled::RecvPooled;
 pub use send::{Send, SendTo};
 pub use send_zc::{SendZc, SendZcFuture};
 pub use shutdown::Shutdown;
+#[cfg(target_os = "linux")]
+#[cfg_attr(docsrs, doc(cfg(target_os = "linux")))]
+pub use splice::{Splice, SpliceFuture, Tee, TeeFuture};
 pub use statx::{FileStat, Statx, StatxPath};
 pub use timeout::Timeout;
 pub use truncate::Ftruncate;

@@ -75,8 +75,13 @@ cfg_if::cfg_if! {
 }
 
 mod async_fd;
+#[cfg(target_os = "linux")]
+mod pipe;
 
 pub use async_fd::AsyncFd;
+#[cfg(target_os = "linux")]
+#[cfg_attr(docsrs, doc(cfg(target_os = "linux")))]
+pub use pipe::{pipe, pipe_on, tee, PipeReader, PipeWriter};
 pub use sys::{RawFile, RawSource};
 
 /// A value that owns or borrows an open file and can lend its raw handle:
