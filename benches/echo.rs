@@ -10,6 +10,10 @@
 //! system, `pthread_getcpuclockid`) per round trip, reported by criterion as
 //! if it were time. The CPU figure is the one that tells servers apart.
 //!
+//! Each proactor back end serves twice: with one owned-buffer `read` after
+//! another, and with `recv_stream` on a shared `BufPool` (on io_uring, one
+//! multishot receive per connection on a provided-buffer ring).
+//!
 //! `cargo bench --features uring --bench echo`
 
 // criterion_group! makes an undocumented public function.
@@ -51,6 +55,17 @@ mod linux {
             "proactor-echo",
             backend,
             super::echo_server::serve_all,
+        )
+    }
+
+    /// The same server, each connection a `recv_stream` on one shared
+    /// `BufPool` (on io_uring: one multishot receive per connection on a
+    /// provided-buffer ring).
+    fn proactor_pooled_server(backend: Backend) -> Server {
+        super::server_thread::proactor_server(
+            "proactor-echo-pooled",
+            backend,
+            super::echo_server::serve_all_pooled,
         )
     }
 
@@ -132,9 +147,18 @@ mod linux {
         if let Ok(driver) = proactor::Driver::builder().force(Backend::IoUring).build() {
             drop(driver);
             servers.push(("proactor io_uring", proactor_server(Backend::IoUring)));
+            servers.push((
+                "proactor io_uring recv_stream",
+                proactor_pooled_server(Backend::IoUring),
+            ));
         }
         #[cfg(feature = "poll")]
         servers.push(("proactor poll", proactor_server(Backend::Poll)));
+        #[cfg(feature = "poll")]
+        servers.push((
+            "proactor poll recv_stream",
+            proactor_pooled_server(Backend::Poll),
+        ));
         servers.push(("tokio current_thread", tokio_server()));
 
         for (connections, size) in CASES {

@@ -346,3 +346,56 @@ fn without_sparse_tables_fixed_buffers_are_plain_memory() {
     fault::hide_sparse_tables(false);
     assert_eq!(fault::pool_runs(), before, "in the ring, not on the pool");
 }
+
+/// Receives a patterned 200 KiB through `recv_stream` on io_uring with a
+/// small pool, checking every byte and that every buffer came back.
+fn recv_stream_moves_every_byte(driver: &Driver, registered: bool) {
+    use futures::StreamExt;
+    use std::io::Write;
+    let sent: Vec<u8> = (0..200_000).map(|i| (i % 251) as u8).collect();
+    driver.block_on(async {
+        let (mut client, server) = common::std_tcp_pair();
+        let server = TcpStream::from_std(server).unwrap();
+        let pool = proactor::buf::BufPool::new(4, 1024).unwrap();
+        assert_eq!(pool.is_registered(), registered);
+        let to_send = sent.clone();
+        let writer = std::thread::spawn(move || client.write_all(&to_send).unwrap());
+        let mut received = Vec::new();
+        let mut chunks = server.recv_stream(&pool);
+        while let Some(chunk) = chunks.next().await {
+            received.extend_from_slice(&chunk.unwrap());
+        }
+        writer.join().unwrap();
+        assert!(received == sent, "bytes lost or out of order");
+        assert_eq!(pool.in_use(), 0);
+    });
+}
+
+/// A kernel with provided-buffer rings but no multishot receive (5.19,
+/// told by its missing `IORING_OP_SEND_ZC` of 6.0): one buffer-select
+/// receive after another, each yielding one chunk.
+#[test]
+fn recv_stream_without_multishot_receive_selects_one_buffer_at_a_time() {
+    let _serial = common::serial();
+    let Some(driver) = common::driver_unless_skipped(Backend::IoUring) else {
+        return;
+    };
+    fault::hide_opcode(opcode::SendZc::CODE);
+    recv_stream_moves_every_byte(&driver, true);
+    fault::reveal_opcodes();
+}
+
+/// A kernel without provided-buffer rings (before 5.19, told by its
+/// missing `IORING_OP_SOCKET`): the pool is plain memory and each receive
+/// on io_uring takes a free buffer of it.
+#[test]
+fn recv_stream_without_buffer_rings_lends_pool_buffers() {
+    let _serial = common::serial();
+    fault::hide_opcode(opcode::Socket::CODE);
+    let Some(driver) = common::driver_unless_skipped(Backend::IoUring) else {
+        fault::reveal_opcodes();
+        return;
+    };
+    recv_stream_moves_every_byte(&driver, false);
+    fault::reveal_opcodes();
+}

@@ -8,6 +8,7 @@ use std::io;
 
 use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
+use proactor::buf::BufPool;
 use proactor::net::{TcpListener, TcpStream};
 
 /// Sends back everything `stream` receives until the peer closes it, reading
@@ -26,6 +27,41 @@ pub async fn serve(stream: TcpStream, buffer: usize) -> io::Result<u64> {
         result?;
         echoed += n as u64;
         buf = written;
+    }
+}
+
+/// Sends back everything `stream` receives until the peer closes it, each
+/// chunk received into a buffer of `pool` and written back as it is.
+/// Returns the bytes echoed.
+pub async fn serve_pooled(stream: TcpStream, pool: BufPool) -> io::Result<u64> {
+    let mut echoed = 0;
+    let mut chunks = stream.recv_stream(&pool);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        echoed += chunk.len() as u64;
+        let (result, _back_to_the_pool) = stream.write_all(chunk).await;
+        result?;
+    }
+    Ok(echoed)
+}
+
+/// Accepts on `listener` for ever, echoing on every connection (with
+/// `TCP_NODELAY`) at once, each chunk in a buffer of one pool of 256 ×
+/// 16 KiB shared by every connection.
+pub async fn serve_all_pooled(listener: TcpListener) {
+    let pool = BufPool::new(256, 16 * 1024).expect("a buffer pool");
+    let mut connections = FuturesUnordered::new();
+    let mut accept = Box::pin(listener.accept().fuse());
+    loop {
+        futures::select! {
+            accepted = accept => {
+                accept.set(listener.accept().fuse());
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                connections.push(serve_pooled(stream, pool.clone()));
+            }
+            _ = connections.select_next_some() => {}
+        }
     }
 }
 
