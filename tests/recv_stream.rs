@@ -330,3 +330,69 @@ fn bad_pool_shapes_are_refused() {
         assert!(BufPool::with_driver(&driver, 1 << 15, 1).is_ok());
     }
 }
+
+#[cfg(unix)]
+both_backends! {
+    fn unix_streams_have_it_too(driver) {
+        driver.block_on(async {
+            let (client, server) = proactor::net::UnixStream::pair().unwrap();
+            let pool = BufPool::new(4, 512).unwrap();
+            let sent = pattern(100_000);
+            let writer = async {
+                let (result, _) = client.write_all(sent.clone()).await;
+                result.unwrap();
+                drop(client);
+            };
+            let reader = async {
+                let mut received = Vec::new();
+                let mut chunks = server.recv_stream(&pool);
+                while let Some(chunk) = chunks.next().await {
+                    received.extend_from_slice(&chunk.unwrap());
+                }
+                received
+            };
+            let ((), received) = futures::join!(writer, reader);
+            assert!(received == sent);
+        });
+    }
+}
+
+/// An echo server on `recv_stream` inside a tokio runtime (the host
+/// integration's driver), each connection a tokio task.
+#[cfg(all(feature = "tokio", target_os = "linux"))]
+#[test]
+fn an_echo_under_tokio() {
+    let _serial = common::serial();
+    let runtime = common::current_thread_runtime();
+    runtime.block_on(async {
+        let listener = proactor::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let pool = BufPool::new(8, 1024).unwrap();
+            for _ in 0..3 {
+                let (stream, _) = listener.accept().await.unwrap();
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    let mut chunks = stream.recv_stream(&pool);
+                    while let Some(chunk) = chunks.next().await {
+                        let (sent, _) = stream.write_all(chunk.unwrap()).await;
+                        sent.unwrap();
+                    }
+                });
+            }
+        });
+        let clients = (0..3u8).map(|i| async move {
+            let client = TcpStream::connect(addr).await.unwrap();
+            let message: Vec<u8> = pattern(30_000).into_iter().map(|b| b ^ i).collect();
+            let (sent, message) = client.write_all(message).await;
+            sent.unwrap();
+            let (got, echoed) = client.read_exact(vec![0u8; message.len()]).await;
+            got.unwrap();
+            assert!(echoed == message);
+        });
+        futures::future::join_all(clients).await;
+        server.await.unwrap();
+    });
+}
