@@ -422,6 +422,13 @@ unsafe impl IoBuf for FixedBuf {
     fn bytes_total(&self) -> usize {
         self.capacity()
     }
+    fn registered(&self) -> Option<(usize, Option<u16>)> {
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        let slot = self.slot();
+        #[cfg(not(all(target_os = "linux", feature = "uring")))]
+        let slot = None;
+        Some((self.owner(), slot))
+    }
 }
 
 // SAFETY: as for IoBuf; only this buffer's share of the region is written.

@@ -47,6 +47,16 @@ pub unsafe trait IoBuf: Unpin + Send + 'static {
     /// Number of bytes the buffer can hold (what a read may fill).
     fn bytes_total(&self) -> usize;
 
+    /// The registered buffer this one is or lies in (a
+    /// [`FixedBuf`](super::FixedBuf)): the identity of the driver its set
+    /// belongs to, and its slot in that driver's buffer table if the set is
+    /// registered there. Internal: the default, `None`, is right for every
+    /// buffer outside the crate.
+    #[doc(hidden)]
+    fn registered(&self) -> Option<(usize, Option<u16>)> {
+        None
+    }
+
     /// A view of `range` of this buffer, owning it.
     ///
     /// # Panics

@@ -207,6 +207,10 @@ unsafe impl<T: IoBuf> IoBuf for Slice<T> {
     fn bytes_total(&self) -> usize {
         self.end - self.begin
     }
+    fn registered(&self) -> Option<(usize, Option<u16>)> {
+        // A window of a registered buffer lies within its registration.
+        self.buf.registered()
+    }
 }
 
 // SAFETY: as for IoBuf; set_init only records bytes that are initialised: the

@@ -58,11 +58,14 @@ impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> Send<F, B> {
     #[cfg(all(target_os = "linux", feature = "uring"))]
     pub(crate) fn zero_copy_entry(&mut self) -> io_uring::squeue::Entry {
         let len = capped_len(self.buf.bytes_init());
+        // From a registered buffer, the kernel need not map its pages.
+        let slot = self.buf.registered().and_then(|(_, slot)| slot);
         io_uring::opcode::SendZc::new(
             io_uring::types::Fd(self.fd.as_raw_source()),
             self.buf.stable_ptr(),
             len,
         )
+        .buf_index(slot)
         .flags(sys::SEND_FLAGS)
         .build()
     }
@@ -104,6 +107,11 @@ unsafe impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> OpCode for S
         let len = capped_len(self.buf.bytes_init()) as usize;
         // SAFETY: the pointer is valid for `len` initialised bytes.
         unsafe { sys::send(self.fd.as_raw_source(), self.buf.stable_ptr(), len) }
+    }
+
+    fn bound_to(&self) -> Option<usize> {
+        // A buffer of a registered set works only with its own driver.
+        self.buf.registered().map(|(owner, _)| owner)
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {

@@ -26,6 +26,12 @@ use crate::Driver;
 /// completes only as the peer reads (a plain send would return a short
 /// count at once): read on another task or thread meanwhile, as below.
 ///
+/// From a [`FixedBuf`](crate::buf::FixedBuf) (or a slice of one) whose
+/// set is registered with the ring, the entry names the buffer's slot
+/// (`IORING_RECVSEND_FIXED_BUF`), so the kernel need not map its pages for
+/// each send. A buffer of another driver's set is refused with
+/// `InvalidInput`, by every send.
+///
 /// On the readiness back end, and on kernels without the opcode, it is a
 /// plain [`Send`] (one copy). Zero copy pays for large buffers on real
 /// network devices; over loopback the kernel copies anyway, and a small
@@ -112,6 +118,10 @@ unsafe impl<F: AsRawSource + std::marker::Send + 'static, B: IoBuf> OpCode for Z
 
     fn perform(&mut self) -> io::Result<usize> {
         self.0.perform()
+    }
+
+    fn bound_to(&self) -> Option<usize> {
+        self.0.bound_to()
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {

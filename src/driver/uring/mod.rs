@@ -909,6 +909,9 @@ impl Shared {
         if self.inherited() {
             return Err((super::fork::inherited_error(), op));
         }
+        if let Err(error) = super::check_bound(&*op, self.identity()) {
+            return Err((error, op));
+        }
         // Cloned before the lock: a waker's clone is user code.
         let waker = waker.clone();
         let (key, queue_full) = {
