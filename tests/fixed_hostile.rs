@@ -1,0 +1,130 @@
+//! Fixed buffers and registered files under hostile use: registration the
+//! kernel only partly grants, drop orders, fd reuse under a registered file.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::io::ErrorKind;
+
+use proactor::buf::FixedBuffers;
+use proactor::Backend;
+
+/// Whether the running kernel has the sparse buffer table (Linux 5.19)
+/// that registration needs.
+fn kernel_has_sparse_table() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (numbers.next().unwrap(), numbers.next().unwrap());
+    (major, minor) >= (5, 19)
+}
+
+both_backends! {
+    fn a_set_the_kernel_only_partly_locks_is_refused_or_works_whole(driver) {
+        let name = common::env_name(driver.backend());
+        let (ok, output) = common::run_child(
+            "partial_memlock_child",
+            &[("PARTIAL_MEMLOCK_CHILD", "1"), ("PROACTOR_BACKEND", name)],
+        );
+        assert!(ok && output.contains("child passed"), "on {name}:\n{output}");
+    }
+}
+
+/// Child of `a_set_the_kernel_only_partly_locks_is_refused_or_works_whole`:
+/// without CAP_IPC_LOCK and with RLIMIT_MEMLOCK at 64 KiB, a set of 64
+/// one-page buffers (256 KiB) does not fit. The kernel registers buffers one
+/// after another and reports how many it took before the limit stopped it,
+/// so the set must either be refused with an error that names the limit or
+/// have every buffer usable: never registered in part, with the buffers
+/// past the limit failing each operation with `EFAULT`.
+#[test]
+fn partial_memlock_child() {
+    if std::env::var_os("PARTIAL_MEMLOCK_CHILD").is_none() {
+        return;
+    }
+    drop_cap_ipc_lock();
+    let backend = common::backend_named(&std::env::var("PROACTOR_BACKEND").unwrap());
+    let driver = common::driver(backend);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct, live for the call.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) },
+        0
+    );
+    limit.rlim_cur = limit.rlim_max.min(64 * 1024);
+    // SAFETY: setrlimit reads the struct, live for the call.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) }, 0);
+    match FixedBuffers::with_driver(&driver, 64, 4096) {
+        Err(error) => {
+            assert_eq!(
+                backend,
+                Backend::IoUring,
+                "plain memory cannot be refused: {error}"
+            );
+            assert!(kernel_has_sparse_table());
+            assert_eq!(error.kind(), ErrorKind::OutOfMemory, "{error}");
+            assert!(error.to_string().contains("RLIMIT_MEMLOCK"), "{error}");
+            println!("refused: {error}");
+            // What the kernel had locked before it refused was let go of.
+            let small = FixedBuffers::with_driver(&driver, 4, 4096).unwrap();
+            assert!(
+                small.is_registered(),
+                "the refused set still holds locked memory"
+            );
+        }
+        Ok(buffers) => {
+            let file = tempfile::tempfile().unwrap();
+            let file = driver
+                .block_on(async { proactor::fs::File::from_std(file) })
+                .unwrap();
+            let all: Vec<_> = std::iter::from_fn(|| buffers.take()).collect();
+            assert_eq!(all.len(), 64);
+            for (index, mut buf) in all.into_iter().enumerate() {
+                buf.extend_from_slice(b"page").unwrap();
+                let (n, _) = driver.block_on(file.write_fixed_at(buf, 4 * index as u64));
+                let n = n.unwrap_or_else(|e| {
+                    panic!("buffer {index} of a set said to be registered: {e}")
+                });
+                assert_eq!(n, 4);
+            }
+            println!("registered: {}", buffers.is_registered());
+        }
+    }
+    println!("child passed");
+}
+
+/// Takes CAP_IPC_LOCK out of this process's effective and permitted sets:
+/// with it (root), locked memory is not limited.
+fn drop_cap_ipc_lock() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_IPC_LOCK: u32 = 14;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget writes the header and two data structs, all live.
+    let got = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    assert_eq!(got, 0, "capget: {}", std::io::Error::last_os_error());
+    data[0].effective &= !(1 << CAP_IPC_LOCK);
+    data[0].permitted &= !(1 << CAP_IPC_LOCK);
+    // SAFETY: capset reads the header and two data structs, all live.
+    let set = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    assert_eq!(set, 0, "capset: {}", std::io::Error::last_os_error());
+}
