@@ -218,28 +218,39 @@ where
         let (fd_in, fd_out) = (self.fd_in.as_raw_source(), self.fd_out.as_raw_source());
         let len = self.len as usize;
         let flags = libc::SPLICE_F_NONBLOCK;
-        let moved = if TEE {
-            // SAFETY: two fds the operation owns; no memory involved.
-            unsafe { libc::tee(fd_in, fd_out, len, flags) }
-        } else {
-            // `new` checked that each offset fits an loff_t. The kernel
-            // advances these copies, not the file position.
-            let mut off_in = self.off_in.map(|offset| offset as libc::loff_t);
-            let mut off_out = self.off_out.map(|offset| offset as libc::loff_t);
-            // SAFETY: the offset pointers are null or point to the locals
-            // above, alive for the call; the fds are the operation's.
-            unsafe {
-                libc::splice(
-                    fd_in,
-                    offset_ptr(&mut off_in),
-                    fd_out,
-                    offset_ptr(&mut off_out),
-                    len,
-                    flags,
-                )
-            }
+        let call = || {
+            let moved = if TEE {
+                // SAFETY: two fds the operation owns; no memory involved.
+                unsafe { libc::tee(fd_in, fd_out, len, flags) }
+            } else {
+                // `new` checked that each offset fits an loff_t. The kernel
+                // advances these copies, not the file position.
+                let mut off_in = self.off_in.map(|offset| offset as libc::loff_t);
+                let mut off_out = self.off_out.map(|offset| offset as libc::loff_t);
+                // SAFETY: the offset pointers are null or point to the locals
+                // above, alive for the call; the fds are the operation's.
+                unsafe {
+                    libc::splice(
+                        fd_in,
+                        offset_ptr(&mut off_in),
+                        fd_out,
+                        offset_ptr(&mut off_out),
+                        len,
+                        flags,
+                    )
+                }
+            };
+            sys::cvt(moved)
         };
-        sys::cvt(moved)
+        // Into a pipe without a reader, or onto a reset socket, the call
+        // raises SIGPIPE (splice takes no MSG_NOSIGNAL). A file takes no
+        // signal. (On io_uring the kernel's worker makes it, and the
+        // signal stays there.)
+        if self.ends[1] == End::File {
+            call()
+        } else {
+            crate::os::sigpipe::without_sigpipe(call)
+        }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
