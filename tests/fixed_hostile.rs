@@ -58,10 +58,8 @@ fn nofile_child() {
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes the struct, live for the call.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-        0
-    );
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(got, 0);
     limit.rlim_cur = limit.rlim_max.min(1024);
     // SAFETY: setrlimit reads the struct, live for the call.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
@@ -103,10 +101,8 @@ fn partial_memlock_child() {
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes the struct, live for the call.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) },
-        0
-    );
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) };
+    assert_eq!(got, 0);
     limit.rlim_cur = limit.rlim_max.min(64 * 1024);
     // SAFETY: setrlimit reads the struct, live for the call.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) }, 0);

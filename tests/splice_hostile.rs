@@ -27,10 +27,8 @@ fn fill_pipe(fd: &OwnedFd) -> usize {
     // SAFETY: F_GETFL / F_SETFL on an open fd; no memory involved.
     let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
     // SAFETY: as above.
-    assert_eq!(
-        unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) },
-        0
-    );
+    let set = unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    assert_eq!(set, 0);
     let chunk = [7u8; 4096];
     let mut total = 0;
     loop {
@@ -114,10 +112,8 @@ fn sigpipe_child() {
         return;
     }
     // SAFETY: setting a signal's disposition to its default; no handler.
-    assert_ne!(
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) },
-        libc::SIG_ERR
-    );
+    let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    assert_ne!(old, libc::SIG_ERR);
     let backend = common::backend_named(&std::env::var("PROACTOR_BACKEND").unwrap());
     let driver = common::driver(backend);
     let _current = driver.enter();
