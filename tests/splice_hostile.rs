@@ -161,3 +161,74 @@ fn sigpipe_child() {
     });
     println!("child passed");
 }
+
+both_backends! {
+    /// `splice_to` first hands over what the poll traits read ahead, by a
+    /// write into the pipe. Dropped after that write went in but before
+    /// its result was seen (a timeout, a `select!`), it must not leave the
+    /// same bytes in the stream's buffer too: every byte reaches the pipe
+    /// or the stream's next read exactly once.
+    fn a_splice_to_dropped_after_its_read_ahead_write_duplicates_nothing(driver) {
+        use futures::{AsyncBufReadExt, AsyncReadExt};
+        let _current = driver.enter();
+        let (client, mut server) = driver.block_on(common::tcp_pair());
+        driver.block_on(async {
+            client.write_all(b"0123456789".to_vec()).await.0.unwrap();
+            client.shutdown(std::net::Shutdown::Write).await.unwrap();
+            // All ten bytes read ahead into the stream's buffer.
+            loop {
+                if server.fill_buf().await.unwrap().len() == 10 {
+                    break;
+                }
+            }
+        });
+        let (reader, writer) = pipe_on(driver.clone()).unwrap();
+        let mut splice = Box::pin(server.splice_to(&writer, 64));
+        let _ = poll_once(&driver, &mut splice);
+        drop(splice);
+        drop(writer);
+        // Let whatever the dropped splice left in flight finish.
+        assert!(common::park_until(&driver, std::time::Duration::from_secs(10), || driver.in_flight() == 0));
+        driver.block_on(async {
+            let mut piped = Vec::new();
+            loop {
+                let (n, buf) = reader.read(Vec::with_capacity(64)).await;
+                if n.unwrap() == 0 {
+                    break;
+                }
+                piped.extend_from_slice(&buf);
+            }
+            let mut rest = Vec::new();
+            server.read_to_end(&mut rest).await.unwrap();
+            piped.extend_from_slice(&rest);
+            assert_eq!(piped, b"0123456789", "each byte once, in order");
+        });
+    }
+
+    /// Bytes read ahead into a full pipe: `splice_to` waits for room
+    /// without holding a thread, then hands them over.
+    fn a_splice_to_of_read_ahead_bytes_waits_for_a_full_pipe(driver) {
+        use futures::AsyncBufReadExt;
+        let _current = driver.enter();
+        let (client, mut server) = driver.block_on(common::tcp_pair());
+        driver.block_on(async {
+            client.write_all(b"0123456789".to_vec()).await.0.unwrap();
+            while server.fill_buf().await.unwrap().len() < 10 {}
+        });
+        let (reader, writer) = pipe_on(driver.clone()).unwrap();
+        let full = fill_pipe(&writer.as_fd().try_clone_to_owned().unwrap());
+        let mut splice = Box::pin(server.splice_to(&writer, 64));
+        assert!(poll_once(&driver, &mut splice).is_pending(), "a full pipe takes nothing");
+        let mut drained = vec![0u8; full];
+        let mut got = 0;
+        while got < full {
+            // SAFETY: `drained` is valid for writes past `got`.
+            let n = unsafe { libc::read(reader.as_raw_fd(), drained[got..].as_mut_ptr().cast(), full - got) };
+            assert!(n > 0);
+            got += n as usize;
+        }
+        assert_eq!(driver.block_on(splice).unwrap(), 10);
+        let (n, buf) = driver.block_on(reader.read(Vec::with_capacity(64)));
+        assert_eq!(&buf[..n.unwrap()], b"0123456789");
+    }
+}
