@@ -42,6 +42,40 @@ both_backends! {
     }
 }
 
+/// A set made on one thread's driver of a `PerThreadDriver` outlives that
+/// thread (and its driver): its buffers then fail on another thread's
+/// driver with `InvalidInput`, and the set goes without leaking an fd.
+#[test]
+fn a_set_outliving_its_per_thread_driver() {
+    let _serial = common::serial();
+    for backend in common::backends() {
+        common::leaks_no_handles("a set outliving its per-thread driver", || {
+            let drivers = proactor::Driver::builder().force(backend).per_thread();
+            let made = drivers.clone();
+            let buffers = std::thread::spawn(move || {
+                made.block_on(async { FixedBuffers::new(2, 4096).unwrap() })
+            })
+            .join()
+            .unwrap()
+            .unwrap();
+            let file = tempfile::tempfile().unwrap();
+            drivers
+                .block_on(async {
+                    let file = proactor::fs::File::from_std(file).unwrap();
+                    let mut buf = buffers.take().unwrap();
+                    buf.extend_from_slice(b"elsewhere").unwrap();
+                    let (written, buf) = file.write_fixed_at(buf, 0).await;
+                    assert_eq!(written.unwrap_err().kind(), ErrorKind::InvalidInput);
+                    drop(buf);
+                    assert_eq!(buffers.available(), 2);
+                })
+                .unwrap();
+            drop(buffers);
+            drop(drivers);
+        });
+    }
+}
+
 /// Child of `register_works_under_the_usual_open_file_limit`: with the
 /// soft `RLIMIT_NOFILE` at 1024, the default of most Linux systems (the
 /// kernel refuses a file table larger than the limit with `EMFILE`),
