@@ -151,6 +151,12 @@ fn partial_memlock_child() {
             assert_eq!(error.kind(), ErrorKind::OutOfMemory, "{error}");
             assert!(error.to_string().contains("RLIMIT_MEMLOCK"), "{error}");
             println!("refused: {error}");
+            // Refused again and again: each time for the limit, never for
+            // want of free slots (the slots of a refused set come back).
+            for _ in 0..100 {
+                let again = FixedBuffers::with_driver(&driver, 64, 4096).unwrap_err();
+                assert!(again.to_string().contains("RLIMIT_MEMLOCK"), "{again}");
+            }
             // What the kernel had locked before it refused was let go of.
             let small = FixedBuffers::with_driver(&driver, 4, 4096).unwrap();
             assert!(

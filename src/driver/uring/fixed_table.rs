@@ -86,14 +86,13 @@ impl FixedTable {
                     .register_buffers_update(first + filled, std::slice::from_ref(iovec), None)
             };
             if let Err(e) = update {
-                // This slot stayed empty; those before it are emptied again.
-                if filled > 0 && !self.unregister(ring, first, filled) {
-                    // Refused: those slots stay taken, so no entry can name
-                    // them again, and the kernel keeps the pages it pinned.
-                    self.free.release(first + filled, count - filled);
-                }
-                if filled == 0 {
-                    self.free.release(first, count);
+                // This slot and those after it stayed empty: given back.
+                self.free.release(first + filled, count - filled);
+                // Those before it are emptied again, and given back too
+                // (refused: they stay taken, so no entry can name them
+                // again, and the kernel keeps the pages it pinned).
+                if filled > 0 {
+                    self.unregister(ring, first, filled);
                 }
                 return Err(explain(e, "registering fixed buffers"));
             }
