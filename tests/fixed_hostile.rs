@@ -6,7 +6,9 @@ mod common;
 
 use std::io::ErrorKind;
 
+use common::poll_once;
 use proactor::buf::FixedBuffers;
+use proactor::op::{Op, ReadFixedAt};
 use proactor::Backend;
 
 /// Whether the running kernel has the sparse buffer table (Linux 5.19)
@@ -73,6 +75,78 @@ fn a_set_outliving_its_per_thread_driver() {
             drop(buffers);
             drop(drivers);
         });
+    }
+}
+
+/// A fixed read in flight (of an empty blocking pipe: on io_uring it waits
+/// in the kernel) and a registered file, then the set, the read's future,
+/// the driver and the file dropped in every order (24): nothing leaks,
+/// nothing hangs, and the pipe's writer, dropped last, ends what is left.
+#[test]
+fn every_drop_order_of_set_read_driver_and_registered_file() {
+    let _serial = common::serial();
+    let orders = permutations(&[0, 1, 2, 3]);
+    assert_eq!(orders.len(), 24);
+    for backend in common::backends() {
+        for order in &orders {
+            common::leaks_no_handles(&format!("drop order {order:?} on {backend:?}"), || {
+                let driver = common::driver(backend);
+                let buffers = FixedBuffers::with_driver(&driver, 2, 4096).unwrap();
+                let (reader, writer) = blocking_pipe();
+                let read = ReadFixedAt::new(reader, buffers.take().unwrap(), 0).never_inline();
+                let mut read = Box::pin(Op::with_driver(read, driver.clone()));
+                let _ = poll_once(&driver, &mut read);
+                let file = driver
+                    .block_on(async {
+                        let mut file = proactor::fs::File::from_std(tempfile::tempfile()?)?;
+                        file.register()?;
+                        Ok::<_, std::io::Error>(file)
+                    })
+                    .unwrap();
+                let mut parts: [Option<Box<dyn std::any::Any>>; 4] = [
+                    Some(Box::new(buffers)),
+                    Some(Box::new(read)),
+                    Some(Box::new(driver)),
+                    Some(Box::new(file)),
+                ];
+                for &which in order {
+                    drop(parts[which].take());
+                }
+                drop(writer);
+            });
+        }
+    }
+}
+
+fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut all = Vec::new();
+    for (at, &first) in items.iter().enumerate() {
+        let mut rest = items.to_vec();
+        rest.remove(at);
+        for mut tail in permutations(&rest) {
+            tail.insert(0, first);
+            all.push(tail);
+        }
+    }
+    all
+}
+
+/// A pipe without `O_NONBLOCK`: a read of its empty read end waits.
+fn blocking_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two fds pipe2 writes.
+    let made = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(made, 0);
+    // SAFETY: pipe2 returned two new fds that we now own.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
     }
 }
 
