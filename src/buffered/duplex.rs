@@ -279,6 +279,11 @@ impl ReadSide {
     /// Moves up to `len` bytes from the socket into `pipe`: bytes read
     /// ahead first (written into the pipe, as they are in user memory
     /// already), so they come in order whichever API reads; else a splice.
+    ///
+    /// The bytes read ahead are written (a non-blocking `write(2)`; the
+    /// pipe is non-blocking) and consumed in one step, with no operation
+    /// in flight between: a future dropped at any await leaves each byte
+    /// in the pipe or in the buffer, never in both.
     pub(crate) async fn splice_to(
         &self,
         pipe: &crate::os::PipeWriter,
@@ -288,37 +293,54 @@ impl ReadSide {
             return Ok(0);
         }
         let socket = &self.socket;
-        // Copied, not consumed: only what the pipe takes is handed out.
-        let ahead = poll_fn(|cx| {
-            self.state.poll(cx, |ahead, cx| {
-                if ahead.buffered().is_empty() && !ahead.is_reading() {
-                    return Poll::Ready(Ok::<_, io::Error>(None));
-                }
-                ready!(ahead.poll_fill(cx, len, |own| recv(socket, own)))?;
-                let n = ahead.buffered().len().min(len);
-                Poll::Ready(Ok(Some(ahead.buffered()[..n].to_vec())))
-            })
-        })
-        .await?;
-        match ahead {
-            // Read ahead to the end of the stream.
-            Some(bytes) if bytes.is_empty() => Ok(0),
-            Some(bytes) => {
-                let written = pipe.write(bytes).await.0?;
-                poll_fn(|cx| {
-                    self.state
-                        .poll(cx, |ahead, _| Poll::Ready(ahead.consume(written)))
+        loop {
+            let handed = poll_fn(|cx| {
+                self.state.poll(cx, |ahead, cx| {
+                    if ahead.buffered().is_empty() && !ahead.is_reading() {
+                        return Poll::Ready(Ok(None));
+                    }
+                    ready!(ahead.poll_fill(cx, len, |own| recv(socket, own)))?;
+                    let n = ahead.buffered().len().min(len);
+                    if n == 0 {
+                        // Read ahead to the end of the stream.
+                        return Poll::Ready(Ok(Some(0)));
+                    }
+                    let written = write_into_pipe(pipe, &ahead.buffered()[..n]);
+                    if let Ok(written) = written {
+                        ahead.consume(written);
+                    }
+                    Poll::Ready(written.map(Some))
                 })
-                .await;
-                Ok(written)
-            }
-            None => {
-                let splice =
-                    crate::op::Splice::new(socket.fd().clone(), None, pipe.fd.clone(), None, len);
-                splice.run_on(socket.driver().clone()).await
+            })
+            .await;
+            match handed {
+                Ok(Some(written)) => return Ok(written),
+                Ok(None) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let room =
+                        crate::op::Ready::new(pipe.fd.clone(), crate::op::Interest::Writable);
+                    Op::with_driver(room, socket.driver().clone()).await?;
+                }
+                Err(e) => return Err(e),
             }
         }
+        let splice = crate::op::Splice::new(socket.fd().clone(), None, pipe.fd.clone(), None, len);
+        splice.run_on(socket.driver().clone()).await
     }
+}
+
+/// One non-blocking `write(2)` of `bytes` into `pipe`; a pipe without a
+/// reader is `BrokenPipe`, never SIGPIPE.
+#[cfg(target_os = "linux")]
+fn write_into_pipe(pipe: &crate::os::PipeWriter, bytes: &[u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    crate::os::sigpipe::without_sigpipe(|| {
+        // SAFETY: `bytes` is valid for reads of its length; `pipe` keeps
+        // its fd open for the call.
+        let written = unsafe { libc::write(pipe.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        crate::os::sys::cvt(written)
+    })
 }
 
 impl WriteSide {

@@ -243,13 +243,16 @@ impl File {
     /// them, such as [`read_exact_at`](File::read_exact_at)) name the file
     /// by its slot, so the kernel skips looking up the fd and counting a
     /// reference to the file for each. The slot is emptied once the `File`
-    /// (or the `std::fs::File` it becomes) and every operation that names it
-    /// are gone.
+    /// is gone (dropped, closed, or turned into a `std::fs::File`) and so is
+    /// every operation that names it.
     ///
     /// `Ok(true)`: registered (again, if it already was). `Ok(false)`: it
     /// cannot be here, and everything works as before: the readiness back
-    /// end, a kernel before 5.19, an OS other than Unix. A full table (4096
-    /// files per driver): an `OutOfMemory` error.
+    /// end, a kernel before 5.19, an OS other than Unix, a soft
+    /// `RLIMIT_NOFILE` of 0. A full table: an `OutOfMemory` error. The
+    /// table has 4096 slots per driver, or as many as the soft
+    /// `RLIMIT_NOFILE` when the driver's first file was registered, if that
+    /// is lower (the kernel allows no more; 1024 on most systems).
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {

@@ -218,28 +218,39 @@ where
         let (fd_in, fd_out) = (self.fd_in.as_raw_source(), self.fd_out.as_raw_source());
         let len = self.len as usize;
         let flags = libc::SPLICE_F_NONBLOCK;
-        let moved = if TEE {
-            // SAFETY: two fds the operation owns; no memory involved.
-            unsafe { libc::tee(fd_in, fd_out, len, flags) }
-        } else {
-            // `new` checked that each offset fits an loff_t. The kernel
-            // advances these copies, not the file position.
-            let mut off_in = self.off_in.map(|offset| offset as libc::loff_t);
-            let mut off_out = self.off_out.map(|offset| offset as libc::loff_t);
-            // SAFETY: the offset pointers are null or point to the locals
-            // above, alive for the call; the fds are the operation's.
-            unsafe {
-                libc::splice(
-                    fd_in,
-                    offset_ptr(&mut off_in),
-                    fd_out,
-                    offset_ptr(&mut off_out),
-                    len,
-                    flags,
-                )
-            }
+        let call = || {
+            let moved = if TEE {
+                // SAFETY: two fds the operation owns; no memory involved.
+                unsafe { libc::tee(fd_in, fd_out, len, flags) }
+            } else {
+                // `new` checked that each offset fits an loff_t. The kernel
+                // advances these copies, not the file position.
+                let mut off_in = self.off_in.map(|offset| offset as libc::loff_t);
+                let mut off_out = self.off_out.map(|offset| offset as libc::loff_t);
+                // SAFETY: the offset pointers are null or point to the locals
+                // above, alive for the call; the fds are the operation's.
+                unsafe {
+                    libc::splice(
+                        fd_in,
+                        offset_ptr(&mut off_in),
+                        fd_out,
+                        offset_ptr(&mut off_out),
+                        len,
+                        flags,
+                    )
+                }
+            };
+            sys::cvt(moved)
         };
-        sys::cvt(moved)
+        // Into a pipe without a reader, or onto a reset socket, the call
+        // raises SIGPIPE (splice takes no MSG_NOSIGNAL). A file takes no
+        // signal. (On io_uring the kernel's worker makes it, and the
+        // signal stays there.)
+        if self.ends[1] == End::File {
+            call()
+        } else {
+            crate::os::sigpipe::without_sigpipe(call)
+        }
     }
 
     fn complete(self: Box<Self>, result: io::Result<usize>) -> Self::Output {
@@ -418,18 +429,27 @@ where
 /// [`PipeWriter`](crate::os::PipeWriter), `TcpStream::splice_to` and
 /// `File::splice_to_at` wrap it.
 ///
+/// Hand it fds, not values that hold a [`Driver`] handle (a `PipeReader`,
+/// a `PipeWriter`, a `TcpStream`): an operation whose future is dropped
+/// keeps what it owns until its driver sees it end, and a handle among
+/// that keeps the driver alive. Should every other handle be gone by then,
+/// nothing drives it any more: the driver, its ring and those fds stay
+/// open for the life of the process. The wrappers above pass fds.
+///
 /// ```
 /// use proactor::op::Splice;
 /// use std::io::Write;
-/// use std::sync::Arc;
+/// use std::os::fd::AsFd;
 ///
 /// # fn main() -> std::io::Result<()> {
 /// let mut file = tempfile::tempfile()?;
 /// file.write_all(b"0123456789")?;
 /// proactor::block_on(async {
 ///     let (reader, writer) = proactor::os::pipe()?;
+///     // The pipe's fd, not the `PipeWriter` (which holds the driver).
+///     let into_pipe = writer.as_fd().try_clone_to_owned()?;
 ///     // Bytes 4..10 of the file into the pipe; the file's position stays.
-///     let moved = Splice::new(file, Some(4), Arc::new(writer), None, 6).run()?.await?;
+///     let moved = Splice::new(file, Some(4), into_pipe, None, 6).run()?.await?;
 ///     assert_eq!(moved, 6);
 ///     let (n, buf) = reader.read(Vec::with_capacity(16)).await;
 ///     assert_eq!(&buf[..n?], b"456789");
@@ -473,20 +493,21 @@ where
 /// without consuming them (`tee(2)`; `IORING_OP_TEE` on io_uring): a later
 /// read or splice of `fd_in` sees the same bytes again. Yields how many
 /// bytes were duplicated; `0` when `fd_in` is empty and has no writer
-/// left. Both ends must be pipes (`InvalidInput` otherwise). Waiting works
-/// as for [`Splice`]. [`tee`](crate::os::tee) wraps it for proactor's pipes.
+/// left. Both ends must be pipes (`InvalidInput` otherwise). Waiting, and
+/// what to hand it (fds, not values holding a driver handle), work as for
+/// [`Splice`]. [`tee`](crate::os::tee) wraps it for proactor's pipes.
 ///
 /// ```
 /// use proactor::op::Tee;
-/// use std::sync::Arc;
+/// use std::os::fd::AsFd;
 ///
 /// # fn main() -> std::io::Result<()> {
 /// proactor::block_on(async {
 ///     let (source, source_writer) = proactor::os::pipe()?;
 ///     let (copy, copy_writer) = proactor::os::pipe()?;
 ///     source_writer.write_all(b"twice").await.0?;
-///     let source = Arc::new(source);
-///     let copied = Tee::new(source.clone(), copy_writer, 64).run()?.await?;
+///     let (from, to) = (source.as_fd().try_clone_to_owned()?, copy_writer.as_fd().try_clone_to_owned()?);
+///     let copied = Tee::new(from, to, 64).run()?.await?;
 ///     assert_eq!(copied, 5);
 ///     let (n, buf) = copy.read(Vec::with_capacity(8)).await;
 ///     assert_eq!(&buf[..n?], b"twice");

@@ -77,6 +77,8 @@ cfg_if::cfg_if! {
 mod async_fd;
 #[cfg(target_os = "linux")]
 mod pipe;
+#[cfg(target_os = "linux")]
+pub(crate) mod sigpipe;
 
 pub use async_fd::AsyncFd;
 #[cfg(target_os = "linux")]

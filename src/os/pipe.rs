@@ -114,7 +114,10 @@ impl PipeReader {
 
 impl PipeWriter {
     /// Writes some of `buf`'s initialised bytes, waiting while the pipe is
-    /// full; returns how many. A pipe whose reader is gone is `BrokenPipe`.
+    /// full; returns how many. A pipe whose reader is gone is `BrokenPipe`
+    /// where SIGPIPE is ignored (as Rust's runtime sets it up for `main`);
+    /// with SIGPIPE at its default action, `write(2)` raises it and it ends
+    /// the process, on both back ends.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         Op::with_driver(Write::new(self.fd.clone(), buf), self.driver.clone()).await
     }

@@ -19,13 +19,15 @@ use io_uring::IoUring;
 
 use super::slot_ranges::SlotRanges;
 
-/// Slots of the table.
-const TABLE_SLOTS: u32 = 4096;
+/// Most slots of the table.
+const MAX_TABLE_SLOTS: u32 = 4096;
 
 #[derive(Default)]
 pub(super) struct FileTable {
     state: TableState,
     free: SlotRanges,
+    /// Slots of the table, once registered.
+    slots: u32,
 }
 
 #[derive(Default, PartialEq)]
@@ -44,24 +46,39 @@ impl FileTable {
         match self.state {
             TableState::Unavailable => return Ok(None),
             TableState::Registered => {}
-            TableState::NotYet => match sparse_table(|| ring.submitter().register_files_sparse(TABLE_SLOTS)) {
-                Ok(()) => {
-                    self.state = TableState::Registered;
-                    self.free = SlotRanges::new(TABLE_SLOTS);
+            TableState::NotYet => {
+                // The kernel refuses a table larger than the soft
+                // RLIMIT_NOFILE (EMFILE), which is 1024 on most systems.
+                let slots = MAX_TABLE_SLOTS.min(open_file_limit());
+                let registered = match slots {
+                    0 => Err(io::Error::from_raw_os_error(libc::EMFILE)),
+                    _ => sparse_table(|| ring.submitter().register_files_sparse(slots)),
+                };
+                match registered {
+                    Ok(()) => {
+                        self.state = TableState::Registered;
+                        self.free = SlotRanges::new(slots);
+                        self.slots = slots;
+                    }
+                    // Before 5.13 FILES2 is unknown, before 5.19 the sparse
+                    // flag: both EINVAL. EMFILE: a limit of 0, or one
+                    // lowered since it was read.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMFILE)) => {
+                        self.state = TableState::Unavailable;
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(io::Error::new(e.kind(), format!("registering the ring's file table: {e}"))),
                 }
-                // Before 5.13 FILES2 is unknown, before 5.19 the sparse
-                // flag: both EINVAL.
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    self.state = TableState::Unavailable;
-                    return Ok(None);
-                }
-                Err(e) => return Err(io::Error::new(e.kind(), format!("registering the ring's file table: {e}"))),
-            },
+            }
         }
         let slot = self.free.allocate(1).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::OutOfMemory,
-                format!("the driver's table of registered files ({TABLE_SLOTS} slots) is full"),
+                format!(
+                    "the driver's table of registered files ({} slots: 4096, or the soft \
+                     RLIMIT_NOFILE when the table was made, if lower) is full",
+                    self.slots
+                ),
             )
         })?;
         match update(ring, slot, fd) {
@@ -95,6 +112,19 @@ fn update(ring: &IoUring, slot: u32, fd: RawFd) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The soft `RLIMIT_NOFILE`, at most `u32::MAX`; `u32::MAX` if unknown.
+fn open_file_limit() -> u32 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct, live for the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return u32::MAX;
+    }
+    u32::try_from(limit.rlim_cur).unwrap_or(u32::MAX)
 }
 
 /// `register`, or EINVAL where fault injection hides sparse tables.

@@ -73,16 +73,31 @@ impl FixedTable {
                 ),
             )
         })?;
-        // SAFETY: the caller keeps the memory valid until the slots are
-        // emptied or the ring is gone.
-        match unsafe { ring.submitter().register_buffers_update(first, iovecs, None) } {
-            Ok(()) => Ok(Some(first)),
-            Err(e) => {
-                // The update is all or nothing: the slots stayed empty.
-                self.free.release(first, count);
-                Err(explain(e, "registering fixed buffers"))
+        // One slot per call: the kernel fills the slots of one update in
+        // order and, when one fails (the locked-memory limit reached half
+        // way), reports how many it filled, which `register_buffers_update`
+        // does not pass on. A set registered in part would look whole, and
+        // each operation on a buffer past the limit would fail with EFAULT.
+        for (filled, iovec) in (0..count).zip(iovecs) {
+            // SAFETY: the caller keeps the memory valid until the slots are
+            // emptied or the ring is gone.
+            let update = unsafe {
+                ring.submitter()
+                    .register_buffers_update(first + filled, std::slice::from_ref(iovec), None)
+            };
+            if let Err(e) = update {
+                // This slot and those after it stayed empty: given back.
+                self.free.release(first + filled, count - filled);
+                // Those before it are emptied again, and given back too
+                // (refused: they stay taken, so no entry can name them
+                // again, and the kernel keeps the pages it pinned).
+                if filled > 0 {
+                    self.unregister(ring, first, filled);
+                }
+                return Err(explain(e, "registering fixed buffers"));
             }
         }
+        Ok(Some(first))
     }
 
     /// Empties `count` slots from `first`. After it returns `true`, no
