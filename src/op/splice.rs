@@ -391,9 +391,12 @@ where
                             self.unexplained += 1;
                             Step::Attempting(Op::with_driver(*attempt, self.driver.clone()))
                         }
-                        Ok(None) => Step::Refused(io::Error::new(
-                            io::ErrorKind::WouldBlock,
-                            "splice: the kernel keeps saying EAGAIN while both ends are ready",
+                        // Not `WouldBlock`, which callers take as "try
+                        // again": TCP's splice stops for good at urgent
+                        // (out-of-band) data, which a plain read steps over.
+                        Ok(None) => Step::Refused(io::Error::other(
+                            "splice: the kernel keeps saying EAGAIN while both ends are ready \
+                             (TCP urgent data stops a splice; read past it)",
                         )),
                     };
                 }
