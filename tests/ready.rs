@@ -333,7 +333,7 @@ mod rounds {
             let (writer, reader) = nonblocking_pair();
             let reader = AsyncFd::with_driver(reader, driver.clone());
             (&writer).write_all(b"two").unwrap();
-            driver.block_on(async {
+            let waited = driver.block_on(timeout(Duration::from_secs(20), async {
                 reader.readable().await.unwrap();
                 let mut one = [0u8; 1];
                 (reader.get_ref()).read_exact(&mut one).unwrap();
@@ -342,7 +342,8 @@ mod rounds {
                 (reader.get_ref()).read_exact(&mut one).unwrap();
                 reader.readable().await.unwrap();
                 (reader.get_ref()).read_exact(&mut one).unwrap();
-            });
+            }));
+            waited.expect("bytes were left to read, yet the wait did not end");
             settles_pending(&driver, &reader);
         }
 
@@ -379,6 +380,69 @@ mod rounds {
             }));
             let _writer = hammer.join().unwrap();
             assert_eq!(received.expect("a wake-up was lost: the reader waits for ever"), BYTES);
+        }
+
+        fn no_wake_up_is_lost_while_another_thread_dispatches(driver) {
+            const ROUNDS: usize = 3000;
+            let (writer, reader) = nonblocking_pair();
+            let reader = AsyncFd::with_driver(reader, driver.clone());
+            // Another thread parks on the driver, so events are dispatched
+            // there while this thread registers its waits.
+            let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+            let dispatcher = {
+                let driver = driver.clone();
+                std::thread::spawn(move || driver.block_on(stopped))
+            };
+            let (ack, acked) = std::sync::mpsc::channel::<()>();
+            let pinger = std::thread::spawn(move || {
+                for round in 0..ROUNDS {
+                    (&writer).write_all(&[round as u8]).unwrap();
+                    if acked.recv().is_err() {
+                        break;
+                    }
+                }
+                writer
+            });
+            let reader = common::finishes_within(Duration::from_secs(60), "ping-pong rounds (a lost wake-up)", move || {
+                futures::executor::block_on(async {
+                    let mut received = 0;
+                    while received < ROUNDS {
+                        reader.readable().await.unwrap();
+                        let got = drain(reader.get_ref());
+                        received += got;
+                        for _ in 0..got {
+                            let _ = ack.send(());
+                        }
+                    }
+                });
+                reader
+            });
+            let _writer = pinger.join().unwrap();
+            stop.send(()).unwrap();
+            dispatcher.join().unwrap().unwrap();
+            settle_after_dropping(&driver, reader);
+        }
+
+        fn a_poll_ended_by_its_submitting_thread_exit_is_armed_again(driver) {
+            let (writer, reader) = nonblocking_pair();
+            let reader = AsyncFd::with_driver(reader, driver.clone());
+            // Armed from a thread that then exits: io_uring ends the
+            // requests a thread submitted when it exits (ECANCELED).
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    driver.block_on(async {
+                        let mut wait = Box::pin(reader.readable());
+                        assert!(futures::poll!(&mut wait).is_pending());
+                    });
+                    driver.park(Some(Duration::ZERO)).unwrap();
+                });
+            });
+            (&writer).write_all(b"!").unwrap();
+            let waited = driver.block_on(timeout(Duration::from_secs(20), reader.readable()));
+            waited.expect("the wait never ended").unwrap();
+            assert_eq!(drain(reader.get_ref()), 1);
+            assert_eq!(driver.in_flight(), armed(&driver, 1));
+            settles_pending(&driver, &reader);
         }
 
         fn an_fd_nobody_waits_on_holds_one_merged_event(driver) {
