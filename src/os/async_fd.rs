@@ -14,9 +14,30 @@ use crate::Driver;
 /// An fd (on Windows: a socket) whose I/O someone else does, awaited for
 /// readiness through a proactor driver: a `signalfd`, an `inotify` or
 /// `eventfd` instance, a pipe, or a socket a third-party library reads and
-/// writes itself. Each wait is one [`Ready`] operation on the driver
-/// (`IORING_OP_POLL_ADD` on io_uring, the readiness back end's poller
-/// otherwise), so no second event loop is needed.
+/// writes itself, awaited through the driver, so no second event loop is
+/// needed.
+///
+/// On io_uring (Linux 5.13 and newer) the first wait for a direction arms
+/// one multishot `IORING_OP_POLL_ADD` that stays armed until the `AsyncFd`
+/// is dropped: waiting again costs no submission, and
+/// [`Driver::in_flight`] counts one operation per direction waited for.
+/// The kernel posts the fd's events each time it wakes (new data, room to
+/// write); a wait takes the events that came since the last (merged into
+/// one while nobody waits), and a readiness it handed out holds until an
+/// I/O call in [`read_with`](Self::read_with) or
+/// [`write_with`](Self::write_with) says `WouldBlock`: until then, a wait
+/// that finds no new event asks `poll(2)` whether the fd is still ready.
+/// So a caller that reads until `WouldBlock` never waits for data that is
+/// already there (data that came meanwhile was posted anew), and one that
+/// reads only part of it is told it is still readable. At worst a wait is
+/// answered by an event whose data an earlier read already took: the next
+/// read says `WouldBlock`, and the wait after that waits. Elsewhere (the
+/// readiness back end, older kernels) each wait is one [`Ready`]
+/// operation, with the same results.
+///
+/// Dropping the `AsyncFd` cancels its polls; the fd is closed once the
+/// kernel has let go of it (the polls share it until their last
+/// completion).
 ///
 /// Readiness is a hint: another reader may take the data first, and the
 /// readiness back end on Windows may report a socket ready when it is not.
