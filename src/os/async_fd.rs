@@ -263,8 +263,10 @@ where
     /// Polls for readability, for code written with poll functions (an
     /// `AsyncRead` over a foreign fd): `Ready` once the fd is readable (or
     /// in an error or hang-up state), else `Pending`, and `cx`'s task is
-    /// woken when that changes. The wait is kept between polls; only the
-    /// task that polled last is woken, as with tokio's `AsyncFd`.
+    /// woken when that changes. The wait is kept between polls. The task
+    /// that polled last is woken; with a multishot poll (io_uring, Linux
+    /// 5.13) so is every other task that polled since the last event, which
+    /// then polls again and finds what there is.
     ///
     /// ```
     /// # #[cfg(unix)] {
