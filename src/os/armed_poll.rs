@@ -117,15 +117,26 @@ impl ArmedPoll {
                 if !state.multishot {
                     return Poll::Ready(None);
                 }
+                // Submitted with the lock released: a submission that finds
+                // the kernel busy may run other futures' wakers, which may
+                // wait on this fd.
+                drop(state);
                 let poll = MultishotReady::new(fd.clone(), self.interest);
-                match uring.submit_poll_stream(Box::new(poll), &self.waker) {
-                    Ok(id) => {
-                        state.armed = Some(Armed {
-                            id,
-                            answered: false,
-                        })
-                    }
+                let id = match uring.submit_poll_stream(Box::new(poll), &self.waker) {
+                    Ok(id) => id,
                     Err((error, _poll)) => return Poll::Ready(Some(Err(error))),
+                };
+                state = self.state();
+                if state.armed.is_some() {
+                    // Another wait armed one meanwhile: one is enough.
+                    drop(state);
+                    uring.cancel_stream(id);
+                    state = self.state();
+                } else {
+                    state.armed = Some(Armed {
+                        id,
+                        answered: false,
+                    });
                 }
                 continue;
             };
