@@ -269,6 +269,35 @@ fn incoming_without_multishot_accept_runs_one_accept_at_a_time() {
     fault::reveal_opcodes();
 }
 
+/// A kernel without multishot poll (before 5.13, told by its proxy
+/// `IORING_OP_UNLINKAT` hidden): `AsyncFd` on io_uring waits with one
+/// `POLL_ADD` after another, holding no operation between waits.
+#[test]
+fn async_fd_without_multishot_poll_waits_one_shot() {
+    use std::io::{Read, Write};
+    let _serial = common::serial();
+    let Some(driver) = common::driver_unless_skipped(Backend::IoUring) else {
+        return;
+    };
+    fault::hide_opcode(opcode::UnlinkAt::CODE);
+    let (writer, reader) = std::os::unix::net::UnixStream::pair().unwrap();
+    reader.set_nonblocking(true).unwrap();
+    let reader = proactor::os::AsyncFd::with_driver(reader, driver.clone());
+    fault::reveal_opcodes();
+    driver.block_on(async {
+        let mut buf = [0u8; 4];
+        for round in 0..100u8 {
+            let mut wait = Box::pin(reader.readable());
+            assert!(futures::poll!(&mut wait).is_pending());
+            assert_eq!(driver.in_flight(), 1, "one wait in flight");
+            (&writer).write_all(&[round]).unwrap();
+            wait.await.unwrap();
+            assert_eq!((reader.get_ref()).read(&mut buf).unwrap(), 1);
+            assert_eq!(driver.in_flight(), 0, "nothing kept between waits");
+        }
+    });
+}
+
 /// A kernel without zero-copy send (before 6.0): `send_zc` on io_uring is a
 /// plain send, with the same result.
 #[test]

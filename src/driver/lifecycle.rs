@@ -146,6 +146,10 @@ pub(crate) struct Shots {
     /// Its stream is gone: results are discarded as they come, and the
     /// last one frees the slot.
     cancelled: bool,
+    /// Results are event masks (multishot poll): one that comes while
+    /// another waits untaken is merged into it (their union), so the queue
+    /// never grows, and never fills up, for a stream nobody polls.
+    coalesce: bool,
     discard: Discard,
 }
 
@@ -350,13 +354,15 @@ impl<T, R: Default> OpTable<T, R> {
     /// [`insert_prepared`](Self::insert_prepared) for a multishot
     /// operation, whose results nobody takes are released with `discard`.
     /// It is never submitted again: what `prepare` builds is only lent
-    /// back, for the first submission.
+    /// back, for the first submission. With `coalesce`, its results are
+    /// event masks, merged while they wait (see [`Shots`]).
     #[cfg_attr(not(all(target_os = "linux", feature = "uring")), allow(dead_code))]
     pub(crate) fn insert_stream_prepared(
         &mut self,
         data: T,
         waker: Option<Waker>,
         discard: Discard,
+        coalesce: bool,
         prepare: impl FnOnce(&mut T, OpKey) -> R,
     ) -> (OpKey, &R) {
         let shots = Shots {
@@ -364,6 +370,7 @@ impl<T, R: Default> OpTable<T, R> {
             waker,
             ended: false,
             cancelled: false,
+            coalesce,
             discard,
         };
         self.insert_prepared_as(data, Lifecycle::Streaming(Box::new(shots)), prepare)
@@ -608,8 +615,21 @@ impl<T, R: Default> OpTable<T, R> {
         if shots.cancelled {
             return ShotOutcome::Discard(posted, shots.discard.clone());
         }
-        shots.results.push_back(posted);
         let waker = shots.waker.take();
+        if shots.coalesce {
+            if let (
+                Some(Posted {
+                    result: Ok(queued),
+                    buffer: None,
+                }),
+                Ok(mask),
+            ) = (shots.results.back_mut(), &posted.result)
+            {
+                *queued |= *mask;
+                return ShotOutcome::Stored(waker);
+            }
+        }
+        shots.results.push_back(posted);
         if shots.results.len() == SHOT_QUEUE_LIMIT {
             ShotOutcome::StoredFull(waker)
         } else {
@@ -920,7 +940,7 @@ mod tests {
 
     fn stream(table: &mut OpTable<&'static str>, waker: Option<Waker>) -> OpKey {
         table
-            .insert_stream_prepared("listener", waker, Discard::new(drop), |_, _| ())
+            .insert_stream_prepared("listener", waker, Discard::new(drop), false, |_, _| ())
             .0
     }
 
@@ -1003,6 +1023,44 @@ mod tests {
         ));
         // What the kernel posts before it stops is still queued.
         assert!(matches!(table.shot(key, Ok(0)), ShotOutcome::Stored(None)));
+    }
+
+    #[test]
+    fn coalesced_masks_merge_while_they_wait_and_never_fill_the_queue() {
+        let mut table = OpTable::<&'static str>::default();
+        let (key, _) =
+            table.insert_stream_prepared("poll", None, Discard::new(drop), true, |_, _| ());
+        for shot in 0..SHOT_QUEUE_LIMIT * 4 {
+            assert!(matches!(
+                table.shot(key, Ok(1 << (shot % 3))),
+                ShotOutcome::Stored(None)
+            ));
+        }
+        let (_, w) = waker();
+        assert!(matches!(
+            next(&mut table, key, &w),
+            Shot::Next(Posted {
+                result: Ok(0b111),
+                ..
+            })
+        ));
+        assert!(matches!(next(&mut table, key, &w), Shot::Pending));
+        // An error is not a mask: it is queued on its own.
+        table.shot(key, Ok(1));
+        table.shot(key, Err(io::Error::from_raw_os_error(9)));
+        table.shot(key, Ok(2));
+        assert!(matches!(
+            next(&mut table, key, &w),
+            Shot::Next(Posted { result: Ok(1), .. })
+        ));
+        assert!(matches!(
+            next(&mut table, key, &w),
+            Shot::Next(Posted { result: Err(_), .. })
+        ));
+        assert!(matches!(
+            next(&mut table, key, &w),
+            Shot::Next(Posted { result: Ok(2), .. })
+        ));
     }
 
     #[test]

@@ -139,7 +139,13 @@ fn loom_shots_race_their_stream_and_its_drop() {
         let key = table
             .lock()
             .unwrap()
-            .insert_stream_prepared(Data(drops.clone()), None, Discard::new(drop), |_, _| ())
+            .insert_stream_prepared(
+                Data(drops.clone()),
+                None,
+                Discard::new(drop),
+                false,
+                |_, _| (),
+            )
             .0;
 
         let kernel = {

@@ -95,6 +95,8 @@ pub use path::{MkDirAt, RenameAt, UnlinkAt};
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use read::Read;
 pub use read::ReadAt;
+#[cfg(all(target_os = "linux", feature = "uring"))]
+pub(crate) use ready::MultishotReady;
 pub use ready::Ready;
 pub use recv::{Recv, RecvFrom};
 #[cfg(all(target_os = "linux", feature = "uring"))]

@@ -100,3 +100,48 @@ unsafe impl<F: AsRawSource + Send + 'static> OpCode for Ready<F> {
         result.map(drop)
     }
 }
+
+/// [`Ready`] as one multishot `IORING_OP_POLL_ADD` (`IORING_POLL_ADD_MULTI`,
+/// Linux 5.13): it stays armed and posts the fd's events each time the fd
+/// wakes its waiters, until it is cancelled. Only io_uring runs it
+/// ([`AsyncFd`](crate::os::AsyncFd) keeps one per direction); its readiness
+/// half is [`Ready`]'s, one wait, for completeness.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+#[derive(Debug)]
+pub(crate) struct MultishotReady<F>(Ready<F>);
+
+#[cfg(all(target_os = "linux", feature = "uring"))]
+impl<F: AsRawSource + Send + 'static> MultishotReady<F> {
+    pub(crate) fn new(fd: F, interest: Interest) -> Self {
+        MultishotReady(Ready::new(fd, interest))
+    }
+}
+
+// SAFETY: as `Ready`: a poll entry carries no pointers.
+#[cfg(all(target_os = "linux", feature = "uring"))]
+unsafe impl<F: AsRawSource + Send + 'static> OpCode for MultishotReady<F> {
+    type Output = io::Result<()>;
+
+    const URING_OPCODE: u8 = io_uring::opcode::PollAdd::CODE;
+
+    fn uring_entry(&mut self) -> io_uring::squeue::Entry {
+        io_uring::opcode::PollAdd::new(
+            io_uring::types::Fd(self.0.fd.as_raw_source()),
+            sys::poll_events(self.0.interest),
+        )
+        .multi(true)
+        .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        self.0.readiness()
+    }
+
+    fn perform(&mut self) -> io::Result<usize> {
+        self.0.perform()
+    }
+
+    fn complete(self: Box<Self>, result: io::Result<usize>) -> io::Result<()> {
+        result.map(drop)
+    }
+}

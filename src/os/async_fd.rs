@@ -14,9 +14,30 @@ use crate::Driver;
 /// An fd (on Windows: a socket) whose I/O someone else does, awaited for
 /// readiness through a proactor driver: a `signalfd`, an `inotify` or
 /// `eventfd` instance, a pipe, or a socket a third-party library reads and
-/// writes itself. Each wait is one [`Ready`] operation on the driver
-/// (`IORING_OP_POLL_ADD` on io_uring, the readiness back end's poller
-/// otherwise), so no second event loop is needed.
+/// writes itself, awaited through the driver, so no second event loop is
+/// needed.
+///
+/// On io_uring (Linux 5.13 and newer) the first wait for a direction arms
+/// one multishot `IORING_OP_POLL_ADD` that stays armed until the `AsyncFd`
+/// is dropped: waiting again costs no submission, and
+/// [`Driver::in_flight`] counts one operation per direction waited for.
+/// The kernel posts the fd's events each time it wakes (new data, room to
+/// write); a wait takes the events that came since the last (merged into
+/// one while nobody waits), and a readiness it handed out holds until an
+/// I/O call in [`read_with`](Self::read_with) or
+/// [`write_with`](Self::write_with) says `WouldBlock`: until then, a wait
+/// that finds no new event asks `poll(2)` whether the fd is still ready.
+/// So a caller that reads until `WouldBlock` never waits for data that is
+/// already there (data that came meanwhile was posted anew), and one that
+/// reads only part of it is told it is still readable. At worst a wait is
+/// answered by an event whose data an earlier read already took: the next
+/// read says `WouldBlock`, and the wait after that waits. Elsewhere (the
+/// readiness back end, older kernels) each wait is one [`Ready`]
+/// operation, with the same results.
+///
+/// Dropping the `AsyncFd` cancels its polls; the fd is closed once the
+/// kernel has let go of it (the polls share it until their last
+/// completion).
 ///
 /// Readiness is a hint: another reader may take the data first, and the
 /// readiness back end on Windows may report a socket ready when it is not.
@@ -50,10 +71,33 @@ pub struct AsyncFd<T> {
     /// driver may still watch it, even for a wait whose future is gone.
     inner: Arc<T>,
     driver: Driver,
-    /// The waits [`poll_read_ready`](Self::poll_read_ready) and
-    /// [`poll_write_ready`](Self::poll_write_ready) keep between polls.
-    read_wait: Mutex<Option<Wait>>,
-    write_wait: Mutex<Option<Wait>>,
+    read: Direction,
+    write: Direction,
+}
+
+/// How one direction is waited for.
+struct Direction {
+    /// The wait [`AsyncFd::poll_read_ready`] or
+    /// [`AsyncFd::poll_write_ready`] keeps between polls (one-shot waits).
+    kept: Mutex<Option<Wait>>,
+    /// The multishot poll, where the driver is io_uring's and its kernel
+    /// has it (Linux 5.13).
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    armed: Option<super::armed_poll::ArmedPoll>,
+}
+
+impl Direction {
+    fn new(driver: &Driver, interest: Interest) -> Self {
+        let _ = (driver, interest);
+        Direction {
+            kept: Mutex::new(None),
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            armed: driver
+                .uring()
+                .is_some_and(|uring| uring.has_multishot_poll())
+                .then(|| super::armed_poll::ArmedPoll::new(interest)),
+        }
+    }
 }
 
 /// A wait kept between polls: a [`Ready`] operation, boxed so the type
@@ -110,9 +154,9 @@ where
     pub fn with_driver(inner: T, driver: Driver) -> AsyncFd<T> {
         AsyncFd {
             inner: Arc::new(inner),
+            read: Direction::new(&driver, Interest::Readable),
+            write: Direction::new(&driver, Interest::Writable),
             driver,
-            read_wait: Mutex::new(None),
-            write_wait: Mutex::new(None),
         }
     }
 
@@ -145,11 +189,35 @@ where
     /// # main().unwrap() }
     /// ```
     pub async fn ready(&self, interest: Interest) -> io::Result<()> {
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        if self.direction(interest).armed.is_some() {
+            let armed = std::future::poll_fn(|cx| self.poll_armed(interest, cx)).await;
+            if let Some(ready) = armed {
+                return ready;
+            }
+        }
         Op::with_driver(
             Ready::new(self.inner.clone(), interest),
             self.driver.clone(),
         )
         .await
+    }
+
+    fn direction(&self, interest: Interest) -> &Direction {
+        match interest {
+            Interest::Readable => &self.read,
+            Interest::Writable => &self.write,
+        }
+    }
+
+    /// A wait on the multishot poll: `Ready(None)` if there is none (not
+    /// offered, or refused by the kernel): wait one-shot.
+    #[cfg(all(target_os = "linux", feature = "uring"))]
+    fn poll_armed(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<Option<io::Result<()>>> {
+        match (&self.direction(interest).armed, self.driver.uring()) {
+            (Some(armed), Some(uring)) => armed.poll_ready(uring, &self.inner, cx),
+            _ => Poll::Ready(None),
+        }
     }
 
     /// [`ready`](Self::ready) for reading.
@@ -195,8 +263,10 @@ where
     /// Polls for readability, for code written with poll functions (an
     /// `AsyncRead` over a foreign fd): `Ready` once the fd is readable (or
     /// in an error or hang-up state), else `Pending`, and `cx`'s task is
-    /// woken when that changes. The wait is kept between polls; only the
-    /// task that polled last is woken, as with tokio's `AsyncFd`.
+    /// woken when that changes. The wait is kept between polls. The task
+    /// that polled last is woken; with a multishot poll (io_uring, Linux
+    /// 5.13) so is every other task that polled since the last event, which
+    /// then polls again and finds what there is.
     ///
     /// ```
     /// # #[cfg(unix)] {
@@ -214,20 +284,20 @@ where
     /// # main().unwrap() }
     /// ```
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(&self.read_wait, Interest::Readable, cx)
+        self.poll_ready(Interest::Readable, cx)
     }
 
     /// [`poll_read_ready`](Self::poll_read_ready) for writability.
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(&self.write_wait, Interest::Writable, cx)
+        self.poll_ready(Interest::Writable, cx)
     }
 
-    fn poll_ready(
-        &self,
-        kept: &Mutex<Option<Wait>>,
-        interest: Interest,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        if let Some(ready) = std::task::ready!(self.poll_armed(interest, cx)) {
+            return Poll::Ready(ready);
+        }
+        let kept = &self.direction(interest).kept;
         // Taken out to be polled with no lock held: polling may run user
         // code (a waker's clone). A poll from elsewhere meanwhile starts a
         // wait of its own.
@@ -257,11 +327,33 @@ where
         mut io: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
         loop {
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            let armed = self.direction(interest).armed.as_ref();
+            #[cfg(all(target_os = "linux", feature = "uring"))]
+            let handed_out = armed.map(|armed| armed.handed_out());
             match io(&self.inner) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    // What the waits said before this call is disproven.
+                    #[cfg(all(target_os = "linux", feature = "uring"))]
+                    if let (Some(armed), Some(handed_out)) = (armed, handed_out) {
+                        armed.would_block(handed_out);
+                    }
                     self.ready(interest).await?
                 }
                 result => return result,
+            }
+        }
+    }
+}
+
+impl<T> Drop for AsyncFd<T> {
+    fn drop(&mut self) {
+        #[cfg(all(target_os = "linux", feature = "uring"))]
+        if let Some(uring) = self.driver.uring() {
+            for direction in [&self.read, &self.write] {
+                if let Some(armed) = &direction.armed {
+                    armed.disarm(uring);
+                }
             }
         }
     }

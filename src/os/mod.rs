@@ -74,6 +74,8 @@ cfg_if::cfg_if! {
     }
 }
 
+#[cfg(all(target_os = "linux", feature = "uring"))]
+mod armed_poll;
 mod async_fd;
 #[cfg(target_os = "linux")]
 mod pipe;

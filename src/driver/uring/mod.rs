@@ -903,9 +903,10 @@ pub(crate) enum ShotPoll {
 impl Shared {
     /// Submits a multishot operation: its results queue in its slot for
     /// [`Shared::poll_shot`] until the kernel posts its last; those that
-    /// come after its stream is gone are released with `discard`. If it
+    /// come after its stream is gone are released with `discard`; with
+    /// `coalesce`, results are event masks, merged while they wait. If it
     /// cannot be submitted, the operation comes back with the error.
-    fn submit_stream<O: OpCode>(&self, op: Box<O>, waker: &Waker, discard: Discard) -> Result<OpId, (io::Error, Box<O>)> {
+    fn submit_stream<O: OpCode>(&self, op: Box<O>, waker: &Waker, discard: Discard, coalesce: bool) -> Result<OpId, (io::Error, Box<O>)> {
         if self.inherited() {
             return Err((super::fork::inherited_error(), op));
         }
@@ -916,7 +917,7 @@ impl Shared {
         let waker = waker.clone();
         let (key, queue_full) = {
             let mut table = lock(&self.table);
-            let (key, prepared) = table.insert_stream_prepared(op, Some(waker), discard, |op, key| Resubmit {
+            let (key, prepared) = table.insert_stream_prepared(op, Some(waker), discard, coalesce, |op, key| Resubmit {
                 entry: Some(op.uring_entry().user_data(key.encode())),
                 deadline: None,
             });
@@ -1085,7 +1086,22 @@ impl UringDriver {
         waker: &Waker,
         discard: Discard,
     ) -> Result<OpId, (io::Error, Box<O>)> {
-        self.shared.submit_stream(op, waker, discard)
+        self.shared.submit_stream(op, waker, discard, false)
+    }
+
+    /// [`submit_stream`](Self::submit_stream) for a multishot poll: its
+    /// results are event masks, and one that comes while another waits
+    /// untaken is merged into it, so a stream nobody polls holds one.
+    pub(crate) fn submit_poll_stream<O: OpCode>(&self, op: Box<O>, waker: &Waker) -> Result<OpId, (io::Error, Box<O>)> {
+        self.shared.submit_stream(op, waker, Discard::new(drop), true)
+    }
+
+    /// Whether poll takes `IORING_POLL_ADD_MULTI` (Linux 5.13). No opcode
+    /// came with 5.13; `IORING_OP_UNLINKAT` (5.11) is the proxy fault
+    /// injection can hide, and a 5.11 or 5.12 kernel refuses the flag with
+    /// EINVAL, which the caller takes as "one-shot from now on".
+    pub(crate) fn has_multishot_poll(&self) -> bool {
+        self.shared.support.has(opcode::UnlinkAt::CODE)
     }
 
     /// See [`Shared::poll_shot`].
