@@ -1140,6 +1140,12 @@ impl UringDriver {
     /// stay mapped until the group is unregistered or the ring is gone, and
     /// every buffer they name must stay valid while the kernel may pick it.
     pub(crate) unsafe fn register_buf_ring(&self, ring_addr: u64, entries: u16, group: u16) -> io::Result<()> {
+        // A forked child's copy shares its parent's ring: a group there
+        // would name the child's memory under an id the parent hands out
+        // too, and the child never unregisters it.
+        if self.shared.inherited() {
+            return Err(super::fork::inherited_error());
+        }
         // SAFETY: the caller's promise.
         unsafe { self.shared.ring.submitter().register_buf_ring_with_flags(ring_addr, entries, group, 0) }
     }
