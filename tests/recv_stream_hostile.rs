@@ -19,6 +19,59 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
 
+both_backends! {
+    /// Two streams wait for a buffer of one pool; the first one's waker
+    /// panics when a buffer comes back. The second must be woken all the
+    /// same, and the buffer must be back.
+    fn a_panicking_waker_does_not_starve_other_waiters(driver) {
+        let (mut client_a, server_a) = common::std_tcp_pair();
+        let (mut client_b, server_b) = common::std_tcp_pair();
+        let pool = BufPool::with_driver(&driver, 1, 64).unwrap();
+        let (server_a, server_b) = driver.block_on(async {
+            (TcpStream::from_std(server_a).unwrap(), TcpStream::from_std(server_b).unwrap())
+        });
+        let mut a = server_a.recv_stream(&pool);
+        let mut b = server_b.recv_stream(&pool);
+        client_a.write_all(b"a1").unwrap();
+        let held = driver.block_on(a.next()).unwrap().unwrap();
+        assert_eq!(pool.in_use(), 1);
+        client_a.write_all(b"a2").unwrap();
+        client_b.write_all(b"b1").unwrap();
+        let armed = Arc::new(AtomicBool::new(false));
+        let woken_b = Arc::new(AtomicUsize::new(0));
+        let panicking = {
+            let armed = armed.clone();
+            common::FnWaker::waker(
+                move || {
+                    if armed.load(Ordering::Acquire) {
+                        panic!("a hostile waker");
+                    }
+                },
+                || {},
+            )
+        };
+        let counting = {
+            let woken_b = woken_b.clone();
+            common::FnWaker::waker(move || { woken_b.fetch_add(1, Ordering::AcqRel); }, || {})
+        };
+        // Until both wait on the pool (on io_uring: once their receives
+        // found no buffer; elsewhere at once).
+        for _ in 0..5 {
+            assert!(common::poll_with(&mut a.next(), &panicking).is_pending());
+            assert!(common::poll_with(&mut b.next(), &counting).is_pending());
+            driver.park(Some(Duration::from_millis(10))).unwrap();
+        }
+        woken_b.store(0, Ordering::Release);
+        armed.store(true, Ordering::Release);
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(held)));
+        armed.store(false, Ordering::Release);
+        assert!(dropped.is_err(), "the hostile waker was woken");
+        assert_eq!(pool.in_use(), 0);
+        assert!(woken_b.load(Ordering::Acquire) > 0, "the other waiter was never woken");
+        drop((a, b));
+    }
+}
+
 /// A forked child's copy of an io_uring driver shares its parent's ring:
 /// a pool the child makes must not register a buffer group there (the
 /// child's memory, a group id the parent will hand out too).

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use super::{IoBuf, IoBufMut};
-use crate::driver::WeakDriver;
+use crate::driver::{PanicGuard, WeakDriver};
 use crate::Driver;
 
 /// The most buffers one pool holds: the kernel's limit for a
@@ -317,7 +317,11 @@ impl PoolShared {
             };
             waiters.push(cx.waker().clone());
             drop(waiters);
-            early.into_iter().for_each(Waker::wake);
+            let mut guard = PanicGuard::default();
+            for waker in early {
+                guard.run(|| waker.wake());
+            }
+            guard.resume();
         }
         Poll::Pending
     }
@@ -373,7 +377,13 @@ impl PoolShared {
         }
         self.returns.fetch_add(1, Ordering::AcqRel);
         let waiting = std::mem::take(&mut *self.waiters());
-        waiting.into_iter().for_each(Waker::wake);
+        // Wakers are user code: one that panics must not leave the others
+        // waiting for a return that already happened.
+        let mut guard = PanicGuard::default();
+        for waker in waiting {
+            guard.run(|| waker.wake());
+        }
+        guard.resume();
     }
 
     fn waiters(&self) -> MutexGuard<'_, Vec<Waker>> {

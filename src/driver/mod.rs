@@ -50,6 +50,7 @@ mod per_thread;
 pub(crate) mod pool;
 mod select;
 mod shared;
+pub(crate) use shared::PanicGuard;
 
 pub use per_thread::PerThreadDriver;
 

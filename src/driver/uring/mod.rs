@@ -40,7 +40,7 @@ use super::deferral::Deferral;
 use super::parker::HeldTurn;
 use super::shared::{
     cancel_inherited, cancel_slot, lock, poll_inherited, poll_slot, remove_unstarted, submit_to_pool, Dispatch,
-    Resubmit, SharedTable,
+    PanicGuard, Resubmit, SharedTable,
 };
 use super::{is_batching, sealed, Backend, Builder, CompletionDriver};
 use crate::op::{from_cqe_result, timed_out, OpCode, OpId, Readiness, Submission, Timeout};
@@ -979,17 +979,27 @@ impl Shared {
                 discard,
             } => {
                 self.cancel_in_kernel(id, None);
-                leftovers.into_iter().for_each(|posted| discard.run(posted));
+                // A release may run user code (a pool's waiters): one that
+                // panics must not keep the rest from being released.
+                let mut guard = PanicGuard::default();
+                for posted in leftovers {
+                    guard.run(|| discard.run(posted));
+                }
                 // Last: its drop is user code.
-                drop(waker);
+                guard.run(|| drop(waker));
+                guard.resume();
             }
             StreamCancel::Finished {
                 leftovers,
                 discard,
                 data,
             } => {
-                leftovers.into_iter().for_each(|posted| discard.run(posted));
-                drop(data);
+                let mut guard = PanicGuard::default();
+                for posted in leftovers {
+                    guard.run(|| discard.run(posted));
+                }
+                guard.run(|| drop(data));
+                guard.resume();
             }
             StreamCancel::Unknown => {}
         }
