@@ -20,6 +20,30 @@ fn pattern(len: usize) -> Vec<u8> {
 }
 
 both_backends! {
+    /// A stream dropped after one chunk, bytes sent only then, and a new
+    /// stream made on the same socket (`recv_stream(&pool).next().await`,
+    /// as the docs show): the new stream gets those bytes.
+    fn a_stream_made_again_loses_no_bytes(driver) {
+        let (mut client, server) = common::std_tcp_pair();
+        let pool = BufPool::with_driver(&driver, 8, 1024).unwrap();
+        driver.block_on(async {
+            let server = TcpStream::from_std(server).unwrap();
+            client.write_all(b"first").unwrap();
+            let chunk = server.recv_stream(&pool).next().await.unwrap().unwrap();
+            assert_eq!(&chunk[..], b"first");
+            drop(chunk);
+            // The first stream is gone before these are sent.
+            client.write_all(b"second").unwrap();
+            drop(client);
+            let mut chunks = server.recv_stream(&pool);
+            let mut rest = Vec::new();
+            while let Some(chunk) = chunks.next().await {
+                rest.extend_from_slice(&chunk.unwrap());
+            }
+            assert_eq!(rest, b"second", "bytes received by a dropped stream were lost");
+        });
+    }
+
     /// Two streams wait for a buffer of one pool; the first one's waker
     /// panics when a buffer comes back. The second must be woken all the
     /// same, and the buffer must be back.

@@ -34,9 +34,12 @@ use crate::os::sys::OwnedSocket;
 /// read ahead come first. Reading the same socket some other way while the
 /// stream runs splits the bytes between the two readers.
 ///
-/// Dropping the stream cancels its receive; chunks it had received that
-/// nobody took go back to the pool (their bytes are gone with the stream,
-/// as with any reader dropped after reading).
+/// Dropping the stream cancels its receive before the drop returns, so
+/// bytes that arrive afterwards wait in the socket for the next reader (a
+/// new stream, `read`). Chunks it had already received that nobody took go
+/// back to the pool, and their bytes are gone with the stream, as with any
+/// reader dropped after reading ahead: keep one stream for as long as the
+/// socket is read this way rather than making one per chunk.
 pub struct RecvStream<'a> {
     read: &'a ReadSide,
     pool: Arc<PoolShared>,

@@ -882,6 +882,20 @@ impl Shared {
     }
 
     /// Asks the kernel to end `id`, whose slot is already marked cancelled.
+    /// Asks the kernel to stop a multishot operation whose stream is gone,
+    /// submitting at once even on a batching thread: until the kernel has
+    /// the request the operation goes on taking what arrives (received
+    /// bytes, connections), which nobody will see. Once submitted, it
+    /// takes nothing more.
+    fn cancel_now(&self, id: OpId) {
+        let entry = opcode::AsyncCancel::new(id.0.encode()).build().user_data(CANCEL_DATA);
+        // SAFETY: a cancel entry carries no pointers.
+        if unsafe { self.push(&entry, None) }.is_ok() {
+            // A failed submit leaves the entry queued for the next park.
+            let _ = self.submit_pending(None);
+        }
+    }
+
     fn cancel_in_kernel(&self, id: OpId, turn: Option<&mut Dispatch>) {
         let holding = turn.is_some();
         let entry = opcode::AsyncCancel::new(id.0.encode()).build().user_data(CANCEL_DATA);
@@ -978,7 +992,7 @@ impl Shared {
                 leftovers,
                 discard,
             } => {
-                self.cancel_in_kernel(id, None);
+                self.cancel_now(id);
                 // A release may run user code (a pool's waiters): one that
                 // panics must not keep the rest from being released.
                 let mut guard = PanicGuard::default();
