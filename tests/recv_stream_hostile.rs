@@ -20,6 +20,57 @@ fn pattern(len: usize) -> Vec<u8> {
 }
 
 both_backends! {
+    /// Tiny buffers, so the pool's buffers come back far more than 65 536
+    /// times (the provided-buffer ring's u16 tail wraps), each dropped on
+    /// one of several threads while the stream goes on; a pool larger than
+    /// the multishot queue limit.
+    fn more_than_65536_returns_from_many_threads_lose_nothing(driver) {
+        const SIZE: usize = 16;
+        let sent = pattern(SIZE * 70_000);
+        let (mut client, server) = common::std_tcp_pair();
+        let pool = BufPool::with_driver(&driver, 64, SIZE).unwrap();
+        let to_send = sent.clone();
+        let writer = std::thread::spawn(move || {
+            for piece in to_send.chunks(4093) {
+                client.write_all(piece).unwrap();
+            }
+        });
+        let returned = Arc::new(AtomicUsize::new(0));
+        let (droppers, handles): (Vec<_>, Vec<_>) = (0..3)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel::<proactor::buf::PooledBuf>();
+                let returned = returned.clone();
+                let handle = std::thread::spawn(move || {
+                    for chunk in rx {
+                        drop(chunk);
+                        returned.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+                (tx, handle)
+            })
+            .unzip();
+        let received = driver.block_on(async {
+            let server = TcpStream::from_std(server).unwrap();
+            let mut received = Vec::with_capacity(sent.len());
+            let mut chunks = server.recv_stream(&pool);
+            let mut n = 0usize;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.unwrap();
+                assert!(!chunk.is_empty() && chunk.len() <= SIZE);
+                received.extend_from_slice(&chunk);
+                droppers[n % droppers.len()].send(chunk).unwrap();
+                n += 1;
+            }
+            received
+        });
+        drop(droppers);
+        handles.into_iter().for_each(|h| h.join().unwrap());
+        writer.join().unwrap();
+        assert!(returned.load(Ordering::Relaxed) > 65_536);
+        assert!(received == sent, "bytes lost or out of order");
+        assert_eq!(pool.in_use(), 0);
+    }
+
     /// A stream dropped after one chunk, bytes sent only then, and a new
     /// stream made on the same socket (`recv_stream(&pool).next().await`,
     /// as the docs show): the new stream gets those bytes.
