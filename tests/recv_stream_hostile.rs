@@ -185,3 +185,33 @@ fn a_forked_childs_pool_stays_off_the_parents_ring() {
         second.is_registered()
     );
 }
+
+both_backends! {
+    /// The owned read half of a split stream takes chunks too (a reader
+    /// task and a writer task, as with tokio's `into_split`), after the
+    /// bytes its `AsyncRead` side read ahead.
+    fn the_owned_read_half_has_a_recv_stream(driver) {
+        let (mut client, server) = common::std_tcp_pair();
+        let pool = BufPool::with_driver(&driver, 4, 1024).unwrap();
+        driver.block_on(async {
+            let server = TcpStream::from_std(server).unwrap();
+            let (mut read, mut write) = server.into_split();
+            client.write_all(b"ahead|rest").unwrap();
+            let mut first = [0u8; 1];
+            futures::io::AsyncReadExt::read_exact(&mut read, &mut first).await.unwrap();
+            let mut chunks = read.recv_stream(&pool);
+            let mut got = first.to_vec();
+            while got.len() < 10 {
+                got.extend_from_slice(&chunks.next().await.unwrap().unwrap());
+            }
+            assert_eq!(got, b"ahead|rest");
+            futures::io::AsyncWriteExt::write_all(&mut write, b"echo").await.unwrap();
+            futures::io::AsyncWriteExt::flush(&mut write).await.unwrap();
+            let mut echoed = [0u8; 4];
+            std::io::Read::read_exact(&mut client, &mut echoed).unwrap();
+            assert_eq!(&echoed, b"echo");
+            drop(client);
+            assert!(chunks.next().await.is_none());
+        });
+    }
+}

@@ -160,6 +160,30 @@ macro_rules! split_halves {
         }
 
         impl OwnedReadHalf {
+            /// The chunks the half receives, each in a buffer of `pool`, as
+            /// the stream's own
+            #[doc = concat!("[`recv_stream`](", stringify!($stream), "::recv_stream)")]
+            /// does: so a task that owns the read half can take chunks while
+            /// another writes.
+            ///
+            /// ```
+            #[doc = $setup]
+            /// use futures::StreamExt;
+            /// use proactor::buf::BufPool;
+            ///
+            /// let (read, _write) = stream.into_split();
+            /// let pool = BufPool::new(8, 4096)?;
+            /// peer.write_all(b"ping").await.0?;
+            /// let mut chunks = read.recv_stream(&pool);
+            /// let chunk = chunks.next().await.expect("not closed")?;
+            /// assert_eq!(&chunk[..], b"ping");
+            /// # Ok(()) })
+            /// # }
+            /// ```
+            pub fn recv_stream<'a>(&'a self, pool: &crate::buf::BufPool) -> crate::net::RecvStream<'a> {
+                crate::net::RecvStream::new(&self.read, pool)
+            }
+
             #[doc = concat!("Puts the stream back together, with whatever either half buffered; [`ReuniteError`] if `write` is another stream's half.")]
             ///
             /// ```
