@@ -215,3 +215,59 @@ both_backends! {
         });
     }
 }
+
+/// An echo server under tokio (the host integration, multi-thread): each
+/// connection's task owns its stream and echoes every chunk back as it is;
+/// eight connections share a pool of four buffers, so streams wait for
+/// buffers that other tasks give back from other threads. The back end is
+/// the automatic one (`PROACTOR_BACKEND` picks it).
+#[cfg(all(feature = "tokio", target_os = "linux"))]
+#[test]
+fn an_echo_server_under_tokio_shares_a_small_pool() {
+    use proactor::net::TcpListener;
+
+    let _serial = common::serial();
+    common::finishes_within(Duration::from_secs(60), "the echo server", || {
+        common::multi_thread_runtime().block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let pool = BufPool::new(4, 512).unwrap();
+            let server_pool = pool.clone();
+            let server = tokio::spawn(async move {
+                let mut echoes = Vec::new();
+                for _ in 0..8 {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    let pool = server_pool.clone();
+                    echoes.push(tokio::spawn(async move {
+                        let mut chunks = stream.recv_stream(&pool);
+                        while let Some(chunk) = chunks.next().await {
+                            let (sent, _) = stream.write_all(chunk.unwrap()).await;
+                            sent.unwrap();
+                        }
+                    }));
+                }
+                for echo in echoes {
+                    echo.await.unwrap();
+                }
+            });
+            let clients: Vec<_> = (0..8u8)
+                .map(|i| {
+                    tokio::spawn(async move {
+                        let client = TcpStream::connect(addr).await.unwrap();
+                        let sent: Vec<u8> = pattern(64 * 1024).iter().map(|b| b ^ i).collect();
+                        let (written, _) = client.write_all(sent.clone()).await;
+                        written.unwrap();
+                        let (got, echoed) = client.read_exact(vec![0u8; sent.len()]).await;
+                        got.unwrap();
+                        assert!(echoed == sent, "connection {i}: the echo differs");
+                    })
+                })
+                .collect();
+            for client in clients {
+                client.await.unwrap();
+            }
+            server.await.unwrap();
+            assert_eq!(pool.in_use(), 0);
+        });
+    });
+}
