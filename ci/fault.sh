@@ -15,3 +15,5 @@ cargo test --all-features --test fault --test fault_submit -- --nocapture
 cargo test --all-features --test fs_std links_match_std_on_the_pool
 # SPLICE and TEE hidden: the attempts run on the pool, the waits stay the driver's.
 cargo test --all-features --test splice without_the_opcodes_splice_and_tee_run_on_the_pool
+# SEND_ZC (multishot receive) and SOCKET (provided-buffer rings) hidden: recv_stream's older paths.
+cargo test --all-features --test recv_stream_hostile older_kernels_paths_lose_nothing

@@ -271,3 +271,56 @@ fn an_echo_server_under_tokio_shares_a_small_pool() {
         });
     });
 }
+
+/// Kernels before 6.0 (no multishot receive: one buffer-select receive
+/// after another) and before 5.19 (no provided-buffer rings: the pool is
+/// plain memory and each receive takes a buffer), told by the opcodes that
+/// came with them; the pool runs dry again and again as the reader holds
+/// all but one buffer. Every byte, in order, and every buffer back.
+#[cfg(all(proactor_fault, target_os = "linux", feature = "uring"))]
+#[test]
+fn older_kernels_paths_lose_nothing() {
+    use io_uring::opcode;
+    use proactor::fault;
+
+    let _serial = common::serial();
+    let Some(driver) = common::driver_unless_skipped(proactor::Backend::IoUring) else {
+        return;
+    };
+    for (hidden, registered) in [
+        (&[opcode::SendZc::CODE][..], true),
+        (&[opcode::SendZc::CODE, opcode::Socket::CODE][..], false),
+    ] {
+        hidden.iter().for_each(|&code| fault::hide_opcode(code));
+        let (mut client, server) = common::std_tcp_pair();
+        let pool = BufPool::with_driver(&driver, 4, 256).unwrap();
+        assert_eq!(pool.is_registered(), registered);
+        let sent = pattern(256 * 1024);
+        let to_send = sent.clone();
+        let writer = std::thread::spawn(move || {
+            for piece in to_send.chunks(1021) {
+                client.write_all(piece).unwrap();
+            }
+        });
+        driver.block_on(async {
+            let server = TcpStream::from_std(server).unwrap();
+            let mut held = std::collections::VecDeque::new();
+            let mut received = Vec::with_capacity(sent.len());
+            let mut chunks = server.recv_stream(&pool);
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.unwrap();
+                received.extend_from_slice(&chunk);
+                held.push_back(chunk);
+                if held.len() == 3 {
+                    held.pop_front();
+                }
+            }
+            assert!(received == sent, "bytes lost or out of order");
+            drop(held);
+            assert_eq!(pool.in_use(), 0);
+            assert_eq!(driver.in_flight(), 0, "no receive left behind");
+        });
+        writer.join().unwrap();
+        fault::reveal_opcodes();
+    }
+}
