@@ -324,3 +324,53 @@ fn older_kernels_paths_lose_nothing() {
         fault::reveal_opcodes();
     }
 }
+
+/// A buffer the hostile waker's clone gives back (see
+/// [`a_waker_clone_that_returns_a_buffer_does_not_deadlock`]).
+static GIVEN_BACK_BY_CLONE: std::sync::Mutex<Option<proactor::buf::PooledBuf>> =
+    std::sync::Mutex::new(None);
+
+fn hostile_clone(_: *const ()) -> std::task::RawWaker {
+    let buf = GIVEN_BACK_BY_CLONE.lock().unwrap().take();
+    drop(buf);
+    std::task::RawWaker::new(std::ptr::null(), &HOSTILE_VTABLE)
+}
+
+fn hostile_noop(_: *const ()) {}
+
+static HOSTILE_VTABLE: std::task::RawWakerVTable =
+    std::task::RawWakerVTable::new(hostile_clone, hostile_noop, hostile_noop, hostile_noop);
+
+both_backends! {
+    /// Cloning a waker is user code: one whose clone drops a buffer of
+    /// the pool a stream waits on must not find the pool's lock held.
+    fn a_waker_clone_that_returns_a_buffer_does_not_deadlock(driver) {
+        let (mut client, server) = common::std_tcp_pair();
+        let pool = BufPool::with_driver(&driver, 1, 64).unwrap();
+        let finished = common::finishes_within(Duration::from_secs(10), "the stream's poll", move || {
+            let server = driver.block_on(async { TcpStream::from_std(server).unwrap() });
+            let mut chunks = server.recv_stream(&pool);
+            client.write_all(b"one").unwrap();
+            let held = driver.block_on(chunks.next()).unwrap().unwrap();
+            client.write_all(b"two").unwrap();
+            // Until the stream waits on the dry pool.
+            let benign = common::FnWaker::waker(|| {}, || {});
+            for _ in 0..5 {
+                assert!(common::poll_with(&mut chunks.next(), &benign).is_pending());
+                driver.park(Some(Duration::from_millis(10))).unwrap();
+            }
+            *GIVEN_BACK_BY_CLONE.lock().unwrap() = Some(held);
+            // SAFETY: the vtable's functions ignore the data pointer, and
+            // the waker does nothing when woken or dropped.
+            let hostile = unsafe {
+                std::task::Waker::from_raw(std::task::RawWaker::new(std::ptr::null(), &HOSTILE_VTABLE))
+            };
+            let _ = common::poll_with(&mut chunks.next(), &hostile);
+            let given_back = GIVEN_BACK_BY_CLONE.lock().unwrap().is_none();
+            drop(chunks);
+            drop(client);
+            (given_back, pool.in_use())
+        });
+        assert_eq!(finished, (true, 0));
+    }
+}

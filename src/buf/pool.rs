@@ -305,24 +305,36 @@ impl PoolShared {
     /// Ready once a buffer came back after the count was `seen`; else
     /// `cx` is woken when one does.
     pub(crate) fn poll_returned(&self, cx: &mut Context<'_>, seen: u64) -> Poll<()> {
+        {
+            let waiters = self.waiters();
+            if self.returns.load(Ordering::Acquire) != seen {
+                return Poll::Ready(());
+            }
+            // `will_wake` compares the wakers' parts: no user code.
+            if waiters.iter().any(|known| known.will_wake(cx.waker())) {
+                return Poll::Pending;
+            }
+        }
+        // Cloned with no lock held: a waker's clone is user code, which
+        // may even give a buffer of this pool back.
+        let waker = cx.waker().clone();
         let mut waiters = self.waiters();
         if self.returns.load(Ordering::Acquire) != seen {
+            drop(waiters);
             return Poll::Ready(());
         }
-        if !waiters.iter().any(|known| known.will_wake(cx.waker())) {
-            let early = if waiters.len() >= MAX_WAITERS {
-                std::mem::take(&mut *waiters)
-            } else {
-                Vec::new()
-            };
-            waiters.push(cx.waker().clone());
-            drop(waiters);
-            let mut guard = PanicGuard::default();
-            for waker in early {
-                guard.run(|| waker.wake());
-            }
-            guard.resume();
+        let early = if waiters.len() >= MAX_WAITERS {
+            std::mem::take(&mut *waiters)
+        } else {
+            Vec::new()
+        };
+        waiters.push(waker);
+        drop(waiters);
+        let mut guard = PanicGuard::default();
+        for waker in early {
+            guard.run(|| waker.wake());
         }
+        guard.resume();
         Poll::Pending
     }
 
