@@ -374,3 +374,35 @@ both_backends! {
         assert_eq!(finished, (true, 0));
     }
 }
+
+#[cfg(unix)]
+both_backends! {
+    /// A Unix stream: every byte in order, the end, every buffer back.
+    fn a_unix_stream_loses_nothing(driver) {
+        let (client, server) = std::os::unix::net::UnixStream::pair().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let pool = BufPool::with_driver(&driver, 4, 100).unwrap();
+        let sent = pattern(256 * 1024);
+        let to_send = sent.clone();
+        let writer = std::thread::spawn(move || {
+            let mut client = client;
+            for piece in to_send.chunks(333) {
+                client.write_all(piece).unwrap();
+            }
+        });
+        let received = driver.block_on(async {
+            let server = proactor::net::UnixStream::from_std(server).unwrap();
+            let mut received = Vec::with_capacity(sent.len());
+            let mut chunks = server.recv_stream(&pool);
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.unwrap();
+                assert!(!chunk.is_empty() && chunk.len() <= 100);
+                received.extend_from_slice(&chunk);
+            }
+            received
+        });
+        writer.join().unwrap();
+        assert!(received == sent, "bytes lost or out of order");
+        assert_eq!(pool.in_use(), 0);
+    }
+}
