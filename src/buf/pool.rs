@@ -379,6 +379,12 @@ impl PoolShared {
     /// Gives buffer `id` back to where free buffers wait, and wakes the
     /// receives waiting for one.
     pub(crate) fn give_back(&self, id: u16) {
+        if id >= self.memory.count {
+            // Only a kernel naming a buffer the pool never had could get
+            // here: putting it in the ring would hand the kernel an
+            // address past the pool's memory.
+            return;
+        }
         match &self.refill {
             Refill::Free(free) => free.lock().unwrap_or_else(PoisonError::into_inner).push(id),
             #[cfg(all(target_os = "linux", feature = "uring"))]
