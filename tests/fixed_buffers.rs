@@ -15,17 +15,6 @@ use proactor::fs::{File, OpenOptions};
 use proactor::op::{Blocking, Op, ReadFixedAt, WriteFixedAt};
 use proactor::{Backend, Driver};
 
-/// Whether the running kernel has the sparse buffer table (Linux 5.19)
-/// that registration needs.
-fn kernel_has_sparse_table() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut numbers = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (numbers.next().unwrap(), numbers.next().unwrap());
-    (major, minor) >= (5, 19)
-}
-
 fn filled(buffers: &FixedBuffers, data: &[u8]) -> FixedBuf {
     let mut buf = buffers.take().expect("a free buffer");
     buf.extend_from_slice(data).unwrap();
@@ -116,7 +105,7 @@ both_backends! {
         let buffers = FixedBuffers::with_driver(&driver, 4, 8192).unwrap();
         match driver.backend() {
             Backend::Poll => assert!(!buffers.is_registered(), "plain memory"),
-            Backend::IoUring => assert_eq!(buffers.is_registered(), kernel_has_sparse_table()),
+            Backend::IoUring => assert_eq!(buffers.is_registered(), common::kernel_at_least(5, 19)),
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data");
@@ -287,7 +276,7 @@ fn memlock_child() {
     if std::env::var_os("FIXED_MEMLOCK_CHILD").is_none() {
         return;
     }
-    drop_cap_ipc_lock();
+    common::drop_cap_ipc_lock();
     // The driver first: on kernels before 5.12 the ring itself counts
     // against the limit. Registration reads the limit when it runs.
     let backend = common::backend_named(&std::env::var("PROACTOR_BACKEND").unwrap());
@@ -304,7 +293,7 @@ fn memlock_child() {
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) }, 0);
     let registered = FixedBuffers::with_driver(&driver, 32, 64 * 1024);
     match backend {
-        Backend::IoUring if kernel_has_sparse_table() => {
+        Backend::IoUring if common::kernel_at_least(5, 19) => {
             let error = registered.expect_err("2 MiB locked beyond a 64 KiB limit");
             assert_eq!(error.kind(), ErrorKind::OutOfMemory, "{error}");
             assert!(error.to_string().contains("RLIMIT_MEMLOCK"), "{error}");
@@ -320,38 +309,6 @@ fn memlock_child() {
         }
     }
     println!("child passed");
-}
-
-/// Takes CAP_IPC_LOCK out of this process's effective and permitted sets:
-/// with it (root), locked memory is not limited.
-fn drop_cap_ipc_lock() {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const VERSION_3: u32 = 0x2008_0522;
-    const CAP_IPC_LOCK: u32 = 14;
-    let mut header = Header {
-        version: VERSION_3,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    // SAFETY: capget writes the header and two data structs, all live.
-    let got = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    assert_eq!(got, 0, "capget: {}", std::io::Error::last_os_error());
-    data[0].effective &= !(1 << CAP_IPC_LOCK);
-    data[0].permitted &= !(1 << CAP_IPC_LOCK);
-    // SAFETY: capset reads the header and two data structs, all live.
-    let set = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
-    assert_eq!(set, 0, "capset: {}", std::io::Error::last_os_error());
 }
 
 /// The readiness back end reads a cached file into a fixed buffer inline

@@ -11,17 +11,6 @@ use proactor::buf::FixedBuffers;
 use proactor::op::{Op, ReadFixedAt};
 use proactor::Backend;
 
-/// Whether the running kernel has the sparse buffer table (Linux 5.19)
-/// that registration needs.
-fn kernel_has_sparse_table() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut numbers = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (numbers.next().unwrap(), numbers.next().unwrap());
-    (major, minor) >= (5, 19)
-}
-
 both_backends! {
     fn a_set_the_kernel_only_partly_locks_is_refused_or_works_whole(driver) {
         let name = common::env_name(driver.backend());
@@ -180,7 +169,7 @@ fn nofile_child() {
         let registered = file
             .register()
             .expect("File::register under RLIMIT_NOFILE 1024");
-        if backend == Backend::IoUring && kernel_has_sparse_table() {
+        if backend == Backend::IoUring && common::kernel_at_least(5, 19) {
             assert!(registered, "a table within the limit registers");
         }
         let (n, buf) = file.read_at(Vec::with_capacity(64), 0).await;
@@ -201,7 +190,7 @@ fn partial_memlock_child() {
     if std::env::var_os("PARTIAL_MEMLOCK_CHILD").is_none() {
         return;
     }
-    drop_cap_ipc_lock();
+    common::drop_cap_ipc_lock();
     let backend = common::backend_named(&std::env::var("PROACTOR_BACKEND").unwrap());
     let driver = common::driver(backend);
     let mut limit = libc::rlimit {
@@ -221,7 +210,7 @@ fn partial_memlock_child() {
                 Backend::IoUring,
                 "plain memory cannot be refused: {error}"
             );
-            assert!(kernel_has_sparse_table());
+            assert!(common::kernel_at_least(5, 19));
             assert_eq!(error.kind(), ErrorKind::OutOfMemory, "{error}");
             assert!(error.to_string().contains("RLIMIT_MEMLOCK"), "{error}");
             println!("refused: {error}");
@@ -257,36 +246,4 @@ fn partial_memlock_child() {
         }
     }
     println!("child passed");
-}
-
-/// Takes CAP_IPC_LOCK out of this process's effective and permitted sets:
-/// with it (root), locked memory is not limited.
-fn drop_cap_ipc_lock() {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const VERSION_3: u32 = 0x2008_0522;
-    const CAP_IPC_LOCK: u32 = 14;
-    let mut header = Header {
-        version: VERSION_3,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    // SAFETY: capget writes the header and two data structs, all live.
-    let got = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    assert_eq!(got, 0, "capget: {}", std::io::Error::last_os_error());
-    data[0].effective &= !(1 << CAP_IPC_LOCK);
-    data[0].permitted &= !(1 << CAP_IPC_LOCK);
-    // SAFETY: capset reads the header and two data structs, all live.
-    let set = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
-    assert_eq!(set, 0, "capset: {}", std::io::Error::last_os_error());
 }

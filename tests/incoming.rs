@@ -27,17 +27,6 @@ fn multishot_in_flight(driver: &Driver) -> bool {
     driver.in_flight() == 1
 }
 
-/// Whether this kernel has multishot accept (Linux 5.19), which io_uring
-/// then must use.
-fn kernel_has_multishot_accept() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut numbers = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse::<u32>().ok());
-    let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
-    version >= (5, 19)
-}
-
 both_backends! {
     fn connections_arrive_as_a_stream(driver) {
         driver.block_on(async {
@@ -80,7 +69,7 @@ both_backends! {
             assert_eq!(peers, clients);
             if driver.backend() == proactor::Backend::Poll {
                 assert_eq!(driver.in_flight(), 0, "one accept at a time, none idle");
-            } else if kernel_has_multishot_accept() {
+            } else if common::kernel_at_least(5, 19) {
                 assert!(multishot_in_flight(&driver), "io_uring keeps one multishot accept for them all");
             }
             drop(incoming);

@@ -11,18 +11,8 @@ use proactor::buf::FixedBuffers;
 use proactor::fs::{File, OpenOptions};
 use proactor::Backend;
 
-/// Whether the running kernel has the sparse file table (Linux 5.19).
-fn kernel_has_sparse_table() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut numbers = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (numbers.next().unwrap(), numbers.next().unwrap());
-    (major, minor) >= (5, 19)
-}
-
 fn expect_registered(backend: Backend) -> bool {
-    backend == Backend::IoUring && kernel_has_sparse_table()
+    backend == Backend::IoUring && common::kernel_at_least(5, 19)
 }
 
 both_backends! {
@@ -121,7 +111,7 @@ both_backends! {
                 let _current = driver.enter();
                 File::from_std(reader).unwrap()
             };
-            assert_eq!(file.register().unwrap(), kernel_has_sparse_table());
+            assert_eq!(file.register().unwrap(), common::kernel_at_least(5, 19));
             let mut read = Box::pin(file.read_at(Vec::with_capacity(8), 0));
             assert!(common::poll_once(&driver, &mut read).is_pending(), "the pipe is empty");
             drop(read); // cancelled; the driver keeps it, and its slot

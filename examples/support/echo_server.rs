@@ -4,6 +4,7 @@
 // Each user takes the part it needs.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::io;
 
 use futures::future::FutureExt;
@@ -50,25 +51,23 @@ pub async fn serve_pooled(stream: TcpStream, pool: BufPool) -> io::Result<u64> {
 /// 16 KiB shared by every connection.
 pub async fn serve_all_pooled(listener: TcpListener) {
     let pool = BufPool::new(256, 16 * 1024).expect("a buffer pool");
-    let mut connections = FuturesUnordered::new();
-    let mut accept = Box::pin(listener.accept().fuse());
-    loop {
-        futures::select! {
-            accepted = accept => {
-                accept.set(listener.accept().fuse());
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                connections.push(serve_pooled(stream, pool.clone()));
-            }
-            _ = connections.select_next_some() => {}
-        }
-    }
+    serve_each(listener, |stream| serve_pooled(stream, pool.clone())).await
 }
 
 /// Accepts on `listener` for ever, echoing on every connection (with
 /// `TCP_NODELAY`, 64 KiB buffers) at once. A failed accept or connection
 /// ends only itself.
 pub async fn serve_all(listener: TcpListener) {
+    serve_each(listener, |stream| serve(stream, 64 * 1024)).await
+}
+
+/// Accepts on `listener` for ever, running `serve` on every connection
+/// (with `TCP_NODELAY`) at once. A failed accept or connection ends only
+/// itself.
+async fn serve_each<F: Future<Output = io::Result<u64>>>(
+    listener: TcpListener,
+    mut serve: impl FnMut(TcpStream) -> F,
+) {
     let mut connections = FuturesUnordered::new();
     let mut accept = Box::pin(listener.accept().fuse());
     loop {
@@ -77,7 +76,7 @@ pub async fn serve_all(listener: TcpListener) {
                 accept.set(listener.accept().fuse());
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                connections.push(serve(stream, 64 * 1024));
+                connections.push(serve(stream));
             }
             _ = connections.select_next_some() => {}
         }

@@ -205,6 +205,16 @@ pub fn settles_with_no_timer(driver: &Driver) {
     assert_eq!(driver.dispatch().unwrap(), None, "a timer was left behind");
 }
 
+/// Whether the running kernel is Linux `major.minor` or newer (`false`
+/// off Linux): what tests expect io_uring to use where it may fall back.
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u32>().ok());
+    (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) >= (major, minor)
+}
+
 /// Serialises the tests of one binary that count fds, so another test's
 /// fds do not show up in their counts. Hold the guard for the whole test.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -709,4 +719,37 @@ pub fn use_up_every_fd() -> Vec<std::fs::File> {
             Err(e) => panic!("open /dev/null: {e}"),
         }
     }
+}
+
+#[cfg(target_os = "linux")]
+/// Takes CAP_IPC_LOCK out of this process's effective and permitted sets:
+/// with it (root), locked memory is not limited.
+pub fn drop_cap_ipc_lock() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_IPC_LOCK: u32 = 14;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget writes the header and two data structs, all live.
+    let got = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    assert_eq!(got, 0, "capget: {}", std::io::Error::last_os_error());
+    data[0].effective &= !(1 << CAP_IPC_LOCK);
+    data[0].permitted &= !(1 << CAP_IPC_LOCK);
+    // SAFETY: capset reads the header and two data structs, all live.
+    let set = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    assert_eq!(set, 0, "capset: {}", std::io::Error::last_os_error());
 }
