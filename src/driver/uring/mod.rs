@@ -881,7 +881,6 @@ impl Shared {
         cancel_slot(&self.table, id, || self.cancel_in_kernel(id, None));
     }
 
-    /// Asks the kernel to end `id`, whose slot is already marked cancelled.
     /// Asks the kernel to stop a multishot operation whose stream is gone,
     /// submitting at once even on a batching thread: until the kernel has
     /// the request the operation goes on taking what arrives (received
@@ -896,6 +895,7 @@ impl Shared {
         }
     }
 
+    /// Asks the kernel to end `id`, whose slot is already marked cancelled.
     fn cancel_in_kernel(&self, id: OpId, turn: Option<&mut Dispatch>) {
         let holding = turn.is_some();
         let entry = opcode::AsyncCancel::new(id.0.encode()).build().user_data(CANCEL_DATA);
