@@ -17,7 +17,7 @@ use std::os::fd::RawFd;
 
 use io_uring::IoUring;
 
-use super::slot_ranges::SlotRanges;
+use super::slot_ranges::{SlotRanges, TableState};
 
 /// Most slots of the table.
 const MAX_TABLE_SLOTS: u32 = 4096;
@@ -28,15 +28,6 @@ pub(super) struct FileTable {
     free: SlotRanges,
     /// Slots of the table, once registered.
     slots: u32,
-}
-
-#[derive(Default, PartialEq)]
-enum TableState {
-    #[default]
-    NotYet,
-    Registered,
-    /// The kernel has no sparse table: files stay unregistered.
-    Unavailable,
 }
 
 impl FileTable {

@@ -15,7 +15,7 @@ use std::io;
 
 use io_uring::IoUring;
 
-use super::slot_ranges::SlotRanges;
+use super::slot_ranges::{SlotRanges, TableState};
 use crate::buf::MAX_FIXED_BUFFERS;
 
 /// Slots of the table: as many as one set may hold.
@@ -25,15 +25,6 @@ const TABLE_SLOTS: u32 = MAX_FIXED_BUFFERS as u32;
 pub(super) struct FixedTable {
     state: TableState,
     free: SlotRanges,
-}
-
-#[derive(Default, PartialEq)]
-enum TableState {
-    #[default]
-    NotYet,
-    Registered,
-    /// The kernel has no sparse table: sets are plain memory.
-    Unavailable,
 }
 
 impl FixedTable {

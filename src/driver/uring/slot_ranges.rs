@@ -1,6 +1,18 @@
 //! Free ranges of a ring's registered table (buffers or files): first fit,
 //! and released ranges merge with their neighbours.
 
+/// Where a ring's sparse table (of buffers or of files) stands: made on
+/// first use, so a driver that never registers anything never asks.
+#[derive(Default, PartialEq)]
+pub(super) enum TableState {
+    #[default]
+    NotYet,
+    Registered,
+    /// The kernel has no sparse table: what would be registered stays
+    /// plain (memory, or an fd).
+    Unavailable,
+}
+
 #[derive(Default)]
 pub(super) struct SlotRanges {
     /// Free slot ranges, `(first, count)`, sorted and never adjacent.
